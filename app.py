@@ -1,0 +1,30 @@
+"""The web page: `python app.py` serves the Q&A page on http://127.0.0.1:7860 (see `qa.ui`).
+
+    python app.py [--host HOST] [--port PORT] [--index DIR] [--corpus DIR]
+
+The port also follows GRADIO_SERVER_PORT. A missing index is built from the corpus first, with progress shown.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="借贷纠纷问答：网页版（Gradio）")
+    parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port (default $GRADIO_SERVER_PORT or 7860)")
+    parser.add_argument("--index", default=str(ROOT / "index"), help="index directory (default: index/ here)")
+    parser.add_argument("--corpus", default=None,
+                        help="documents to build the index from when it is missing (default: corpus/ beside it)")
+    args = parser.parse_args(argv)
+
+    from qa.ui import serve  # Gradio is imported only here, never by `import qa`
+
+    serve(index_dir=args.index, host=args.host, port=args.port, corpus_dir=args.corpus)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""问答 over loan-dispute documents: cited-passage question answering over a local corpus.
+
+    from qa import QA
+    qa = QA.load("index")
+    ans = qa.ask("被强制下款的钱需要还吗？")
+    ans.sentences, ans.passages
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .config import Config  # noqa: E402  (light: no third-party imports)
+from .errors import (  # noqa: E402
+    ConfigError,
+    CorpusError,
+    EmbedderError,
+    EmptyQuestionError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    QAError,
+)
+
+_LAZY = {
+    "QA": "qa.api",
+    "Answer": "qa.answer",
+    "AnswerSentence": "qa.answer",
+    "Hit": "qa.retrieve",
+    "SearchResult": "qa.retrieve",
+    "BuildReport": "qa.build",
+}
+
+__all__ = [
+    "QA", "Answer", "AnswerSentence", "Hit", "SearchResult", "BuildReport", "Config", "QAError", "ConfigError",
+    "CorpusError", "EmbedderError", "EmptyQuestionError", "IndexCorruptError", "IndexNotFoundError", "__version__",
+]
+
+
+def __getattr__(name: str):
+    # numpy, faiss & co. load only when the API is first used, so `import qa` stays instant
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'qa' has no attribute {name!r}")

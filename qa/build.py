@@ -1,0 +1,159 @@
+"""Corpus paths → index directory. Unchanged chunks reuse the vectors of the index being replaced."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .chunking import Chunk, chunk_documents
+from .config import DEFAULT, Config
+from .corpus import Skipped, discover, read_documents
+from .embedding import LEXICAL_ONLY, Embedder, load_embedder, normalise_spec
+from .errors import ConfigError, CorpusError, QAError
+from .lexical import BM25_DIR, background_sentences, build_bm25, dictionary_hash
+from .store import CHUNKS, DOCUMENTS, IndexWriter, chunk_key, chunk_row, load, now_iso
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    index_dir: str
+    documents: int
+    chunks: int
+    skipped: tuple[str, ...]
+    embedded: int
+    reused: int
+    seconds: float
+    vector_index: str
+
+    def summary(self) -> str:
+        return (
+            f"{self.documents} documents, {self.chunks} chunks ({self.embedded} embedded, {self.reused} reused), "
+            f"{len(self.skipped)} skipped, {self.vector_index} vectors, {self.seconds:.1f} s → {self.index_dir}"
+        )
+
+
+def _previous_vectors(target: Path, spec: str) -> dict[str, np.ndarray]:
+    """key → vector from the index about to be replaced, when it used the same embedder."""
+    if not (target / "manifest.json").exists():
+        return {}
+    try:
+        old = load(target)
+    except QAError as exc:
+        log.info("not reusing vectors from %s: %s", target, exc)
+        return {}
+    vectors = old.vectors()
+    if old.embedder_spec != spec or vectors is None or len(vectors) != len(old.keys):
+        return {}
+    return {key: vectors[i] for i, key in enumerate(old.keys)}
+
+
+def _embed(chunks: Sequence[Chunk], keys: Sequence[str], embedder: Embedder, reusable: dict[str, np.ndarray],
+           batch: int, progress: bool) -> tuple[np.ndarray, int]:
+    from tqdm import tqdm
+
+    vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+    todo = []
+    for i, key in enumerate(keys):
+        old = reusable.get(key)
+        if old is not None and old.shape == (embedder.dim,):
+            vectors[i] = old
+        else:
+            todo.append(i)
+    with tqdm(total=len(todo), unit="chunk", desc="embedding", disable=not progress or not todo, leave=False) as bar:
+        for start in range(0, len(todo), batch):
+            ids = todo[start : start + batch]
+            vectors[ids] = embedder.embed_passages([chunks[i].context for i in ids])
+            bar.update(len(ids))
+    return vectors, len(todo)
+
+
+def build_index(
+    paths: Iterable[str | Path],
+    index_dir: str | Path,
+    *,
+    config: Config = DEFAULT,
+    model: str | None = None,
+    ann: str | None = None,
+    progress: bool = False,
+    embedder: Embedder | None = None,
+) -> BuildReport:
+    started = time.perf_counter()
+    target = Path(index_dir)
+    paths = [Path(p) for p in paths]
+    if config.chunk_overlap >= config.chunk_size or config.chunk_size < 20:
+        raise ConfigError("chunk size must be at least 20 and larger than the overlap")
+    files, skipped = discover(paths)
+    docs, cleaned_docs, chunks = [], [], []
+    for doc, cleaned_text, doc_chunks in chunk_documents(
+        read_documents(files, skipped), size=config.chunk_size, overlap=config.chunk_overlap, maximum=config.chunk_max
+    ):
+        if not doc_chunks:
+            skipped.append(Skipped(doc.source, "no text left after cleaning"))
+            continue
+        docs.append(doc)
+        cleaned_docs.append(cleaned_text)
+        chunks.extend(doc_chunks)
+    if not chunks:
+        where = ", ".join(str(p) for p in paths)
+        raise CorpusError(f"no readable documents in {where} ({len(skipped)} skipped)")
+    keys = [chunk_key(c) for c in chunks]
+
+    spec = normalise_spec(embedder.spec if embedder else (model or config.model))
+    writer = IndexWriter(target)
+    try:
+        embedded = reused = 0
+        vector_info = None
+        embedder_info = None
+        if spec != LEXICAL_ONLY:
+            from .ann import build_vector_index
+
+            embedder = embedder or load_embedder(spec)
+            vectors, embedded = _embed(chunks, keys, embedder, _previous_vectors(target, spec), config.embed_batch, progress)
+            reused = len(chunks) - embedded
+            index, vector_info = build_vector_index(vectors, kind=ann or config.ann)
+            writer.write_vectors(vectors, index, embedder.embed_passages(background_sentences()))
+            embedder_info = {"spec": spec, "dim": int(embedder.dim)}
+        build_bm25([c.context for c in chunks], writer.tmp / BM25_DIR, k1=config.bm25_k1, b=config.bm25_b)
+        writer.write_jsonl(
+            DOCUMENTS,
+            ({"doc_id": d.doc_id, "source": d.source, "title": d.title, "text": t} for d, t in zip(docs, cleaned_docs)),
+        )
+        writer.write_jsonl(CHUNKS, (chunk_row(c, k) for c, k in zip(chunks, keys)))
+        import jieba
+
+        writer.commit(
+            {
+                "created": now_iso(),
+                "embedder": embedder_info,
+                "vector_index": vector_info,
+                "tokenizer": {"name": "jieba-search", "jieba": jieba.__version__, "dictionary_hash": dictionary_hash()},
+                "bm25": {"library": "bm25s", "method": "lucene", "k1": config.bm25_k1, "b": config.bm25_b},
+                "chunking": {"size": config.chunk_size, "overlap": config.chunk_overlap, "max": config.chunk_max},
+                "counts": {"documents": len(docs), "chunks": len(chunks)},
+                "corpus": {
+                    "roots": [str(p) for p in paths],
+                    "files": {f.name: f.sha256 for f in files},
+                    "skipped": [str(s) for s in skipped],
+                },
+            }
+        )
+    except BaseException:
+        writer.abort()
+        raise
+    return BuildReport(
+        index_dir=str(target),
+        documents=len(docs),
+        chunks=len(chunks),
+        skipped=tuple(str(s) for s in skipped),
+        embedded=embedded,
+        reused=reused,
+        seconds=time.perf_counter() - started,
+        vector_index=(vector_info or {}).get("kind", "no"),
+    )
+

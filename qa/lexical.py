@@ -1,0 +1,148 @@
+"""Lexical retrieval: jieba search-mode tokens over folded text, BM25 (bm25s) saved in the index.
+
+Building uses bm25s. Querying reads bm25s's saved arrays with numpy alone: bm25s imports scipy, which would
+add about half a second to every `qa ask` process, and scoring a few query terms is one bincount.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .text import fold
+
+BM25_DIR = "bm25"
+_EN_STOPWORDS = frozenset(
+    "a an the is are was were be been am do does did to of in on at for with by from about as and or not no "
+    "can could should would will may might must i me my we our you your he she it they them their this that "
+    "what which who whom how why when where there here if then than so any some".split()
+)
+_WORDLIKE = re.compile(r"\w", re.UNICODE)
+
+
+def _data_text(name: str) -> str:
+    return (Path(__file__).parent / "data" / name).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def dictionary_hash() -> str:
+    """Identifies the tokenizer: jieba version + user dictionary + stop words."""
+    import jieba
+
+    digest = hashlib.sha256()
+    digest.update(f"jieba {jieba.__version__}\n".encode())
+    digest.update(_data_text("userdict.txt").encode())
+    digest.update(_data_text("stopwords.txt").encode())
+    return digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    words = set(_EN_STOPWORDS)
+    for line in _data_text("stopwords.txt").splitlines():
+        if not line.startswith("#"):
+            words.update(line.split())
+    return frozenset(words)
+
+
+def background_sentences() -> list[str]:
+    return [line for line in _data_text("background.txt").splitlines() if line.strip() and not line.startswith("#")]
+
+
+@lru_cache(maxsize=1)
+def _tokenizer():
+    import jieba
+
+    jieba.setLogLevel(60)  # silence "Building prefix dict …" on every start
+    tokenizer = jieba.Tokenizer()
+    for line in _data_text("userdict.txt").splitlines():
+        parts = line.split()
+        if parts:
+            tokenizer.add_word(parts[0], int(parts[1]) if len(parts) > 1 else None, parts[2] if len(parts) > 2 else None)
+    return tokenizer
+
+
+def tokenize(text: str, *, drop_stopwords: bool = True) -> list[str]:
+    """Folded jieba search-mode tokens (words plus their sub-words), punctuation and stop words removed."""
+    stop = stopwords() if drop_stopwords else frozenset()
+    tokens = []
+    for token in _tokenizer().cut_for_search(fold(text)):
+        token = token.strip()
+        if token and _WORDLIKE.search(token) and token not in stop and not _is_symbol(token):
+            tokens.append(token)
+    return tokens
+
+
+def _is_symbol(token: str) -> bool:
+    return all(unicodedata.category(ch)[0] in "PSZ" for ch in token)
+
+
+def question_terms(question: str) -> list[str]:
+    """Distinct query terms in order: what highlighting and answer scoring look for."""
+    return list(dict.fromkeys(tokenize(question)))
+
+
+def build_bm25(texts: Sequence[str], out_dir: Path, *, k1: float, b: float, show_progress: bool = False) -> None:
+    import bm25s
+
+    corpus_tokens = [tokenize(t) or [""] for t in texts]
+    retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
+    retriever.index(corpus_tokens, show_progress=show_progress)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    retriever.save(str(out_dir), show_progress=False)
+    # document frequencies, for the relevance gate's query-coverage measure
+    vocab = json.loads((out_dir / "vocab.index.json").read_text(encoding="utf-8"))
+    df = np.zeros(len(vocab), dtype=np.int32)
+    for tokens in corpus_tokens:
+        for token in set(tokens):
+            if token in vocab:
+                df[vocab[token]] += 1
+    np.save(out_dir / "df.npy", df)
+
+
+class BM25Index:
+    """Read-only BM25 scorer over bm25s's saved CSC arrays (token → documents with precomputed scores)."""
+
+    FILES = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy", "vocab.index.json", "df.npy")
+
+    def __init__(self, directory: Path, n_docs: int) -> None:
+        self.data = np.load(directory / "data.csc.index.npy", mmap_mode="r")
+        self.indices = np.load(directory / "indices.csc.index.npy", mmap_mode="r")
+        self.indptr = np.load(directory / "indptr.csc.index.npy")
+        self.vocab: dict[str, int] = json.loads((directory / "vocab.index.json").read_text(encoding="utf-8"))
+        self.vocab.pop("", None)  # bm25s's placeholder for empty documents; has no column
+        self.df = np.load(directory / "df.npy")
+        self.n_docs = n_docs
+        columns = len(self.indptr) - 1
+        if len(self.df) < columns or any(i >= columns for i in self.vocab.values()):
+            raise ValueError("BM25 files do not agree with each other")
+        if len(self.indptr) and int(self.indptr[-1]) != len(self.indices):
+            raise ValueError("BM25 index arrays are truncated")
+
+    def scores(self, terms: Sequence[str]) -> np.ndarray:
+        ids = [self.vocab[t] for t in dict.fromkeys(terms) if t in self.vocab]
+        if not ids:
+            return np.zeros(self.n_docs, dtype=np.float32)
+        if len(ids) == 1:
+            s, e = self.indptr[ids[0]], self.indptr[ids[0] + 1]
+            rows, weights = self.indices[s:e], self.data[s:e]
+        else:
+            rows = np.concatenate([self.indices[self.indptr[i] : self.indptr[i + 1]] for i in ids])
+            weights = np.concatenate([self.data[self.indptr[i] : self.indptr[i + 1]] for i in ids])
+        return np.bincount(rows, weights=weights, minlength=self.n_docs).astype(np.float32)
+
+    def postings(self, term: str) -> np.ndarray | None:
+        """Row ids of the passages containing the term."""
+        i = self.vocab.get(term)
+        return None if i is None else self.indices[self.indptr[i] : self.indptr[i + 1]]
+
+    def idf(self, term: str) -> float:
+        """Smoothed idf; an unknown term gets the largest value (it is what the corpus lacks)."""
+        df = int(self.df[self.vocab[term]]) if term in self.vocab else 0
+        return float(np.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5)))
