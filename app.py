@@ -17,8 +17,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default $GRADIO_SERVER_PORT or 7860)")
     parser.add_argument("--index", default=str(ROOT / "index"), help="index directory (default: index/ here)")
-    parser.add_argument("--corpus", default=None,
-                        help="documents to build the index from when it is missing (default: corpus/ beside it)")
+    parser.add_argument("--corpus", default=str(ROOT / "corpus"),
+                        help="documents to build the index from when it is missing (default: corpus/ here)")
     args = parser.parse_args(argv)
 
     from qa.ui import serve  # Gradio is imported only here, never by `import qa`

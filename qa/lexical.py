@@ -39,6 +39,7 @@ def dictionary_hash() -> str:
     digest.update(f"jieba {jieba.__version__}\n".encode())
     digest.update(_data_text("userdict.txt").encode())
     digest.update(_data_text("stopwords.txt").encode())
+    digest.update(_data_text("synonyms.txt").encode())
     return digest.hexdigest()[:16]
 
 
@@ -86,6 +87,38 @@ def _is_symbol(token: str) -> bool:
 def question_terms(question: str) -> list[str]:
     """Distinct query terms in order: what highlighting and answer scoring look for."""
     return list(dict.fromkeys(tokenize(question)))
+
+
+@lru_cache(maxsize=1)
+def _thesaurus() -> dict[str, frozenset[str]]:
+    """term → the index tokens of the other members of its synonym groups (qa/data/synonyms.txt)."""
+    groups: dict[str, set[str]] = {}
+    for line in _data_text("synonyms.txt").splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        members = [fold(m) for m in line.split()]
+        member_tokens = {m: set(tokenize(m)) or {m} for m in members}
+        for m in members:
+            related = groups.setdefault(m, set())
+            for other, tokens in member_tokens.items():
+                if other != m:
+                    related.update(tokens)
+    return {term: frozenset(tokens) for term, tokens in groups.items()}
+
+
+def synonyms(term: str) -> frozenset[str]:
+    return _thesaurus().get(term, frozenset())
+
+
+def expand(terms: list[str]) -> list[str]:
+    """Synonym and English→Chinese expansions of the query terms, minus the terms themselves."""
+    own = set(terms)
+    extra: dict[str, None] = {}
+    for term in terms:
+        for token in synonyms(term):
+            if token not in own:
+                extra[token] = None
+    return list(extra)
 
 
 def build_bm25(texts: Sequence[str], out_dir: Path, *, k1: float, b: float, show_progress: bool = False) -> None:

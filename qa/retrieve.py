@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -10,7 +11,7 @@ import numpy as np
 from .config import DEFAULT, Config
 from .embedding import Embedder, load_embedder
 from .errors import ConfigError, EmbedderError, EmptyQuestionError
-from .lexical import BM25_DIR, BM25Index, tokenize
+from .lexical import BM25_DIR, BM25Index, expand, synonyms, tokenize
 from .store import StoredIndex
 from .text import strip_control
 
@@ -99,6 +100,7 @@ class Retriever:
         self.bm25 = BM25Index(stored.directory / BM25_DIR, len(stored.chunks))
         self._embedder = embedder
         self._embedder_error: str | None = None
+        self._lock = threading.RLock()
         self._faiss = None
         self._vectors = None
         self._background = None
@@ -111,21 +113,23 @@ class Retriever:
 
     def embedder(self) -> Embedder | None:
         """The index's embedder, or None (with the reason kept) when it cannot be loaded here."""
-        if self._embedder is None and self._embedder_error is None and self.has_vectors:
-            try:
-                self._embedder = load_embedder(self.stored.embedder_spec)
-            except EmbedderError as exc:
-                self._embedder_error = str(exc)
-                log.warning("dense retrieval unavailable: %s", exc)
-        return self._embedder
+        with self._lock:  # the web app asks from several threads; load once
+            if self._embedder is None and self._embedder_error is None and self.has_vectors:
+                try:
+                    self._embedder = load_embedder(self.stored.embedder_spec)
+                except EmbedderError as exc:
+                    self._embedder_error = str(exc)
+                    log.warning("dense retrieval unavailable: %s", exc)
+            return self._embedder
 
     def _dense_ready(self) -> bool:
         if self.embedder() is None:
             return False
-        if self._faiss is None:
-            self._faiss = self.stored.faiss_index()
-            self._vectors = self.stored.vectors()
-            self._background = self.stored.background()
+        with self._lock:
+            if self._faiss is None:
+                self._vectors = self.stored.vectors()
+                self._background = self.stored.background()
+                self._faiss = self.stored.faiss_index()  # set last: it marks the dense side as loaded
         return True
 
     def embed_question(self, text: str) -> np.ndarray:
@@ -147,8 +151,8 @@ class Retriever:
             mode = "lexical"
         mask = self._source_mask(sources)
         depth = max(self.config.candidates, k)
-        terms = tokenize(query.text)
-        lexical = self.bm25.scores(terms)
+        terms = list(dict.fromkeys(tokenize(query.text)))
+        lexical = self.bm25.scores(terms) + self.config.synonym_weight * self.bm25.scores(expand(terms))
         if mask is not None:
             lexical = np.where(mask, lexical, 0.0)
         lexical_ranked = _top(lexical, depth, positive_only=True)
@@ -216,17 +220,17 @@ class Retriever:
         return [float(x) for x in np.asarray(self._vectors[ids]) @ qvec]
 
     def _coverage(self, terms: list[str], ids: list[int]) -> list[float]:
-        """idf-weighted share of the question's distinct terms that occur in each passage."""
-        distinct = list(dict.fromkeys(terms))
-        if not distinct or not ids:
+        """idf-weighted share of the question's terms that occur (themselves or a synonym) in each passage."""
+        if not terms or not ids:
             return [0.0] * len(ids)
-        weights = np.array([self.bm25.idf(t) for t in distinct])
-        present = np.zeros((len(ids), len(distinct)), dtype=bool)
+        weights = np.array([self.bm25.idf(t) for t in terms])
+        present = np.zeros((len(ids), len(terms)), dtype=bool)
         targets = np.array(ids)
-        for j, term in enumerate(distinct):
-            docs = self.bm25.postings(term)
-            if docs is not None:
-                present[:, j] = np.isin(targets, docs)
+        for j, term in enumerate(terms):
+            for variant in (term, *synonyms(term)):
+                docs = self.bm25.postings(variant)
+                if docs is not None:
+                    present[:, j] |= np.isin(targets, docs)
         return list((present @ weights) / weights.sum())
 
     def _margin(self, qvec: np.ndarray | None, dense_ranked: list[int]) -> float | None:

@@ -71,7 +71,7 @@ def strip_control(text: str) -> str:
     return CONTROL_RE.sub("", text)
 
 
-_MARKUP_RE = re.compile(r"^\s*(#{1,6}\s*|>\s*)|\*\*|__")
+_MARKUP_RE = re.compile(r"^\s*(#{1,6}\s*|>\s*)|\*\*")
 _MD_HEADING = re.compile(r"^\s*(#{1,6})\s")
 _CN_SECTION = re.compile(r"^[一二三四五六七八九十]+[、.．]")
 _SUBSECTION = re.compile(r"^\d+\.\d+\s*\S")

@@ -223,6 +223,10 @@ def render_prompt(message: str = PROMPT) -> str:
     return f'<div class="qa-prompt">{esc(message)}</div>'
 
 
+def render_waiting() -> str:
+    return '<div class="qa-status">资料库索引正在建立中，建好后会自动回答这个问题，请稍候……</div>'
+
+
 def render_error(message: str) -> str:
     return f'<div class="qa-error">{esc(message)}</div>'
 
@@ -431,7 +435,8 @@ def theme() -> gr.themes.Base:
 
 def launch_kwargs() -> dict:
     """What `launch()` needs besides host/port: offline theme, no share link, no SSR, our CSS."""
-    return {"theme": theme(), "css": CSS, "share": False, "ssr_mode": False, "footer_links": ["api", "settings"]}
+    return {"theme": theme(), "css": CSS, "share": False, "ssr_mode": False, "footer_links": ["api", "settings"],
+            "js": "() => { document.documentElement.lang = 'zh-CN'; }"}
 
 
 def build_app(qa_or_index_dir: Any = "index", *, corpus_dir: str | Path | None = None,
@@ -441,18 +446,22 @@ def build_app(qa_or_index_dir: Any = "index", *, corpus_dir: str | Path | None =
     (default: the library's). Launch it with `app.launch(**launch_kwargs())` or use `serve()`."""
     service = Service(qa_or_index_dir, corpus_dir=corpus_dir, model=model)
 
-    def respond(question: str, k: float, mode: str, sources: list[str] | None, progress=gr.Progress()) -> str:
+    def respond(question: str, k: float, mode: str, sources: list[str] | None):
+        if str(question or "").strip() and not service.ready.is_set():
+            yield render_waiting()  # first start: the index is still being built; the answer follows
         try:
-            answer, contexts = run_question(service, question, k, mode, sources, progress=progress)
+            answer, contexts = run_question(service, question, k, mode, sources)
         except EmptyQuestionError:
-            return render_prompt()
+            yield render_prompt()
+            return
         except QAError as exc:
-            return render_error(str(exc))
-        return render_answer(answer, contexts)
+            yield render_error(str(exc))
+            return
+        yield render_answer(answer, contexts)
 
-    def respond_example(example: str, k: float, mode: str, sources: list[str] | None,
-                        progress=gr.Progress()) -> tuple[str, str]:
-        return example, respond(example, k, mode, sources, progress)
+    def respond_example(example: str, k: float, mode: str, sources: list[str] | None):
+        for page in respond(example, k, mode, sources):
+            yield example, page
 
     def ask(question: str, k: int = Config().k_ask, mode: str = Config().mode,
             sources: list[str] | None = None) -> dict:
@@ -548,5 +557,14 @@ def serve(index_dir: str | Path = "index", host: str | None = None, port: int | 
     (default `corpus/` beside the index directory) while the page shows progress."""
     host, port = resolve_address(host, port)
     app = build_app(index_dir, corpus_dir=corpus_dir, model=model)
-    app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, **launch_kwargs())
+    app.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs())
+    print(f"问答网页已启动：http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+          "（按 Ctrl+C 停止）", flush=True)
+    if block:
+        try:
+            app.block_thread()
+        except KeyboardInterrupt:  # pragma: no cover - interactive
+            pass
+        finally:
+            app.close()
     return app

@@ -58,7 +58,7 @@ XSS_QUESTION = "特殊标记测试 <script>window.__xss=9</script> 脚本注入"
 
 
 @pytest.fixture(scope="module")
-def corpus_dir(tmp_path_factory) -> Path:
+def ui_corpus(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("corpus")
     (d / "loan.txt").write_text(LOAN, encoding="utf-8")
     (d / "collection.txt").write_text(COLLECTION, encoding="utf-8")
@@ -67,11 +67,11 @@ def corpus_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def qa_obj(corpus_dir, tmp_path_factory):
+def qa_obj(ui_corpus, tmp_path_factory):
     from qa import QA
 
     idx = tmp_path_factory.mktemp("ui") / "idx"
-    QA.build(sorted(corpus_dir.glob("*.txt")), idx, model="hash:256", progress=False)
+    QA.build(sorted(ui_corpus.glob("*.txt")), idx, model="hash:256", progress=False)
     return QA.load(idx)
 
 
@@ -210,17 +210,28 @@ def test_overlong_question_is_truncated_with_notice(qa_obj):
     assert "qa-notice" in render_answer(answer, contexts)
 
 
-def test_missing_index_is_built_from_corpus(corpus_dir, tmp_path):
+def test_missing_index_is_built_from_corpus(ui_corpus, tmp_path):
     from qa.ui import Service, run_question
 
     index_dir = tmp_path / "index"
-    service = Service(index_dir, corpus_dir=corpus_dir, model="hash:256")
+    service = Service(index_dir, corpus_dir=ui_corpus, model="hash:256")
     assert "正在从" in service.status_html() or service.ready.is_set()
     assert service.ready.wait(120), "the background build did not finish"
     assert service.state.error is None, service.state.error
     assert (index_dir).exists() and "资料库：3 篇文档" in service.status_html()
     answer, _ = run_question(service, "协商还款需要准备哪些材料？")
     assert answer.found and answer.passages[0].source == "loan.txt"
+
+
+def test_no_dense_model_shows_keyword_only_notice(ui_corpus, tmp_path):
+    from qa import QA
+    from qa.ui import Service, render_answer, run_question
+
+    QA.build(sorted(ui_corpus.glob("*.txt")), tmp_path / "lexical", model="none", progress=False)
+    answer, contexts = run_question(Service(QA.load(tmp_path / "lexical")), "可以向哪些部门投诉暴力催收？")
+    assert answer.mode == "lexical" and answer.warning
+    page = render_answer(answer, contexts)
+    assert "qa-notice" in page and "语义模型不可用" in page and "collection.txt" in page
 
 
 def test_missing_corpus_is_reported_not_raised(tmp_path):
@@ -244,6 +255,8 @@ def test_ask_endpoint_via_gradio_client(client):
     # optional arguments: k, mode, sources
     filtered = client.predict("暴力催收投诉", 2, "lexical", ["collection.txt"], api_name="/ask")
     assert filtered["mode"] == "lexical" and {p["source"] for p in filtered["passages"]} == {"collection.txt"}
+    with pytest.raises(Exception, match="unknown mode"):
+        client.predict("催收", 5, "bogus", api_name="/ask")
     blank = client.predict("   ", api_name="/ask")
     assert blank["found"] is False and blank["passages"] == []
     assert "/ask" in json.dumps(client.view_api(print_info=False, return_format="dict"))
@@ -277,11 +290,28 @@ def test_twenty_concurrent_clients(server):
     assert len(results) == 20 and all(r["found"] for r in results)
 
 
+def test_served_app_builds_missing_index_then_answers(ui_corpus, tmp_path):
+    """A first start with no index: the page is up at once, a question asked meanwhile is answered after the build."""
+    from gradio_client import Client
+
+    from qa.ui import build_app, launch_kwargs
+
+    app = build_app(tmp_path / "index", corpus_dir=ui_corpus, model="hash:256")
+    port = _free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs())
+    try:
+        result = Client(f"http://127.0.0.1:{port}/", verbose=False).predict("被强制下款的钱需要还吗？", api_name="/ask")
+        assert result["found"] and result["passages"][0]["source"] == "loan.txt"
+        assert (tmp_path / "index").is_dir()
+    finally:
+        app.close()
+
+
 # ------------------------------------------------------------------------------------------------ real browser
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser():  # the tests that use it are marked slow (a real browser), still part of the default run
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright not installed")
@@ -323,6 +353,7 @@ def _ask_in_page(pg, question: str, *, enter: bool = True) -> None:
         pg.locator("#qa-ask").click()
 
 
+@pytest.mark.slow
 def test_browser_question_enter_shows_cited_passage(page, tmp_path):
     _ask_in_page(page, "被强制下款的钱需要还吗？")
     card = page.locator("#qa-answer .qa-card").first
@@ -337,6 +368,7 @@ def test_browser_question_enter_shows_cited_passage(page, tmp_path):
     assert (tmp_path / "answer.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_browser_script_passage_is_text_and_never_runs(page, tmp_path):
     _ask_in_page(page, XSS_QUESTION, enter=False)
     page.locator("#qa-answer .qa-card").first.wait_for(timeout=30_000)
@@ -354,6 +386,7 @@ def test_browser_script_passage_is_text_and_never_runs(page, tmp_path):
     page.screenshot(path=str(tmp_path / "xss.png"), full_page=True)
 
 
+@pytest.mark.slow
 def test_browser_blank_question_prompts_and_example_click_answers(page):
     _ask_in_page(page, "   ")
     page.locator("#qa-answer .qa-prompt").wait_for(timeout=30_000)
@@ -362,3 +395,17 @@ def test_browser_blank_question_prompts_and_example_click_answers(page):
     page.locator("#qa-answer .qa-card").first.wait_for(timeout=30_000)
     assert "collection.txt" in page.locator("#qa-answer").inner_text()
     assert page.locator("#qa-question textarea, #qa-question input").first.input_value() == "可以向哪些部门投诉暴力催收？"
+
+
+@pytest.mark.slow
+def test_browser_source_filter_and_advanced_options(page):
+    page.locator("#qa-sources input").first.click()
+    page.get_by_role("option", name="collection.txt").click()
+    page.keyboard.press("Escape")
+    page.get_by_text("高级").click()
+    page.get_by_label("关键词检索").check()
+    _ask_in_page(page, "借款人遇到暴力催收，协商还款需要准备哪些材料？")  # both documents match
+    page.locator("#qa-answer .qa-card").first.wait_for(timeout=30_000)
+    text = page.locator("#qa-answer").inner_text()
+    assert "collection.txt" in text and "loan.txt" not in text  # the filter holds
+    assert "检索方式：关键词检索" in text

@@ -1,0 +1,88 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from qa.cli import main
+
+from .conftest import ROOT
+
+
+@pytest.fixture()
+def run():
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(main, [str(a) for a in args], input=input)
+
+    return invoke
+
+
+def test_ask_prints_answer_then_cited_passages(run, hash_index):
+    result = run("ask", "起诉前需要准备哪些证据", "-i", hash_index, "-k", "3")
+    assert result.exit_code == 0, result.output
+    assert "[1]" in result.output and "score" in result.output
+
+
+def test_ask_json(run, hash_index):
+    result = run("ask", "12377是什么电话", "-i", hash_index, "--json")
+    data = json.loads(result.output)
+    assert data["found"] and data["passages"] and data["sentences"]
+
+
+def test_search_json_contract(run, hash_index):
+    result = run("search", "强制下款会影响征信吗", "-i", hash_index, "-k", "4", "--json", "--mode", "lexical")
+    data = json.loads(result.output)
+    assert set(data) >= {"question", "mode", "hits"} and len(data["hits"]) == 4
+    assert set(data["hits"][0]) >= {"rank", "score", "doc_id", "source", "title", "chunk_id", "start", "end", "text"}
+
+
+def test_search_stdin_one_json_line_per_question(run, hash_index):
+    result = run("search", "-", "-i", hash_index, "--json", input="强制下款\n\n催收骚扰\n")
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["question"] for line in lines] == ["强制下款", "催收骚扰"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("ask", "   "),
+        ("ask", ""),
+        ("ask", "问题", "-i", "/nonexistent/index"),
+        ("search", "问题", "-i", "/nonexistent/index"),
+        ("build", "/nonexistent/corpus", "-o", "/tmp/qa-never"),
+        ("info", "/nonexistent/index"),
+    ],
+)
+def test_user_errors_are_one_line_exit_2(run, hash_index, args):
+    args = tuple(hash_index if a == "INDEX" else a for a in args)
+    if args[0] == "ask" and "-i" not in args:
+        args = args + ("-i", hash_index)
+    result = run(*args)
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+    assert result.output.startswith("qa: error:")
+
+
+def test_build_prints_summary_and_skips(run, tmp_path):
+    (tmp_path / "a.txt").write_text("强制下款的钱不需要偿还。", encoding="utf-8")
+    (tmp_path / "b.txt").write_bytes(b"")
+    result = run("build", tmp_path, "-o", tmp_path / "idx", "--model", "hash:32", "-q")
+    assert result.exit_code == 0, result.output
+    assert "1 documents" in result.output and "1 skipped" in result.output and "skipped b.txt: empty file" in result.output
+
+
+def test_info_and_eval(run, hash_index, tmp_path):
+    info = json.loads(run("info", hash_index).output)
+    assert info["embedder"]["spec"] == "hash:64"
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text('{"id":"a","q":"12377是什么电话","must":["网信办"]}\n', encoding="utf-8")
+    report = json.loads(run("eval", dev, "-i", hash_index, "--json").output)
+    assert report["hit@5"] == 1.0 and "p95_ms" in report
+
+
+def test_python_dash_m_entry_point():
+    out = subprocess.run([sys.executable, "-m", "qa", "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0 and "build" in out.stdout

@@ -1,0 +1,91 @@
+import json
+import shutil
+
+import pytest
+
+from qa import QA, IndexCorruptError, IndexNotFoundError
+from qa import build as build_module
+from qa.store import MANIFEST
+
+
+def test_manifest_describes_the_index(hash_index):
+    manifest = json.loads((hash_index / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["format_version"] == 1
+    assert manifest["embedder"] == {"spec": "hash:64", "dim": 64}
+    assert manifest["tokenizer"]["dictionary_hash"]
+    assert manifest["chunking"] == {"size": 320, "overlap": 80, "max": 600}
+    assert manifest["vector_index"]["kind"] == "flat"
+    assert "laws.jsonl" in manifest["corpus"]["files"]
+    assert set(manifest["files"]) >= {"chunks.jsonl", "documents.jsonl", "vectors.faiss", "vectors.npy"}
+
+
+def test_missing_index_raises_typed_error(tmp_path):
+    with pytest.raises(IndexNotFoundError, match="qa build"):
+        QA.load(tmp_path / "nothing")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete", "garble_manifest", "flip_byte"])
+def test_damaged_index_raises_typed_error_with_rebuild_hint(hash_index, tmp_path, damage):
+    copy = tmp_path / "index"
+    shutil.copytree(hash_index, copy)
+    if damage == "truncate":
+        path = copy / "vectors.npy"
+        path.write_bytes(path.read_bytes()[:100])
+    elif damage == "delete":
+        (copy / "bm25" / "vocab.index.json").unlink()
+    elif damage == "garble_manifest":
+        (copy / MANIFEST).write_text("{not json", encoding="utf-8")
+    else:
+        path = copy / "chunks.jsonl"
+        data = bytearray(path.read_bytes())
+        data[10] ^= 1
+        path.write_bytes(bytes(data))
+    with pytest.raises(IndexCorruptError, match="rebuild"):
+        QA.load(copy)
+
+
+def test_failed_build_leaves_previous_index_intact(corpus_dir, tmp_path, monkeypatch):
+    out = tmp_path / "index"
+    QA.build([corpus_dir], out, model="hash:64")
+    before = (out / MANIFEST).read_text(encoding="utf-8")
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("killed halfway")
+
+    monkeypatch.setattr(build_module, "build_bm25", explode)
+    with pytest.raises(RuntimeError):
+        QA.build([corpus_dir], out, model="hash:64")
+    assert (out / MANIFEST).read_text(encoding="utf-8") == before
+    assert QA.load(out).search("强制下款").hits
+    assert not list(tmp_path.glob(".index.tmp-*"))
+
+
+def test_rebuild_reuses_vectors_and_embeds_only_changed_file(corpus_dir, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(corpus_dir, corpus)
+    out = tmp_path / "index"
+    first = QA.build([corpus], out, model="hash:64")
+    assert first.embedded == first.chunks and first.reused == 0
+    again = QA.build([corpus], out, model="hash:64")
+    assert again.embedded == 0 and again.reused == again.chunks
+    (corpus / "new.md").write_text("# 新文件\n\n这是一个新加入的文件，讨论征信异议申诉。", encoding="utf-8")
+    third = QA.build([corpus], out, model="hash:64")
+    assert third.embedded == 1 and third.chunks == first.chunks + 1
+    other = QA.build([corpus], out, model="hash:32")  # another embedder: nothing reusable
+    assert other.reused == 0
+
+
+def test_lexical_only_index(corpus_dir, tmp_path):
+    out = tmp_path / "lex"
+    report = QA.build([corpus_dir], out, model="none")
+    assert report.vector_index == "no"
+    result = QA.load(out).search("强制下款会影响征信吗")
+    assert result.mode == "lexical" and result.warning and result.hits
+
+
+def test_build_of_nothing_readable_is_a_corpus_error(tmp_path):
+    from qa import CorpusError
+
+    (tmp_path / "empty.txt").write_bytes(b"")
+    with pytest.raises(CorpusError, match="no readable documents"):
+        QA.build([tmp_path], tmp_path / "index", model="hash:64")
