@@ -13,6 +13,7 @@ faiss is imported lazily: importing this module is cheap.
 from __future__ import annotations
 
 import math
+import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,6 +44,25 @@ IVF_MIN_LISTS: int = 4  # below this many lists IVF is pointless: fall back to f
 IVF_TRAIN_POINTS_PER_LIST: int = 64
 IVF_NITER: int = 10
 _SEED = 1234
+
+# OpenMP threads for a single (or few-) query search. One: a single-query search over an
+# ANN index runs in one thread anyway, and for exact search a 2-thread OpenMP team on a
+# 2-core machine that is also busy with anything else waits for scheduler time slices
+# (measured: flat search over 10k vectors p95 16 ms with 2 threads vs 0.6 ms with 1).
+# Batches of >= SEARCH_BATCH_MIN queries (evaluation) use all cores.
+SEARCH_OMP_THREADS: int = 1
+SEARCH_BATCH_MIN: int = 20
+
+
+def default_threads() -> int:
+    """The thread count OpenMP would use by default (OMP_NUM_THREADS or the usable cores)."""
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 def _faiss():
@@ -104,6 +124,7 @@ def build_vector_index(vectors: np.ndarray, kind: str = "auto") -> tuple["faiss.
     n, d = x.shape
     chosen = resolve_kind(n, kind)
     faiss = _faiss()
+    faiss.omp_set_num_threads(default_threads())  # per calling thread; a search may have lowered it
     info: dict[str, Any]
 
     if n == 0 or chosen == "flat":
@@ -154,6 +175,18 @@ def prepare_for_search(index, info: dict[str, Any]) -> None:
         ivf_index.nprobe = int(info.get("nprobe", IVF_MIN_NPROBE))
     elif kind != "flat":
         raise ValueError(f"unknown vector index kind {kind!r} in index info")
+
+
+def search(index, queries: np.ndarray, k: int, params=None) -> tuple[np.ndarray, np.ndarray]:
+    """``index.search`` with the query-time OpenMP thread count (SEARCH_OMP_THREADS for fewer
+    than SEARCH_BATCH_MIN queries, all cores for batches). omp_set_num_threads applies to the
+    calling thread only, so this is safe in a multi-threaded server. queries: (m, d) or (d,)."""
+    faiss = _faiss()
+    q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+    faiss.omp_set_num_threads(SEARCH_OMP_THREADS if len(q) < SEARCH_BATCH_MIN else default_threads())
+    if params is None:
+        return index.search(q, k)
+    return index.search(q, k, params=params)
 
 
 def search_parameters(index, sel=None):

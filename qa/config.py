@@ -24,9 +24,8 @@ class Config:
     mode: str = "hybrid"
     k_search: int = 10
     k_ask: int = 5
-    rrf_k: int = 10
-    # weight of the dense ranking in fusion (lexical weight is 1 - dense_weight)
-    dense_weight: float = 0.4
+    # weight of the normalised dense score in fusion (lexical weight is 1 - dense_weight)
+    dense_weight: float = 0.6
     synonym_weight: float = 0.5  # BM25 weight of thesaurus expansions (qa/data/synonyms.txt)
     candidates: int = 100  # per-retriever depth before fusion
     bm25_k1: float = 1.2

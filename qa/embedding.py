@@ -116,7 +116,8 @@ class SentenceTransformerEmbedder:
         except Exception as exc:  # the library raises many kinds: OSError, ValueError, HTTP errors …
             where = "directory" if Path(name).exists() else "model id (download needs the network)"
             raise EmbedderError(f"cannot load sentence-transformers {where} {name!r}: {exc}") from exc
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
         prompts = getattr(self._model, "prompts", None) or {}
         known = next((p for key, p in _KNOWN_PROMPTS.items() if key in name.lower()), ("", ""))
         self._query_prompt = prompts.get("query", known[0])

@@ -188,6 +188,27 @@ def test_search_parameters_filter_and_keep_search_params(clustered, kind):
     assert np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)]) >= 0.85
 
 
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
+def test_search_helper_matches_index_search_and_sets_threads(clustered, kind):
+    base, queries = clustered
+    index, info = ann.build_vector_index(base, kind)
+    expect = index.search(queries[:3], 10)[1]
+    try:
+        d, ids = ann.search(index, queries[0], 10)  # a single 1-D query is fine
+        assert faiss.omp_get_max_threads() == ann.SEARCH_OMP_THREADS
+        np.testing.assert_array_equal(ids[0], expect[0])
+        ann.search(index, queries[: ann.SEARCH_BATCH_MIN], 10)
+        assert faiss.omp_get_max_threads() == ann.default_threads()
+        sel = faiss.IDSelectorRange(0, 1000)
+        _, ids = ann.search(index, queries[:3], 10, params=ann.search_parameters(index, sel))
+        assert ((ids >= 0) & (ids < 1000) | (ids == -1)).all()
+        ann.search(index, queries[0], 10)
+        ann.build_vector_index(base[:100], "flat")  # building restores all cores
+        assert faiss.omp_get_max_threads() == ann.default_threads()
+    finally:
+        faiss.omp_set_num_threads(ann.default_threads())
+
+
 def test_exact_subset_search(clustered):
     base, queries = clustered
     ids = np.array([5, 17, 2, 999, 1234, 42], dtype=np.int64)
