@@ -11,7 +11,7 @@ import numpy as np
 from .config import DEFAULT, Config
 from .embedding import Embedder, load_embedder
 from .errors import ConfigError, EmbedderError, EmptyQuestionError
-from .lexical import BM25_DIR, BM25Index, expand, synonyms, tokenize
+from .lexical import BM25_DIR, BM25Index, expand, index_tokens, synonyms, tokenize
 from .store import StoredIndex
 from .text import strip_control
 
@@ -152,7 +152,9 @@ class Retriever:
         mask = self._source_mask(sources)
         depth = max(self.config.candidates, k)
         terms = list(dict.fromkeys(tokenize(query.text)))
-        lexical = self.bm25.scores(terms) + self.config.synonym_weight * self.bm25.scores(expand(terms))
+        lexical = self.bm25.scores(index_tokens(query.text))
+        if self.config.synonym_weight:
+            lexical = lexical + self.config.synonym_weight * self.bm25.scores(expand(terms))
         if mask is not None:
             lexical = np.where(mask, lexical, 0.0)
         lexical_ranked = _top(lexical, depth, positive_only=True)
