@@ -38,17 +38,21 @@ def _read_jsonl(path: Path) -> Iterable[dict]:
 
 
 def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
-    rows, latencies = [], []
+    """Questions with `must` strings score retrieval; questions without are off-topic: they should find nothing."""
+    rows, latencies, negatives = [], [], []
     for item in _read_jsonl(path):
-        must = [normalise_for_match(m) for m in item["must"]]
         started = time.perf_counter()
         result = qa.search(item["q"], k=k, mode=mode)
         latencies.append((time.perf_counter() - started) * 1000)
+        if not item.get("must"):
+            negatives.append({"id": item.get("id"), "found": result.found})
+            continue
+        must = [normalise_for_match(m) for m in item["must"]]
         rank = next(
             (h.rank for h in result.hits if any(m in normalise_for_match(h.text) for m in must)),
             None,
         )
-        rows.append({"id": item.get("id"), "q": item["q"], "rank": rank, "xlang": bool(item.get("xlang"))})
+        rows.append({"id": item.get("id"), "rank": rank, "found": result.found})
     n = len(rows) or 1
     report = {
         "file": str(path),
@@ -59,7 +63,13 @@ def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
         "mrr@10": round(sum(1 / r["rank"] for r in rows if r["rank"] and r["rank"] <= 10) / n, 4),
         **_latency(latencies),
         "misses@5": [r["id"] for r in rows if not r["rank"] or r["rank"] > 5],
+        "hit@10": round(sum(1 for r in rows if r["rank"]) / n, 4),
+        "found": round(sum(1 for r in rows if r["found"]) / n, 4),
     }
+    if negatives:
+        report["off_topic"] = len(negatives)
+        report["off_topic_rejected"] = round(sum(1 for r in negatives if not r["found"]) / len(negatives), 4)
+        report["off_topic_shown"] = [r["id"] for r in negatives if r["found"]]
     return report
 
 
