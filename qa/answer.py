@@ -14,7 +14,7 @@ import numpy as np
 
 from .chunking import split_sentences
 from .config import DEFAULT, Config
-from .lexical import tokenize
+from .lexical import synonyms, tokenize
 from .retrieve import Hit, SearchResult
 from .text import heading_level
 
@@ -105,19 +105,34 @@ def _md_escape(text: str) -> str:
     return html.escape(text, quote=False).replace("*", r"\*").replace("_", r"\_").replace("`", r"\`").replace("#", r"\#")
 
 
-def _candidate_sentences(hits: Sequence[Hit]) -> list[tuple[int, str]]:
-    """Statements only: headings and questions (「Q3:是否需要償還…?」) restate the question, not its answer."""
-    out = []
+@dataclass(frozen=True)
+class _Sentence:
+    passage: int
+    text: str
+    selectable: bool  # headings and questions (「Q3:是否需要償還…?」) restate a question, they do not answer it
+    after_question: int | None  # the question or heading this sentence directly follows (FAQ layout), if any
+
+
+def _sentences(hits: Sequence[Hit]) -> list[_Sentence]:
+    out: list[_Sentence] = []
     for i, hit in enumerate(hits):
+        previous_question = None
         for a, b in split_sentences(hit.text):
-            sentence = hit.text[a:b].strip()
-            if (
-                len(sentence) >= _MIN_SENTENCE_CHARS
-                and not sentence.endswith(("?", "？"))
-                and not heading_level(sentence, sentence)
-            ):
-                out.append((i, sentence))
+            text = hit.text[a:b].strip().lstrip("-•·* ").strip()  # list bullets are layout, not wording
+            is_heading = bool(heading_level(text, text))
+            is_question = text.endswith(("?", "？"))
+            selectable = len(text) >= _MIN_SENTENCE_CHARS and not is_question and not is_heading
+            out.append(_Sentence(i, text, selectable, previous_question if selectable else None))
+            if is_question or is_heading:
+                previous_question = len(out) - 1
+            elif selectable:
+                previous_question = None
     return out
+
+
+def _coverage(sentence: str, weights: dict[str, float], total: float) -> float:
+    tokens = set(tokenize(sentence))
+    return sum(w for term, w in weights.items() if term in tokens or synonyms(term) & tokens) / total
 
 
 def compose(
@@ -135,30 +150,33 @@ def compose(
     if not result.found or not passages:
         return Answer(found=False, sentences=(), passages=(), **common)
     pool = passages[: config.answer_passages]
-    candidates = _candidate_sentences(pool)
-    if not candidates:
+    sentences = _sentences(pool)
+    if not any(s.selectable for s in sentences):
         return Answer(found=True, sentences=(), passages=passages, **common)
 
     terms = list(dict.fromkeys(tokenize(result.question)))
     weights = {t: idf(t) for t in terms}
     total = sum(weights.values()) or 1.0
-    lexical = np.array([sum(w for t, w in weights.items() if t in set(tokenize(s))) / total for _, s in candidates])
-    score = lexical.copy()
+    score = np.array([_coverage(s.text, weights, total) for s in sentences])
     if embed is not None and query_vector is not None:
-        cosines = embed([s for _, s in candidates]) @ query_vector
+        cosines = embed([s.text for s in sentences]) @ query_vector
         # cosines of a small e5 model sit in a narrow band; rescale within the candidates
-        spread = cosines.max() - cosines.min()
-        score = score + (cosines - cosines.min()) / spread if spread > 1e-6 else score
-    prior = np.array([0.15 * (1.0 - i / len(pool)) for i, _ in candidates])
-    score = score + prior
+        spread = float(cosines.max() - cosines.min())
+        if spread > 1e-6:
+            score = score + 0.7 * (cosines - cosines.min()) / spread
+    # the sentence right after a matching question or heading (FAQ layout) is as good as that match
+    score = np.array([max(v, score[s.after_question]) if s.after_question is not None else v
+                      for v, s in zip(score, sentences)])
+    score = score + np.array([0.15 * (1.0 - s.passage / len(pool)) for s in sentences])
+    score[[not s.selectable for s in sentences]] = -np.inf
 
     best = float(score.max())
     chosen = []
     for j in np.argsort(-score, kind="stable"):
         if len(chosen) == config.max_answer_sentences or score[j] < 0.75 * best:
             break
-        passage_index, sentence = candidates[j]
-        if any(sentence == s.text for s in chosen):
+        sentence = sentences[j]
+        if any(sentence.text == c.text for c in chosen):
             continue
-        chosen.append(AnswerSentence(sentence, passage_index + 1))
+        chosen.append(AnswerSentence(sentence.text, sentence.passage + 1))
     return Answer(found=True, sentences=tuple(chosen), passages=passages, **common)
