@@ -185,10 +185,16 @@ class BM25Index:
             weights = np.concatenate([self.data[self.indptr[i] : self.indptr[i + 1]] for i in ids])
         return np.bincount(rows, weights=weights, minlength=self.n_docs).astype(np.float32)
 
-    def postings(self, term: str) -> np.ndarray | None:
-        """Row ids of the passages containing the term."""
+    def contains(self, term: str, rows: np.ndarray) -> np.ndarray:
+        """Which of `rows` (passage ids) contain the term: binary search in its sorted posting list."""
         i = self.vocab.get(term)
-        return None if i is None else self.indices[self.indptr[i] : self.indptr[i + 1]]
+        if i is None:
+            return np.zeros(len(rows), dtype=bool)
+        postings = self.indices[self.indptr[i] : self.indptr[i + 1]]
+        if not len(postings):
+            return np.zeros(len(rows), dtype=bool)
+        at = np.searchsorted(postings, rows)
+        return np.asarray(postings[np.minimum(at, len(postings) - 1)]) == rows
 
     def idf(self, term: str) -> float:
         """Smoothed idf; an unknown term gets the largest value (it is what the corpus lacks)."""

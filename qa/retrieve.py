@@ -238,9 +238,7 @@ class Retriever:
         targets = np.array(ids)
         for j, term in enumerate(terms):
             for variant in (term, *synonyms(term)):
-                docs = self.bm25.postings(variant)
-                if docs is not None:
-                    present[:, j] |= np.isin(targets, docs)
+                present[:, j] |= self.bm25.contains(variant, targets)
         return list((present @ weights) / weights.sum())
 
     def _margin(self, qvec: np.ndarray | None, dense_ranked: list[int]) -> float | None:

@@ -218,6 +218,10 @@ def test_exact_subset_search(clustered):
     assert np.all(np.diff(scores) <= 0)
     assert len(ann.exact_subset_search(base, queries[0], ids, 50)[1]) == len(ids)
     assert len(ann.exact_subset_search(base, queries[0], ids[:0], 5)[1]) == 0
+    run = np.arange(100, 400, dtype=np.int64)  # contiguous rows take the no-copy path
+    scores, rows = ann.exact_subset_search(base, queries[1], run, 5)
+    np.testing.assert_array_equal(rows, 100 + np.argsort(-(base[100:400] @ queries[1]))[:5])
+    np.testing.assert_allclose(scores, np.sort(base[100:400] @ queries[1])[::-1][:5], rtol=1e-5)
 
 
 def test_scale_benchmark_smoke(tmp_path):

@@ -89,3 +89,16 @@ def test_build_of_nothing_readable_is_a_corpus_error(tmp_path):
     (tmp_path / "empty.txt").write_bytes(b"")
     with pytest.raises(CorpusError, match="no readable documents"):
         QA.build([tmp_path], tmp_path / "index", model="hash:64")
+
+
+def test_bm25_posting_lists_are_sorted(hash_index):
+    """Coverage lookups binary-search the postings: bm25s must keep each term's passage ids ascending."""
+    import numpy as np
+
+    indices = np.load(hash_index / "bm25" / "indices.csc.index.npy")
+    indptr = np.load(hash_index / "bm25" / "indptr.csc.index.npy")
+    diffs = np.diff(indices)
+    column_starts = indptr[1:-1] - 1
+    inside = np.ones(len(diffs), dtype=bool)
+    inside[column_starts[(column_starts >= 0) & (column_starts < len(diffs))]] = False
+    assert (diffs[inside] > 0).all()
