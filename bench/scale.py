@@ -84,8 +84,8 @@ def dir_bytes(path: Path) -> int:
 
 
 def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1024 or unit == "GB":
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return str(n)
@@ -165,7 +165,7 @@ def bench_vectors(n: int, queries: np.ndarray, kinds: Sequence[str], k: int, one
         if filtered and info["kind"] != "flat":
             res["filtered"] = bench_filtered(index, x, queries, k)
         row["kinds"][kind] = res
-        del index
+        index = None  # free it before the next kind
         settle()
     del x
     row["rss_after_bytes"] = settle() - base
@@ -260,11 +260,11 @@ def bench_bm25(n: int, n_queries: int, k: int, tmp: Path) -> dict[str, Any]:
         scores = reader.scores(queries[0])
         ref_docs, ref_scores = retriever.retrieve([queries[0]], k=k, show_progress=False)
         assert np.allclose(np.sort(scores)[::-1][:k], ref_scores[0], rtol=1e-4, atol=1e-4), "BM25 paths disagree"
-        del reader
+        reader = None
     shutil.rmtree(out_dir)
     log(f"  bm25 build {build_s:.1f}s size {human_bytes(size)} rss +{human_bytes(rss_delta)} "
         f"bm25s p95 {res['bm25s_retrieve']['p95_ms']:.2f} ms library p95 {res['library'].get('p95_ms', float('nan')):.2f} ms")
-    del retriever
+    retriever = None
     settle()
     return res
 
@@ -365,16 +365,18 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     sizes = [row["n"] for row in result["vectors"]]
     labels = {"flat": "exact (flat)", "hnsw": "HNSW", "ivf": "IVF-Flat"}
+    colors = {"flat": "C0", "hnsw": "C1", "ivf": "C2", "auto": "C4"}
+    short = {"efSearch": "ef", "nprobe": "np"}
     for kind in result["kinds"]:
         rows = [row["kinds"][kind] for row in result["vectors"] if kind in row["kinds"]]
         ys = [(r.get("threads1") or r["threads2"])["p95_ms"] for r in rows]
-        line, = ax.plot(sizes[: len(ys)], ys, marker="o", label=labels.get(kind, kind))
+        line, = ax.plot(sizes[: len(ys)], ys, marker="o", color=colors.get(kind), label=labels.get(kind, kind))
         if kind == "flat" and all(r.get("threads1") for r in rows):
             ax.plot(sizes[: len(ys)], [r["threads2"]["p95_ms"] for r in rows], marker="o", ls=":",
                     color=line.get_color(), alpha=0.6, label="exact, 2 OpenMP threads")
     if result.get("bm25"):
         rows = [r for r in result["bm25"] if "p95_ms" in r["library"]]
-        ax.plot([r["n"] for r in rows], [r["library"]["p95_ms"] for r in rows], marker="s", ls="--", label="BM25 (qa reader)")
+        ax.plot([r["n"] for r in rows], [r["library"]["p95_ms"] for r in rows], marker="s", ls="--", color="C3", label="BM25 (qa reader)")
     ax.axhline(20, color="red", lw=0.8, ls=":", label="20 ms bar")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -390,12 +392,14 @@ def plot(result: dict[str, Any], path: Path) -> None:
             name = SWEEPS[r["info"]["kind"]][0]
             xs = [p["p95_ms"] for p in r["sweep"]]
             ys = [p["recall"] for p in r["sweep"]]
-            ax2.plot(xs, ys, marker="o", label=labels.get(kind, kind))
+            ax2.plot(xs, ys, marker="o", color=colors.get(kind), label=labels.get(kind, kind))
+            below = kind == "hnsw"
             for p in r["sweep"]:
-                ax2.annotate(f"{name}={p[name]}", (p["p95_ms"], p["recall"]), fontsize=7,
-                             textcoords="offset points", xytext=(4, -8))
+                ax2.annotate(f"{short.get(name, name)}={p[name]}", (p["p95_ms"], p["recall"]), fontsize=7,
+                             color=colors.get(kind), textcoords="offset points",
+                             xytext=(5, -9) if below else (-6, 5), ha="left" if below else "right")
     if "flat" in last["kinds"]:
-        ax2.plot([last["kinds"]["flat"]["threads2"]["p95_ms"]], [1.0], marker="*", ms=12, ls="", label="exact")
+        ax2.plot([last["kinds"]["flat"]["threads2"]["p95_ms"]], [1.0], marker="*", ms=12, ls="", color=colors["flat"], label="exact")
     ax2.axhline(0.95, color="red", lw=0.8, ls=":")
     ax2.axvline(20, color="red", lw=0.8, ls=":")
     ax2.set_xscale("log")
