@@ -8,10 +8,13 @@ from pathlib import Path
 
 import click
 
-from .config import DEFAULT
+from .config import DEFAULT, FUSIONS
 from .errors import QAError
 
 MODE = click.Choice(["hybrid", "dense", "lexical"])
+fusion_option = click.option(
+    "--fusion", type=click.Choice(FUSIONS), default=DEFAULT.fusion, show_default=True,
+    help="How hybrid mode merges the dense and BM25 lists: linear (normalised scores) or rrf (reciprocal rank).")
 
 
 def _friendly(func):
@@ -36,10 +39,12 @@ def _fail(message: str):
     sys.exit(2)
 
 
-def _load(index: str):
+def _load(index: str, fusion: str = DEFAULT.fusion):
+    from dataclasses import replace
+
     from .api import QA
 
-    return QA.load(index)
+    return QA.load(index, config=replace(DEFAULT, fusion=fusion))
 
 
 def _note(result) -> None:
@@ -81,11 +86,12 @@ def build(paths, index, model, chunk_size, overlap, ann, quiet):
 @click.option("-i", "--index", default="index", show_default=True)
 @click.option("-k", type=click.IntRange(1, 100), default=DEFAULT.k_ask, show_default=True, help="Passages to show.")
 @click.option("--mode", type=MODE, default=DEFAULT.mode, show_default=True)
+@fusion_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @_friendly
-def ask(question, index, k, mode, as_json):
+def ask(question, index, k, mode, fusion, as_json):
     """Answer QUESTION: answering sentences with [n] markers, then the cited passages."""
-    answer = _load(index).ask(question, k=k, mode=mode)
+    answer = _load(index, fusion).ask(question, k=k, mode=mode)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
@@ -104,11 +110,12 @@ def ask(question, index, k, mode, as_json):
 @click.option("-i", "--index", default="index", show_default=True)
 @click.option("-k", type=click.IntRange(1, 1000), default=DEFAULT.k_search, show_default=True)
 @click.option("--mode", type=MODE, default=DEFAULT.mode, show_default=True)
+@fusion_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question per line.")
 @_friendly
-def search(question, index, k, mode, as_json):
+def search(question, index, k, mode, fusion, as_json):
     """Ranked passages for QUESTION; with '-', one question per line of standard input."""
-    qa = _load(index)
+    qa = _load(index, fusion)
     questions = [line.rstrip("\n") for line in sys.stdin] if question == "-" else [question]
     for q in questions:
         if question == "-" and not q.strip():
@@ -138,13 +145,14 @@ def info(index):
 @click.option("-i", "--index", default="index", show_default=True)
 @click.option("--qrels", type=click.Path(exists=True, dir_okay=False), help="BEIR qrels TSV (query-id corpus-id score).")
 @click.option("--mode", type=MODE, default=DEFAULT.mode, show_default=True)
+@fusion_option
 @click.option("--json", "as_json", is_flag=True)
 @_friendly
-def evaluate(file, index, qrels, mode, as_json):
+def evaluate(file, index, qrels, mode, fusion, as_json):
     """Score retrieval on FILE: {"q","must"} JSONL (hit@1, hit@5, MRR@10) or BEIR queries + --qrels (nDCG@10 …)."""
     from .evaluate import evaluate_beir, evaluate_must
 
-    qa = _load(index)
+    qa = _load(index, fusion)
     report = evaluate_beir(qa, Path(file), Path(qrels), mode=mode) if qrels else evaluate_must(qa, Path(file), mode=mode)
     click.echo(json.dumps(report, ensure_ascii=False, indent=None if as_json else 2))
 

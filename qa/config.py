@@ -1,9 +1,12 @@
 """Every default of the tool lives here, in one frozen object."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from .errors import ConfigError
 
 FORMAT_VERSION = 1
+FUSIONS = ("linear", "rrf")
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,10 @@ class Config:
     mode: str = "hybrid"
     k_search: int = 10
     k_ask: int = 5
-    # weight of the normalised dense score in fusion (lexical weight is 1 - dense_weight)
+    # fusion of the dense and lexical lists: "rrf" (weighted reciprocal rank) or "linear" (min-max normalised
+    # scores); dense_weight is the dense list's share, 1 - dense_weight the lexical list's
+    fusion: str = "linear"
+    rrf_k: float = 60.0
     dense_weight: float = 0.6
     synonym_weight: float = 0.5  # BM25 weight of thesaurus expansions (qa/data/synonyms.txt)
     candidates: int = 100  # per-retriever depth before fusion
@@ -47,7 +53,13 @@ class Config:
     not_found_message: str = "未找到相关内容"
     lexical_only_warning: str = "语义模型不可用，仅使用关键词检索（lexical）。"
 
-    extra_stopwords: tuple[str, ...] = field(default_factory=tuple)
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}")
+        if not 0.0 <= self.dense_weight <= 1.0:
+            raise ConfigError("dense_weight must be between 0 and 1")
+        if self.rrf_k <= 0:
+            raise ConfigError("rrf_k must be positive")
 
 
 DEFAULT = Config()

@@ -195,34 +195,28 @@ class Retriever:
         return mask
 
     def _dense_search(self, qvec: np.ndarray, depth: int, mask: np.ndarray | None) -> list[int]:
+        from . import ann
+
+        if mask is None:
+            _, found = ann.search(self._faiss, qvec, min(depth, self._faiss.ntotal))
+            return [int(i) for i in found[0] if i >= 0]
+        ids = np.flatnonzero(mask)
+        if len(ids) <= ann.EXACT_SUBSET_MAX:
+            # a selective filter starves an ANN graph of allowed neighbours; scoring the rows exactly is cheap
+            _, found = ann.exact_subset_search(self._vectors, qvec, ids, depth)
+            return [int(i) for i in found]
         import faiss
 
-        n = self._faiss.ntotal
-        params = None
-        if mask is not None:
-            ids = np.flatnonzero(mask).astype("int64")
-            if not len(ids):
-                return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
-        _, found = self._faiss.search(qvec[None, :].astype(np.float32), min(depth, n), params=params)
+        params = ann.search_parameters(self._faiss, faiss.IDSelectorBatch(ids.astype("int64")))
+        _, found = ann.search(self._faiss, qvec, min(depth, self._faiss.ntotal), params)
         return [int(i) for i in found[0] if i >= 0]
 
     def _fuse(self, qvec: np.ndarray, dense: list[int], lexical: np.ndarray, lexical_ranked: list[int]) -> dict[int, float]:
-        """Convex combination of min-max normalised cosine and BM25 over both candidate lists.
-
-        Each score is scaled by its own retriever's candidate list (top score → 1, the list's last → 0), so the
-        two scales meet without calibration. On STARD train this beat reciprocal-rank fusion (docs/EVALUATION.md).
-        """
+        if self.config.fusion == "rrf":
+            return rrf_fuse(dense, lexical_ranked, k=self.config.rrf_k, dense_weight=self.config.dense_weight)
         pool = list(dict.fromkeys(dense + lexical_ranked))
-        if not pool:
-            return {}
-        cos = np.asarray(self._vectors[pool]) @ qvec
-        bm25 = lexical[pool]
-        w = self.config.dense_weight
-        dense_norm = _minmax(cos, cos[: len(dense)] if dense else cos)
-        lexical_norm = _minmax(bm25, lexical[lexical_ranked]) if lexical_ranked else np.zeros(len(pool))
-        fused = w * dense_norm + (1.0 - w) * lexical_norm
-        return {i: float(f) for i, f in zip(pool, fused)}
+        cosines = np.asarray(self._vectors[pool]) @ qvec if pool else np.zeros(0)
+        return linear_fuse(pool, cosines, len(dense), lexical, lexical_ranked, dense_weight=self.config.dense_weight)
 
     def _cosines(self, qvec: np.ndarray | None, ids: list[int]) -> list[float | None]:
         if qvec is None or self._vectors is None or not ids:
@@ -260,6 +254,34 @@ class Retriever:
         if max(h.coverage for h in hits) >= self.config.min_lexical_coverage:
             return True
         return margin is not None and margin >= self.config.min_dense_margin
+
+
+def rrf_fuse(dense: Sequence[int], lexical: Sequence[int], *, k: float, dense_weight: float) -> dict[int, float]:
+    """Weighted reciprocal-rank fusion: w/(k + dense rank) + (1 - w)/(k + lexical rank), ranks from 1.
+
+    Ranks only, so the two retrievers' score scales never need calibrating; a passage found by one list only
+    gets that list's share.
+    """
+    fused: dict[int, float] = {}
+    for weight, ranked in ((dense_weight, dense), (1.0 - dense_weight, lexical)):
+        for rank, i in enumerate(ranked, start=1):
+            fused[i] = fused.get(i, 0.0) + weight / (k + rank)
+    return fused
+
+
+def linear_fuse(pool: Sequence[int], cosines: np.ndarray, n_dense: int, lexical: np.ndarray,
+                lexical_ranked: Sequence[int], *, dense_weight: float) -> dict[int, float]:
+    """Convex combination of min-max normalised cosine and BM25 over both candidate lists.
+
+    `pool` is the dense list (its first `n_dense` entries) followed by lexical-only candidates, `cosines` their
+    cosines. Each score is scaled by its own retriever's candidate list (top → 1, the list's last → 0).
+    """
+    if not len(pool):
+        return {}
+    dense_norm = _minmax(cosines, cosines[:n_dense] if n_dense else cosines)
+    lexical_norm = _minmax(lexical[list(pool)], lexical[list(lexical_ranked)]) if len(lexical_ranked) else np.zeros(len(pool))
+    fused = dense_weight * dense_norm + (1.0 - dense_weight) * lexical_norm
+    return {int(i): float(f) for i, f in zip(pool, fused)}
 
 
 def _minmax(values: np.ndarray, reference: np.ndarray) -> np.ndarray:

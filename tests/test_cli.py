@@ -86,3 +86,11 @@ def test_info_and_eval(run, hash_index, tmp_path):
 def test_python_dash_m_entry_point():
     out = subprocess.run([sys.executable, "-m", "qa", "--help"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0 and "build" in out.stdout
+
+
+def test_fusion_option(run, hash_index):
+    linear = json.loads(run("search", "强制下款会影响征信吗", "-i", hash_index, "--json").output)
+    rrf = json.loads(run("search", "强制下款会影响征信吗", "-i", hash_index, "--json", "--fusion", "rrf").output)
+    assert linear["hits"] and rrf["hits"]
+    assert rrf["hits"][0]["score"] < 0.1 <= linear["hits"][0]["score"]  # reciprocal ranks vs normalised scores
+    assert run("search", "x", "-i", hash_index, "--fusion", "borda").exit_code == 2

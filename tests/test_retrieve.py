@@ -64,3 +64,69 @@ def test_unloadable_embedder_falls_back_to_lexical(hash_index, monkeypatch):
     assert result.mode == "lexical" and "model files are gone" in result.warning and result.hits
     answer = qa.ask("强制下款会影响征信吗")
     assert answer.mode == "lexical" and answer.warning and answer.found
+
+
+def test_rrf_fuse_weights_ranks_and_keeps_single_list_hits():
+    from qa.retrieve import rrf_fuse
+
+    fused = rrf_fuse([7, 3], [3, 9], k=10, dense_weight=0.6)
+    assert fused[3] == pytest.approx(0.6 / 12 + 0.4 / 11)
+    assert fused[7] == pytest.approx(0.6 / 11) and fused[9] == pytest.approx(0.4 / 12)
+    assert sorted(fused, key=fused.get, reverse=True) == [3, 7, 9]
+
+
+def test_linear_fuse_scales_each_list_to_its_own_range():
+    import numpy as np
+
+    from qa.retrieve import linear_fuse
+
+    lexical = np.array([0.0, 4.0, 2.0, 0.0])
+    fused = linear_fuse([0, 2, 1], np.array([0.9, 0.8, 0.7]), 2, lexical, [1, 2], dense_weight=0.5)
+    assert fused[0] == pytest.approx(0.5)  # best cosine, no BM25
+    assert fused[1] == pytest.approx(0.5)  # best BM25, cosine below the dense list: clipped to 0
+    assert fused[2] == pytest.approx(0.0)  # last of both lists
+
+
+@pytest.mark.parametrize("fusion", ["linear", "rrf"])
+def test_fusion_is_a_config_choice(hash_index, fusion):
+    from dataclasses import replace
+
+    from qa.config import DEFAULT
+
+    qa = QA.load(hash_index, config=replace(DEFAULT, fusion=fusion))
+    result = qa.search("强制下款会影响征信吗", k=5)
+    assert result.mode == "hybrid" and len(result.hits) == 5
+    assert [h.score for h in result.hits] == sorted((h.score for h in result.hits), reverse=True)
+
+
+def test_unknown_fusion_is_a_config_error():
+    from qa.config import Config
+    from qa.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="fusion"):
+        Config(fusion="borda")
+
+
+@pytest.fixture(scope="module")
+def many_sources(tmp_path_factory):
+    """Enough one-chunk files (300) for an IVF index to train instead of falling back to exact search."""
+    corpus = tmp_path_factory.mktemp("many")
+    topics = ["强制下款", "暴力催收", "协商还款", "征信异议", "投诉渠道", "律师函"]
+    for i in range(300):
+        (corpus / f"doc{i:03d}.txt").write_text(f"第{i}篇：关于{topics[i % 6]}的说明，编号{i}。", encoding="utf-8")
+    return corpus
+
+
+@pytest.mark.parametrize("ann", ["hnsw", "ivf"])
+@pytest.mark.parametrize("exact_subset_max", [30_000, 0])  # small filter scored exactly / through the ANN index
+def test_source_filter_on_ann_indexes(many_sources, tmp_path, monkeypatch, ann, exact_subset_max):
+    from qa import ann as ann_module
+
+    out = tmp_path / "index"
+    QA.build([many_sources], out, model="hash:64", ann=ann)
+    qa = QA.load(out)
+    assert qa.info()["vector_index"]["kind"] == ann
+    monkeypatch.setattr(ann_module, "EXACT_SUBSET_MAX", exact_subset_max)
+    wanted = ["doc001.txt", "doc007.txt"]  # both about 暴力催收, among 300 files
+    result = qa.search("暴力催收", k=5, mode="dense", sources=wanted)
+    assert result.hits and {h.source for h in result.hits} <= set(wanted)
