@@ -7,6 +7,7 @@ what carries cross-language questions), plus a small prior for higher-ranked pas
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -110,24 +111,30 @@ def _md_escape(text: str) -> str:
 class _Sentence:
     passage: int
     text: str
-    selectable: bool  # headings and questions (「Q3:是否需要償還…?」) restate a question, they do not answer it
-    after_question: int | None  # the question or heading this sentence directly follows (FAQ layout), if any
+    selectable: bool  # headings, questions (「Q3:是否需要償還…?」) and lead-ins (「…主要包括:」) do not answer
+    anchor: int | None  # the question, heading or lead-in this sentence answers by position (FAQ, lists), if any
+
+
+_LABEL = re.compile(r"^(?:[-•·*]\s*)*(?:(?:A|答)\s*[:：]\s*)?")  # list bullets and FAQ answer labels: layout
 
 
 def _sentences(hits: Sequence[Hit]) -> list[_Sentence]:
     out: list[_Sentence] = []
     for i, hit in enumerate(hits):
-        previous_question = None
+        anchor, anchor_is_lead_in = None, False
         for a, b in split_sentences(hit.text):
-            text = hit.text[a:b].strip().lstrip("-•·* ").strip()  # list bullets are layout, not wording
+            raw = hit.text[a:b].strip()
+            text = raw[_LABEL.match(raw).end():].strip()
             is_heading = bool(heading_level(text, text))
             is_question = text.endswith(("?", "？"))
-            selectable = len(text) >= _MIN_SENTENCE_CHARS and not is_question and not is_heading
-            out.append(_Sentence(i, text, selectable, previous_question if selectable else None))
-            if is_question or is_heading:
-                previous_question = len(out) - 1
-            elif selectable:
-                previous_question = None
+            is_lead_in = text.endswith((":", "：")) and not is_heading
+            selectable = len(text) >= _MIN_SENTENCE_CHARS and not (is_question or is_heading or is_lead_in)
+            out.append(_Sentence(i, text, selectable, anchor if selectable else None))
+            if is_question or is_heading or is_lead_in:
+                # a question or heading is answered by the next sentence; a lead-in by the list that follows it
+                anchor, anchor_is_lead_in = len(out) - 1, is_lead_in
+            elif selectable and not anchor_is_lead_in:
+                anchor = None
     return out
 
 
@@ -165,15 +172,15 @@ def compose(
         shortlist = _EMBED_SHORTLIST if score.max() > 0 else 2 * _EMBED_SHORTLIST
         prior = np.array([1.0 - s.passage / len(pool) for s in sentences]) * 1e-3
         ids = [j for j in np.argsort(-(score + prior), kind="stable") if sentences[j].selectable or
-               any(s.after_question == j for s in sentences)][:shortlist]
+               any(s.anchor == j for s in sentences)][:shortlist]
         cosines = embed([sentences[j].text for j in ids]) @ query_vector
         # cosines of a small e5 model sit in a narrow band; rescale within the shortlist
         spread = float(cosines.max() - cosines.min())
         if spread > 1e-6:
             score[ids] = score[ids] + 0.7 * (cosines - cosines.min()) / spread
-    # the sentence right after a matching question or heading (FAQ layout) is as good as that match
-    score = np.array([max(v, score[s.after_question]) if s.after_question is not None else v
-                      for v, s in zip(score, sentences)])
+    # the answer right after a matching question or heading (FAQ layout), or the items of a matching lead-in,
+    # are as good as that match
+    score = np.array([max(v, score[s.anchor]) if s.anchor is not None else v for v, s in zip(score, sentences)])
     score = score + np.array([0.15 * (1.0 - s.passage / len(pool)) for s in sentences])
     score[[not s.selectable for s in sentences]] = -np.inf
 

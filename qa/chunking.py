@@ -8,8 +8,9 @@ from typing import Iterable, Iterator
 from .corpus import Document
 from .text import Cleaned, clean
 
-# A sentence ends after one of these (full or half width), or at a line break.
-_SENTENCE_END = re.compile(r"[。！？；!?;…]+[”’」』）)]*|\n")
+# A sentence ends after one of these (full or half width), or at a line break. Half-width marks followed by a
+# Latin letter or digit are inside something else: a URL's query string, scraped mojibake (當?shù).
+_SENTENCE_END = re.compile(r"[。！？；!?;…]*(?:[。！？；…]|[!?;](?![A-Za-z0-9]))[”’」』）)]*|\n")
 _CLAUSE_END = re.compile(r"[，,、：:]")
 
 

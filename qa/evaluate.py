@@ -38,7 +38,11 @@ def _read_jsonl(path: Path) -> Iterable[dict]:
 
 
 def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
-    """Questions with `must` strings score retrieval; questions without are off-topic: they should find nothing."""
+    """Questions with `must` strings score retrieval and the answer sentences; questions without are off-topic:
+    they should find nothing.
+
+    answer_hit: share of questions whose answer sentences contain a `must` string; answer_hit@1: the first one.
+    """
     rows, latencies, negatives = [], [], []
     for item in _read_jsonl(path):
         started = time.perf_counter()
@@ -48,24 +52,28 @@ def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
             negatives.append({"id": item.get("id"), "found": result.found})
             continue
         must = [normalise_for_match(m) for m in item["must"]]
-        rank = next(
-            (h.rank for h in result.hits if any(m in normalise_for_match(h.text) for m in must)),
-            None,
-        )
-        rows.append({"id": item.get("id"), "rank": rank, "found": result.found})
+
+        def holds(text: str) -> bool:
+            return any(m in normalise_for_match(text) for m in must)
+
+        rank = next((h.rank for h in result.hits if holds(h.text)), None)
+        sentences = [s.text for s in qa.ask(item["q"], mode=mode).sentences]
+        rows.append({"id": item.get("id"), "rank": rank, "found": result.found,
+                     "answer": any(holds(s) for s in sentences), "answer@1": bool(sentences) and holds(sentences[0])})
     n = len(rows) or 1
-    report = {
-        "file": str(path),
-        "mode": mode,
-        "questions": len(rows),
-        "hit@1": round(sum(1 for r in rows if r["rank"] == 1) / n, 4),
-        "hit@5": round(sum(1 for r in rows if r["rank"] and r["rank"] <= 5) / n, 4),
-        "mrr@10": round(sum(1 / r["rank"] for r in rows if r["rank"] and r["rank"] <= 10) / n, 4),
-        **_latency(latencies),
-        "misses@5": [r["id"] for r in rows if not r["rank"] or r["rank"] > 5],
-        "hit@10": round(sum(1 for r in rows if r["rank"]) / n, 4),
-        "found": round(sum(1 for r in rows if r["found"]) / n, 4),
-    }
+    report = {"file": str(path), "mode": mode, "questions": len(rows), **_latency(latencies)}
+    if rows:
+        report.update({
+            "hit@1": round(sum(1 for r in rows if r["rank"] == 1) / n, 4),
+            "hit@5": round(sum(1 for r in rows if r["rank"] and r["rank"] <= 5) / n, 4),
+            "mrr@10": round(sum(1 / r["rank"] for r in rows if r["rank"] and r["rank"] <= 10) / n, 4),
+            "misses@5": [r["id"] for r in rows if not r["rank"] or r["rank"] > 5],
+            "hit@10": round(sum(1 for r in rows if r["rank"]) / n, 4),
+            "found": round(sum(1 for r in rows if r["found"]) / n, 4),
+            "answer_hit": round(sum(1 for r in rows if r["answer"]) / n, 4),
+            "answer_hit@1": round(sum(1 for r in rows if r["answer@1"]) / n, 4),
+            "answer_misses": [r["id"] for r in rows if not r["answer"]],
+        })
     if negatives:
         report["off_topic"] = len(negatives)
         report["off_topic_rejected"] = round(sum(1 for r in negatives if not r["found"]) / len(negatives), 4)
@@ -91,24 +99,43 @@ def ndcg_at(ranked: list[str], relevant: dict[str, int], k: int = 10) -> float:
     return dcg / idcg if idcg else 0.0
 
 
+def ranking_metrics(ranked: list[str], relevant: dict[str, int]) -> dict[str, float]:
+    """nDCG@10, Recall@10/100 and MRR@10 of one ranked list of document ids."""
+    return {
+        "ndcg@10": ndcg_at(ranked, relevant),
+        "recall@10": len(set(ranked[:10]) & relevant.keys()) / len(relevant),
+        "recall@100": len(set(ranked[:100]) & relevant.keys()) / len(relevant),
+        "mrr@10": next((1 / (i + 1) for i, d in enumerate(ranked[:10]) if d in relevant), 0.0),
+    }
+
+
+def documents_of(result) -> list[str]:
+    """Passages → documents, first rank wins (several chunks of one article count once)."""
+    return list(dict.fromkeys(h.doc_id for h in result.hits))
+
+
+def beir_queries(queries_path: Path, qrels_path: Path, limit: int | None = None) -> list[tuple[str, dict[str, int]]]:
+    """(question, {relevant doc id: grade}) for every query that has positive judgements."""
+    qrels = read_qrels(qrels_path)
+    out = []
+    for query in _read_jsonl(queries_path):
+        relevant = {d: g for d, g in qrels.get(str(query["_id"]), {}).items() if g > 0}
+        if relevant:
+            out.append((query["text"], relevant))
+    return out[:limit] if limit else out
+
+
 def evaluate_beir(qa, queries_path: Path, qrels_path: Path, *, mode: str = "hybrid", depth: int = 100,
                   limit: int | None = None) -> dict:
-    qrels = read_qrels(qrels_path)
-    queries = [q for q in _read_jsonl(queries_path) if str(q["_id"]) in qrels]
-    if limit:
-        queries = queries[:limit]
+    queries = beir_queries(queries_path, qrels_path, limit)
     sums = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
     latencies = []
-    for query in queries:
-        relevant = {d: g for d, g in qrels[str(query["_id"])].items() if g > 0}
+    for text, relevant in queries:
         started = time.perf_counter()
-        result = qa.search(query["text"], k=depth, mode=mode)
+        result = qa.search(text, k=depth, mode=mode)
         latencies.append((time.perf_counter() - started) * 1000)
-        ranked = list(dict.fromkeys(h.doc_id for h in result.hits))  # passages → documents, first rank wins
-        sums["ndcg@10"] += ndcg_at(ranked, relevant)
-        sums["recall@10"] += len(set(ranked[:10]) & relevant.keys()) / len(relevant)
-        sums["recall@100"] += len(set(ranked[:100]) & relevant.keys()) / len(relevant)
-        sums["mrr@10"] += next((1 / (i + 1) for i, d in enumerate(ranked[:10]) if d in relevant), 0.0)
+        for key, value in ranking_metrics(documents_of(result), relevant).items():
+            sums[key] += value
     n = len(queries) or 1
     return {
         "queries": len(queries),

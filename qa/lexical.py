@@ -138,19 +138,20 @@ def expand(terms: list[str]) -> list[str]:
 
 def build_bm25(texts: Sequence[str], out_dir: Path, *, k1: float, b: float, show_progress: bool = False) -> None:
     import bm25s
+    from bm25s.tokenization import Tokenized
 
-    corpus_tokens = [index_tokens(t) or [""] for t in texts]
+    # Term ids in order of first appearance: given its own token lists bm25s numbers terms from a Python set,
+    # which changes with hash randomisation, so the same corpus would give different index files every build.
+    vocab: dict[str, int] = {}
+    ids = [[vocab.setdefault(token, len(vocab)) for token in index_tokens(t)] for t in texts]
     retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
-    retriever.index(corpus_tokens, show_progress=show_progress)
+    retriever.index(Tokenized(ids=ids, vocab=vocab), show_progress=show_progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     retriever.save(str(out_dir), show_progress=False)
     # document frequencies, for the relevance gate's query-coverage measure
-    vocab = json.loads((out_dir / "vocab.index.json").read_text(encoding="utf-8"))
     df = np.zeros(len(vocab), dtype=np.int32)
-    for tokens in corpus_tokens:
-        for token in set(tokens):
-            if token in vocab:
-                df[vocab[token]] += 1
+    for doc in ids:
+        df[list(set(doc))] += 1
     np.save(out_dir / "df.npy", df)
 
 

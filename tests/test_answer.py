@@ -1,3 +1,5 @@
+import pytest
+
 from qa import QA
 
 
@@ -30,3 +32,31 @@ def test_context_expands_around_the_passage(qa_hash):
     hit = qa_hash.search("12377是什么电话", k=1).hits[0]
     context = qa_hash.context(hit.chunk_id, chars=100)
     assert hit.text in context and len(context) > len(hit.text)
+
+
+@pytest.fixture(scope="module")
+def faq_qa(tmp_path_factory):
+    d = tmp_path_factory.mktemp("faq")
+    (d / "faq.md").write_text(
+        "# 催收问答\n\n"
+        "在中国，针对催收行为的法律法规主要包括：\n"
+        "《民法典》：明确了债务人和债权人的权利与义务。\n"
+        "《反不正当竞争法》：禁止不当催收行为，维护市场秩序。\n\n"
+        "Q1：强制下款的钱需要偿还吗？\n"
+        "- A：法律上，未经同意的强制借款无需偿还。\n",
+        encoding="utf-8",
+    )
+    QA.build([d], d / "idx", model="hash:64")
+    return QA.load(d / "idx")
+
+
+def test_lead_in_is_answered_by_the_list_after_it(faq_qa):
+    answer = faq_qa.ask("哪些法律法规规范催收行为", mode="lexical")
+    texts = [s.text for s in answer.sentences]
+    assert "《反不正当竞争法》：禁止不当催收行为，维护市场秩序。" in texts
+    assert not any(t.endswith("：") for t in texts)  # the lead-in announces the answer, it is not one
+
+
+def test_faq_answer_label_and_bullet_are_not_part_of_the_sentence(faq_qa):
+    answer = faq_qa.ask("强制下款的钱需要偿还吗", mode="lexical")
+    assert answer.sentences[0].text == "法律上，未经同意的强制借款无需偿还。"

@@ -37,3 +37,9 @@ def test_heading_path_is_kept():
     last = chunks[-1]
     assert last.heading == ("二、协商还款", "1、做好准备")
     assert last.context.startswith("T / 二、协商还款 / 1、做好准备\n")
+
+
+def test_half_width_marks_inside_urls_and_mojibake_do_not_end_sentences():
+    text = "打開 https://a.cn/p?id=1 查看。在不適當?shù)臅r間打擾家人。真的嗎？! 是的!"
+    assert [text[a:b] for a, b in split_sentences(text)] == [
+        "打開 https://a.cn/p?id=1 查看。", "在不適當?shù)臅r間打擾家人。", "真的嗎？!", "是的!"]

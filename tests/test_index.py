@@ -102,3 +102,19 @@ def test_bm25_posting_lists_are_sorted(hash_index):
     inside = np.ones(len(diffs), dtype=bool)
     inside[column_starts[(column_starts >= 0) & (column_starts < len(diffs))]] = False
     assert (diffs[inside] > 0).all()
+
+
+def test_bm25_files_do_not_depend_on_hash_randomisation(tmp_path):
+    """The same corpus gives the same index bytes: rebuilding the committed index leaves git clean."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from pathlib import Path; from qa.lexical import build_bm25; "
+            "build_bm25(['催收人员骚扰借款人的同事', '强制下款的钱需要还吗', '协商还款需要准备材料'], "
+            "Path(sys.argv[1]), k1=1.2, b=0.75)")
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / seed)], check=True, env=env)
+    for path in sorted((tmp_path / "1").iterdir()):
+        assert path.read_bytes() == (tmp_path / "2" / path.name).read_bytes(), path.name
