@@ -33,8 +33,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import synth
+from .report import update_block
 
-BEGIN, END = "<!-- bench:scale:begin -->", "<!-- bench:scale:end -->"
+
 SWEEPS = {"hnsw": ("efSearch", (16, 32, 64, 128, 256)), "ivf": ("nprobe", (8, 16, 32, 64, 128, 256))}
 
 
@@ -413,17 +414,6 @@ def plot(result: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def update_doc(doc: Path, block: str) -> None:
-    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n\n## Scale\n\n"
-    new = f"{BEGIN}\n{block}{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + new + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + new + "\n"
-    doc.write_text(text, encoding="utf-8")
-
-
 # ----------------------------------------------------------------------------- main
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -484,7 +474,7 @@ def _report(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     if not args.no_plot:
         plot(result, args.out / "bench_scale.png")
     if args.doc:
-        update_doc(args.doc, block)
+        update_block(args.doc, "scale", block)
     print(block)
     return result
 

@@ -6,7 +6,6 @@ Texts are folded (Traditional→Simplified, half width) before embedding, for qu
 """
 from __future__ import annotations
 
-import os
 import zlib
 from pathlib import Path
 from typing import Protocol, Sequence

@@ -18,6 +18,11 @@ def normalise_for_match(text: str) -> str:
     return _STRIP.sub("", to_simplified(remove_ruby(text)))
 
 
+def _holds(text: str, must: list[str]) -> bool:
+    """The dev set's relevance rule: the normalised text contains one of the (normalised) `must` strings."""
+    return any(m in normalise_for_match(text) for m in must)
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -52,14 +57,11 @@ def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
             negatives.append({"id": item.get("id"), "found": result.found})
             continue
         must = [normalise_for_match(m) for m in item["must"]]
-
-        def holds(text: str) -> bool:
-            return any(m in normalise_for_match(text) for m in must)
-
-        rank = next((h.rank for h in result.hits if holds(h.text)), None)
+        rank = next((h.rank for h in result.hits if _holds(h.text, must)), None)
         sentences = [s.text for s in qa.ask(item["q"], mode=mode).sentences]
         rows.append({"id": item.get("id"), "rank": rank, "found": result.found,
-                     "answer": any(holds(s) for s in sentences), "answer@1": bool(sentences) and holds(sentences[0])})
+                     "answer": any(_holds(s, must) for s in sentences),
+                     "answer@1": bool(sentences) and _holds(sentences[0], must)})
     n = len(rows) or 1
     report = {"file": str(path), "mode": mode, "questions": len(rows), **_latency(latencies)}
     if rows:

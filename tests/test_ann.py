@@ -227,9 +227,11 @@ def test_exact_subset_search(clustered):
 def test_scale_benchmark_smoke(tmp_path):
     pytest.importorskip("bm25s")
     from bench import scale
+    from bench.report import markers
 
+    begin, end = markers("scale")
     doc = tmp_path / "BENCH.md"
-    doc.write_text(f"# B\n\n## Scale\n\nintro\n\n{scale.BEGIN}\nold\n{scale.END}\n\n## Other\n\nkept\n", encoding="utf-8")
+    doc.write_text(f"# B\n\n## Scale\n\nintro\n\n{begin}\nold\n{end}\n\n## Other\n\nkept\n", encoding="utf-8")
     result = scale.main(["--sizes", "1500", "--queries", "20", "--out", str(tmp_path), "--doc", str(doc),
                          "--no-one-thread", "--no-plot"])
     row = result["vectors"][0]
