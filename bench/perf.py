@@ -126,9 +126,10 @@ def build(max_files: int | None) -> dict:
         corpus = work / "laws"
         corpus.mkdir()
         chosen = sorted(p for p in LAWS.glob("*.md") if p.stat().st_size < 100_000 and p.name != "SOURCES.md")
-        for path in chosen[:max_files]:
+        if max_files is not None:  # a smoke run: the smallest files
+            chosen = sorted(chosen, key=lambda p: p.stat().st_size)[:max_files]
+        for path in chosen:
             shutil.copy(path, corpus / path.name)
-        chosen = chosen[:max_files]
         found, skipped = discover([corpus])
         chunks = [c for _, _, cs in chunk_documents(read_documents(found, skipped), size=DEFAULT.chunk_size,
                                                     overlap=DEFAULT.chunk_overlap, maximum=DEFAULT.chunk_max) for c in cs]

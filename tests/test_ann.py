@@ -231,7 +231,7 @@ def test_scale_benchmark_smoke(tmp_path):
 
     begin, end = markers("scale")
     doc = tmp_path / "BENCH.md"
-    doc.write_text(f"# B\n\n## Scale\n\nintro\n\n{begin}\nold\n{end}\n\n## Other\n\nkept\n", encoding="utf-8")
+    doc.write_text(f"# B\n\n## Scale\n\nintro\n\n{begin}\nstale-table\n{end}\n\n## Other\n\nkept\n", encoding="utf-8")
     result = scale.main(["--sizes", "1500", "--queries", "20", "--out", str(tmp_path), "--doc", str(doc),
                          "--no-one-thread", "--no-plot"])
     row = result["vectors"][0]
@@ -244,7 +244,7 @@ def test_scale_benchmark_smoke(tmp_path):
     assert bm["n"] == 1500 and bm["index_bytes"] > 0 and bm["library"]["p95_ms"] > 0
     assert json.loads((tmp_path / "bench_scale.json").read_text(encoding="utf-8"))["k"] == 10
     text = doc.read_text(encoding="utf-8")
-    assert "old" not in text and "| 1500 |" in text and text.endswith("## Other\n\nkept\n") and "intro" in text
+    assert "stale-table" not in text and "| 1500 |" in text and text.endswith("## Other\n\nkept\n") and "intro" in text
 
 
 @pytest.mark.skipif(not __import__("importlib").util.find_spec("matplotlib"), reason="matplotlib (bench extra) missing")
