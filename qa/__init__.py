@@ -15,6 +15,7 @@ from .errors import (  # noqa: E402
     CorpusError,
     EmbedderError,
     EmptyQuestionError,
+    EvaluationError,
     IndexCorruptError,
     IndexNotFoundError,
     QAError,
@@ -31,7 +32,7 @@ _LAZY = {
 
 __all__ = [
     "QA", "Answer", "AnswerSentence", "Hit", "SearchResult", "BuildReport", "Config", "QAError", "ConfigError",
-    "CorpusError", "EmbedderError", "EmptyQuestionError", "IndexCorruptError", "IndexNotFoundError", "__version__",
+    "CorpusError", "EmbedderError", "EmptyQuestionError", "EvaluationError", "IndexCorruptError", "IndexNotFoundError", "__version__",
 ]
 
 

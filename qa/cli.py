@@ -26,6 +26,8 @@ def _friendly(func):
             return func(*args, **kwargs)
         except QAError as exc:
             _fail(str(exc))
+        except OSError as exc:  # the file system said no: unwritable output, a file where a directory goes …
+            _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
         except KeyboardInterrupt:
             _fail("interrupted")
         except BrokenPipeError:
@@ -35,7 +37,7 @@ def _friendly(func):
 
 
 def _fail(message: str):
-    click.echo(f"qa: error: {message}", err=True)
+    click.echo(f"qa: error: {' '.join(message.split())}", err=True)  # one line, whatever the message held
     sys.exit(2)
 
 

@@ -29,4 +29,8 @@ class ConfigError(QAError, ValueError):
     pass
 
 
+class EvaluationError(QAError, ValueError):
+    """An evaluation file (questions, qrels) that cannot be read."""
+
+
 REBUILD_HINT = "rebuild it with: qa build [PATHS…] -o {index}"

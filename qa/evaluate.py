@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
+from .errors import EvaluationError
 from .text import remove_ruby, to_simplified
 
 _STRIP = re.compile(r"[\s*#>]+")
@@ -35,11 +36,19 @@ def _latency(ms: list[float]) -> dict:
     return {"p50_ms": round(_percentile(ms, 50), 2), "p95_ms": round(_percentile(ms, 95), 2)}
 
 
-def _read_jsonl(path: Path) -> Iterable[dict]:
+def _read_jsonl(path: Path, required: tuple[str, ...]) -> Iterable[dict]:
     with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise EvaluationError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
+            missing = [key for key in required if not isinstance(item, dict) or key not in item]
+            if missing:
+                raise EvaluationError(f"{path}:{line_no}: needs the field(s) {', '.join(missing)}")
+            yield item
 
 
 def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
@@ -49,7 +58,7 @@ def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
     answer_hit: share of questions whose answer sentences contain a `must` string; answer_hit@1: the first one.
     """
     rows, latencies, negatives = [], [], []
-    for item in _read_jsonl(path):
+    for item in _read_jsonl(path, ("q",)):
         started = time.perf_counter()
         result = qa.search(item["q"], k=k, mode=mode)
         latencies.append((time.perf_counter() - started) * 1000)
@@ -88,8 +97,10 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     with path.open(encoding="utf-8") as handle:
         for line_no, line in enumerate(handle):
             parts = line.strip().split("\t")
-            if len(parts) < 3 or (line_no == 0 and not parts[2].lstrip("-").isdigit()):
-                continue
+            if not line.strip() or (line_no == 0 and len(parts) >= 3 and not parts[2].lstrip("-").isdigit()):
+                continue  # blank line or header
+            if len(parts) < 3 or not parts[2].lstrip("-").isdigit():
+                raise EvaluationError(f"{path}:{line_no + 1}: expected 'query-id<TAB>corpus-id<TAB>score'")
             qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
     return qrels
 
@@ -120,7 +131,7 @@ def beir_queries(queries_path: Path, qrels_path: Path, limit: int | None = None)
     """(question, {relevant doc id: grade}) for every query that has positive judgements."""
     qrels = read_qrels(qrels_path)
     out = []
-    for query in _read_jsonl(queries_path):
+    for query in _read_jsonl(queries_path, ("_id", "text")):
         relevant = {d: g for d, g in qrels.get(str(query["_id"]), {}).items() if g > 0}
         if relevant:
             out.append((query["text"], relevant))
@@ -130,6 +141,8 @@ def beir_queries(queries_path: Path, qrels_path: Path, limit: int | None = None)
 def evaluate_beir(qa, queries_path: Path, qrels_path: Path, *, mode: str = "hybrid", depth: int = 100,
                   limit: int | None = None) -> dict:
     queries = beir_queries(queries_path, qrels_path, limit)
+    if not queries:
+        raise EvaluationError(f"no question of {queries_path} has a positive judgement in {qrels_path}")
     sums = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
     latencies = []
     for text, relevant in queries:

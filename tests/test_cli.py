@@ -94,3 +94,42 @@ def test_fusion_option(run, hash_index):
     assert linear["hits"] and rrf["hits"]
     assert rrf["hits"][0]["score"] < 0.1 <= linear["hits"][0]["score"]  # reciprocal ranks vs normalised scores
     assert run("search", "x", "-i", hash_index, "--fusion", "borda").exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "content, qrels, message",
+    [
+        ('{"q": "x"\n', None, "not valid JSON"),
+        ('{"question": "x"}\n', None, "needs the field(s) q"),
+        ('{"_id": "1", "text": "x"}\n', "query-id\tcorpus-id\tscore\n1\tlaw-1\n", "expected 'query-id"),
+        ('{"_id": "1", "text": "x"}\n', "query-id\tcorpus-id\tscore\n2\tlaw-1\t1\n", "no question"),
+    ],
+)
+def test_eval_bad_files_are_one_line_errors(run, hash_index, tmp_path, content, qrels, message):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(content, encoding="utf-8")
+    args = ["eval", questions, "-i", hash_index]
+    if qrels:
+        (tmp_path / "qrels.tsv").write_text(qrels, encoding="utf-8")
+        args += ["--qrels", tmp_path / "qrels.tsv"]
+    result = run(*args)
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and message in result.output
+
+
+def test_unusable_output_path_is_a_one_line_error(run, tmp_path):
+    (tmp_path / "a.txt").write_text("强制下款的钱不需要偿还。", encoding="utf-8")
+    (tmp_path / "file").write_text("not a directory", encoding="utf-8")
+    result = run("build", tmp_path / "a.txt", "-o", tmp_path / "file" / "idx", "--model", "hash:32", "-q")
+    assert result.exit_code == 2 and result.output.startswith("qa: error:") and result.output.count("\n") == 1
+
+
+def test_multi_line_library_messages_print_as_one_line(run, hash_index, monkeypatch):
+    from qa import api
+    from qa.errors import EmbedderError
+
+    def fail(*args, **kwargs):
+        raise EmbedderError("cannot load model:\nfirst reason\nsecond reason")
+
+    monkeypatch.setattr(api, "build_index", fail)
+    result = run("build", hash_index, "-o", hash_index.parent / "never")
+    assert result.exit_code == 2 and result.output == "qa: error: cannot load model: first reason second reason\n"
