@@ -28,7 +28,9 @@ WEIGHTS = (0.5, 0.6, 0.7)
 
 def settings() -> list[tuple[str, str, Config]]:
     """(label, mode, config) for every setting the sweep scores."""
-    out = [("lexical (BM25)", "lexical", DEFAULT), ("dense", "dense", DEFAULT)]
+    out = [("lexical (BM25)", "lexical", DEFAULT),
+           ("lexical, gate off", "lexical", replace(DEFAULT, min_lexical_coverage=0.0)),  # every result shown
+           ("dense", "dense", DEFAULT)]
     for w in WEIGHTS:
         out.append((f"linear w={w}", "hybrid", replace(DEFAULT, fusion="linear", dense_weight=w)))
     for k in RRF_KS:
