@@ -249,23 +249,16 @@ def lexical58k(index: Path, questions: list[str]) -> dict:
 
 def _markdown(results: dict) -> str:
     lines = ["| figure | measured | bar |", "|---|---|---|"]
-    if "latency_default" in results:
-        r = results["latency_default"]
-        lines.append(f"| query latency, committed index ({r['chunks']} chunks) | lexical p50 {r['lexical']['p50_ms']} ms / "
-                     f"p95 {r['lexical']['p95_ms']}; dense p50 {r['dense']['p50_ms']}; hybrid p50 {r['hybrid']['p50_ms']} / "
-                     f"p95 {r['hybrid']['p95_ms']}; bare embed p50 {r['embed_one_question']['p50_ms']} → "
-                     f"**{r['hybrid_p50_over_embed_p50']}×** | hybrid p50 ≤ 1.3× embed |")
-    if "latency_stard" in results:
-        r = results["latency_stard"]
-        lines.append(f"| query latency, STARD ({r['chunks']} chunks) | lexical p50 {r['lexical']['p50_ms']} / "
-                     f"p95 {r['lexical']['p95_ms']} ms; hybrid p50 {r['hybrid']['p50_ms']} / p95 {r['hybrid']['p95_ms']}; "
-                     f"bare embed p50 {r['embed_one_question']['p50_ms']} → **{r['hybrid_p50_over_embed_p50']}×** | ≤ 1.3× |")
-    if "latency_full" in results:
-        r = results["latency_full"]
-        lines.append(f"| query latency, full STARD ({r['chunks']} chunks, {r['vector_index']}) | lexical p50 "
-                     f"{r['lexical']['p50_ms']} / p95 {r['lexical']['p95_ms']} ms; hybrid p50 {r['hybrid']['p50_ms']} / "
-                     f"p95 {r['hybrid']['p95_ms']}; bare embed p50 {r['embed_one_question']['p50_ms']} → "
-                     f"**{r['hybrid_p50_over_embed_p50']}×** | ≤ 1.3× |")
+    for key, label in (("latency_default", "committed index"), ("latency_stard", "STARD"),
+                       ("latency_full", "full STARD, 58k articles")):
+        if key in results:
+            r = results[key]
+            kind = f", {r['vector_index']}" if r.get("vector_index") else ""
+            lines.append(f"| query latency, {label} ({r['chunks']} chunks{kind}) | lexical p50 {r['lexical']['p50_ms']} / "
+                         f"p95 {r['lexical']['p95_ms']} ms; dense p50 {r['dense']['p50_ms']}; hybrid p50 "
+                         f"{r['hybrid']['p50_ms']} / p95 {r['hybrid']['p95_ms']}; bare embed p50 "
+                         f"{r['embed_one_question']['p50_ms']} → **{r['hybrid_p50_over_embed_p50']}×** | "
+                         f"hybrid p50 ≤ 1.3× embed |")
     if "lexical58k" in results:
         r = results["lexical58k"]
         lines.append(f"| lexical, full STARD ({r['chunks']} chunks, index {r['index_mb']} MB) | p50 {r['p50_ms']} ms, "

@@ -16,7 +16,7 @@ import numpy as np
 from .chunking import split_sentences
 from .config import DEFAULT, Config
 from .lexical import synonyms, tokenize
-from .retrieve import Hit, SearchResult
+from .retrieve import Hit, SearchResult, result_head
 from .text import heading_level
 
 _MIN_SENTENCE_CHARS = 8
@@ -52,11 +52,7 @@ class Answer:
         return "".join(f"{s.text}[{s.citation}]" for s in self.sentences)
 
     def to_dict(self) -> dict:
-        out = {"question": self.question, "mode": self.mode, "found": self.found}
-        if self.warning:
-            out["warning"] = self.warning
-        if self.notice:
-            out["notice"] = self.notice
+        out = result_head(self)
         out["answer"] = self.text
         out["sentences"] = [s.to_dict() for s in self.sentences]
         out["passages"] = [p.to_dict() for p in self.passages]

@@ -69,14 +69,18 @@ class SearchResult:
     found: bool = True
 
     def to_dict(self) -> dict:
-        out = {"question": self.question, "mode": self.mode}
-        if self.warning:
-            out["warning"] = self.warning
-        if self.notice:
-            out["notice"] = self.notice
-        out["found"] = self.found
-        out["hits"] = [h.to_dict() for h in self.hits]
-        return out
+        return {**result_head(self), "hits": [h.to_dict() for h in self.hits]}
+
+
+def result_head(result) -> dict:
+    """What a SearchResult and an Answer share, as JSON: question, mode, warning and notice if any, found."""
+    out = {"question": result.question, "mode": result.mode}
+    if result.warning:
+        out["warning"] = result.warning
+    if result.notice:
+        out["notice"] = result.notice
+    out["found"] = result.found
+    return out
 
 
 def prepare_question(question: str, config: Config = DEFAULT) -> Query:
