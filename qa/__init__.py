@@ -32,7 +32,8 @@ _LAZY = {
 
 __all__ = [
     "QA", "Answer", "AnswerSentence", "Hit", "SearchResult", "BuildReport", "Config", "QAError", "ConfigError",
-    "CorpusError", "EmbedderError", "EmptyQuestionError", "EvaluationError", "IndexCorruptError", "IndexNotFoundError", "__version__",
+    "CorpusError", "EmbedderError", "EmptyQuestionError", "EvaluationError", "IndexCorruptError",
+    "IndexNotFoundError", "__version__",
 ]
 
 

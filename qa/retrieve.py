@@ -283,7 +283,10 @@ def linear_fuse(pool: Sequence[int], cosines: np.ndarray, n_dense: int, lexical:
     if not len(pool):
         return {}
     dense_norm = _minmax(cosines, cosines[:n_dense] if n_dense else cosines)
-    lexical_norm = _minmax(lexical[list(pool)], lexical[list(lexical_ranked)]) if len(lexical_ranked) else np.zeros(len(pool))
+    if len(lexical_ranked):
+        lexical_norm = _minmax(lexical[list(pool)], lexical[list(lexical_ranked)])
+    else:
+        lexical_norm = np.zeros(len(pool))
     fused = dense_weight * dense_norm + (1.0 - dense_weight) * lexical_norm
     return {int(i): float(f) for i, f in zip(pool, fused)}
 
