@@ -293,7 +293,9 @@ def linear_fuse(pool: Sequence[int], cosines: np.ndarray, n_dense: int, lexical:
 
 def _minmax(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     lo, hi = float(reference.min()), float(reference.max())
-    return np.clip((values - lo) / max(hi - lo, 1e-9), 0.0, None)
+    if hi - lo < 1e-9:  # a one-candidate list (or all tied): its best is still the best
+        return (values >= lo - 1e-9).astype(np.float64)
+    return np.clip((values - lo) / (hi - lo), 0.0, None)
 
 
 def _top(scores: np.ndarray, depth: int, positive_only: bool = False) -> list[int]:

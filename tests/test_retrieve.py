@@ -130,3 +130,12 @@ def test_source_filter_on_ann_indexes(many_sources, tmp_path, monkeypatch, ann, 
     wanted = ["doc001.txt", "doc007.txt"]  # both about 暴力催收, among 300 files
     result = qa.search("暴力催收", k=5, mode="dense", sources=wanted)
     assert result.hits and {h.source for h in result.hits} <= set(wanted)
+
+
+def test_linear_fuse_single_candidate_scores_one():
+    import numpy as np
+
+    from qa.retrieve import linear_fuse
+
+    fused = linear_fuse([0], np.array([0.8]), 1, np.array([2.0]), [0], dense_weight=0.6)
+    assert fused[0] == pytest.approx(1.0)
