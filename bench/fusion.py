@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.config import DEFAULT, Config
+from qa.embedding import load_embedder
 from qa.evaluate import beir_queries, documents_of, ranking_metrics
 from qa.retrieve import Retriever
 from qa.store import load
@@ -49,10 +50,9 @@ def main(argv: list[str] | None = None) -> None:
 
     stored = load(args.index)
     queries = beir_queries(args.queries, args.qrels)
-    first = Retriever(stored, DEFAULT)
-    embedder = first.embedder()
-    if embedder is None:
+    if stored.embedder_spec is None:
         raise SystemExit("this index has no embedder: nothing to fuse")
+    embedder = load_embedder(stored.embedder_spec)
     started = time.perf_counter()
     texts = [text for text, _ in queries]
     vectors = np.concatenate([embedder.embed_queries(texts[i : i + 32]) for i in range(0, len(texts), 32)])

@@ -1,11 +1,13 @@
 """Speed of the real paths on this machine: query latency, cold start, build throughput, memory.
 
-    python -m bench.perf all --out docs/          # every figure below, ~15 min on 2 cores
-    python -m bench.perf latency|coldstart|build|memory|lexical58k --out DIR
-    python -m bench.perf all --quick --out /tmp/x # smoke run (seconds), used by the tests
+    python -m bench.perf all --out docs/ --doc docs/BENCHMARKS.md \
+        --stard-index /tmp/stard-index --full-index /tmp/qa-stard58k-hybrid    # every figure, ~11 min on 2 cores
+    python -m bench.perf latency|coldstart|build|memory|lexical58k --out DIR [--doc FILE]
+    python -m bench.perf all --quick --out /tmp/x                             # smoke run, used by the tests
 
 Every figure compares paths measured side by side in the same run; absolute times are context only.
-Results go to DIR/bench_perf.json and a Markdown table in DIR/bench_perf.md.
+Results go to DIR/bench_perf.json (merged with earlier figures there); the table of all of them is printed and,
+with --doc, replaces the bench:perf block of that Markdown file.
 """
 from __future__ import annotations
 
@@ -187,10 +189,9 @@ def memory(lexical_index: Path | None, full_index: Path | None) -> dict:
     ask = [sys.executable, "-m", "qa", "ask"]
     out = {"qa_ask_default_index_peak_rss_mb": _peak_rss_mb([*ask, "强制下款会影响征信吗"], ROOT)}
     out["app_peak_rss_mb"] = _app_rss()
-    if lexical_index is not None:
-        out["qa_ask_58k_lexical_index_peak_rss_mb"] = _peak_rss_mb([*ask, "借款人逾期不还怎么办", "-i", str(lexical_index)], ROOT)
-    if full_index is not None:
-        out["qa_ask_58k_hybrid_index_peak_rss_mb"] = _peak_rss_mb([*ask, "借款人逾期不还怎么办", "-i", str(full_index)], ROOT)
+    for kind, index in (("lexical", lexical_index), ("hybrid", full_index)):
+        if index is not None:
+            out[f"qa_ask_58k_{kind}_index_peak_rss_mb"] = _peak_rss_mb([*ask, "借款人逾期不还怎么办", "-i", str(index)], ROOT)
     return out
 
 
