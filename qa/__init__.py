@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .config import Config  # noqa: E402  (light: no third-party imports)
+from .config import BuildConfig, QueryConfig  # noqa: E402  (light: no third-party imports)
 from .errors import (  # noqa: E402
     ConfigError,
     CorpusError,
@@ -17,12 +17,14 @@ from .errors import (  # noqa: E402
     EmptyQuestionError,
     EvaluationError,
     IndexCorruptError,
+    IndexMismatchError,
     IndexNotFoundError,
     QAError,
 )
 
 _LAZY = {
     "QA": "qa.api",
+    "Index": "qa.index",
     "Answer": "qa.answer",
     "AnswerSentence": "qa.answer",
     "Hit": "qa.retrieve",
@@ -31,9 +33,9 @@ _LAZY = {
 }
 
 __all__ = [
-    "QA", "Answer", "AnswerSentence", "Hit", "SearchResult", "BuildReport", "Config", "QAError", "ConfigError",
-    "CorpusError", "EmbedderError", "EmptyQuestionError", "EvaluationError", "IndexCorruptError",
-    "IndexNotFoundError", "__version__",
+    "QA", "Index", "Answer", "AnswerSentence", "Hit", "SearchResult", "BuildReport", "BuildConfig", "QueryConfig",
+    "QAError", "ConfigError", "CorpusError", "EmbedderError", "EmptyQuestionError", "EvaluationError",
+    "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError", "__version__",
 ]
 
 

@@ -3,21 +3,23 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from .chunking import Chunk, chunk_documents
-from .config import DEFAULT, Config
+from .config import DEFAULT_BUILD, BuildConfig
 from .corpus import Skipped, discover, read_documents
 from .embedding import LEXICAL_ONLY, Embedder, load_embedder, normalise_spec
-from .errors import ConfigError, CorpusError, QAError
-from .lexical import BM25_DIR, background_sentences, build_bm25, dictionary_hash
-from .store import CHUNKS, DOCUMENTS, IndexWriter, chunk_key, chunk_row, load, now_iso
+from .errors import CorpusError
+from .lexical import background_sentences, build_bm25, tokenizer_recipe
+from .store import IndexWriter, chunk_key, now_iso, previous_vectors
+from .text import fold_recipe
 
 log = logging.getLogger(__name__)
+EMBED_BATCH = 32  # passages per model call: speed only, the vectors are the same
 
 
 @dataclass(frozen=True)
@@ -38,19 +40,16 @@ class BuildReport:
         )
 
 
-def _previous_vectors(target: Path, spec: str) -> dict[str, np.ndarray]:
-    """key → vector from the index about to be replaced, when it used the same embedder."""
-    if not (target / "manifest.json").exists():
+def _previous_vectors(target: Path, embedder: Embedder) -> dict[str, np.ndarray]:
+    """key → vector from the index about to be replaced, when the same embedder recipe made it."""
+    previous = previous_vectors(target)
+    if previous is None:
         return {}
-    try:
-        old = load(target)
-    except QAError as exc:
-        log.info("not reusing vectors from %s: %s", target, exc)
-        return {}
-    vectors = old.vectors()
-    if old.embedder_spec != spec or vectors is None or len(vectors) != len(old.keys):
-        return {}
-    return {key: vectors[i] for i, key in enumerate(old.keys)}
+    recorded, vectors = previous
+    today = embedder.recipe()
+    if "query_prompt" not in recorded:  # format 1 recorded only spec and dim, and had today's prompts
+        today = {key: today[key] for key in ("spec", "dim")}
+    return vectors if recorded == today else {}
 
 
 def _embed(chunks: Sequence[Chunk], keys: Sequence[str], embedder: Embedder, reusable: dict[str, np.ndarray],
@@ -77,21 +76,19 @@ def build_index(
     paths: Iterable[str | Path],
     index_dir: str | Path,
     *,
-    config: Config = DEFAULT,
-    model: str | None = None,
-    ann: str | None = None,
+    build: BuildConfig = DEFAULT_BUILD,
     progress: bool = False,
     embedder: Embedder | None = None,
 ) -> BuildReport:
     started = time.perf_counter()
     target = Path(index_dir)
     paths = [Path(p) for p in paths]
-    if config.chunk_overlap >= config.chunk_size or config.chunk_size < 20:
-        raise ConfigError("chunk size must be at least 20 and larger than the overlap")
+    spec = normalise_spec(embedder.spec if embedder else build.model)
+    build = replace(build, model=spec)
     files, skipped = discover(paths)
     docs, cleaned_docs, chunks = [], [], []
     for doc, cleaned_text, doc_chunks in chunk_documents(
-        read_documents(files, skipped), size=config.chunk_size, overlap=config.chunk_overlap, maximum=config.chunk_max
+        read_documents(files, skipped), size=build.chunk_size, overlap=build.chunk_overlap, maximum=build.chunk_max
     ):
         if not doc_chunks:
             skipped.append(Skipped(doc.source, "no text left after cleaning"))
@@ -104,7 +101,6 @@ def build_index(
         raise CorpusError(f"no readable documents in {where} ({len(skipped)} skipped)")
     keys = [chunk_key(c) for c in chunks]
 
-    spec = normalise_spec(embedder.spec if embedder else (model or config.model))
     writer = IndexWriter(target)
     try:
         embedded = reused = 0
@@ -114,27 +110,26 @@ def build_index(
             from .ann import build_vector_index
 
             embedder = embedder or load_embedder(spec)
-            vectors, embedded = _embed(chunks, keys, embedder, _previous_vectors(target, spec), config.embed_batch, progress)
+            vectors, embedded = _embed(chunks, keys, embedder, _previous_vectors(target, embedder), EMBED_BATCH, progress)
             reused = len(chunks) - embedded
-            index, vector_info = build_vector_index(vectors, kind=ann or config.ann)
+            index, vector_info = build_vector_index(vectors, kind=build.ann)
             writer.write_vectors(vectors, index, embedder.embed_passages(background_sentences()))
-            embedder_info = {"spec": spec, "dim": int(embedder.dim)}
-        build_bm25([c.context for c in chunks], writer.tmp / BM25_DIR, k1=config.bm25_k1, b=config.bm25_b)
-        writer.write_jsonl(
-            DOCUMENTS,
-            ({"doc_id": d.doc_id, "source": d.source, "title": d.title, "text": t} for d, t in zip(docs, cleaned_docs)),
+            embedder_info = embedder.recipe()
+        writer.write_bm25(*build_bm25([c.context for c in chunks], k1=build.bm25_k1, b=build.bm25_b))
+        writer.write_documents(
+            {"doc_id": d.doc_id, "source": d.source, "line": d.line, "title": d.title, "text": t}
+            for d, t in zip(docs, cleaned_docs)
         )
-        writer.write_jsonl(CHUNKS, (chunk_row(c, k) for c, k in zip(chunks, keys)))
-        import jieba
-
+        writer.write_chunks(chunks, keys)
         writer.commit(
             {
                 "created": now_iso(),
+                "build": build.to_dict(),
                 "embedder": embedder_info,
                 "vector_index": vector_info,
-                "tokenizer": {"name": "jieba-search", "jieba": jieba.__version__, "dictionary_hash": dictionary_hash()},
-                "bm25": {"library": "bm25s", "method": "lucene", "k1": config.bm25_k1, "b": config.bm25_b},
-                "chunking": {"size": config.chunk_size, "overlap": config.chunk_overlap, "max": config.chunk_max},
+                "tokenizer": tokenizer_recipe(),
+                "text": fold_recipe(),
+                "bm25": {"library": "bm25s", "method": "lucene"},
                 "counts": {"documents": len(docs), "chunks": len(chunks)},
                 "corpus": {
                     "roots": [str(p) for p in paths],
@@ -156,4 +151,3 @@ def build_index(
         seconds=time.perf_counter() - started,
         vector_index=(vector_info or {}).get("kind", "no"),
     )
-

@@ -18,9 +18,10 @@ _ID_LIKE = re.compile(r"^[\d_\-]*[0-9a-f]{8,}$|^\d+$", re.IGNORECASE)
 @dataclass(frozen=True)
 class Document:
     doc_id: str
-    source: str  # file path as given (relative to the corpus root), plus ":line" for JSONL records
+    source: str  # file path as given (relative to the corpus root)
     title: str
     text: str  # decoded original text
+    line: int | None = None  # the line of a JSONL record
 
 
 @dataclass(frozen=True)
@@ -146,4 +147,4 @@ def _jsonl_documents(name: str, text: str, skipped: list[Skipped]) -> Iterator[D
             skipped.append(Skipped(where, "needs an id (or _id) and a non-empty text"))
             continue
         title = record.get("title") or ""
-        yield Document(doc_id=str(doc_id), source=where, title=str(title), text=body)
+        yield Document(doc_id=str(doc_id), source=name, title=str(title), text=body, line=line_no)

