@@ -88,7 +88,8 @@ def build_index(
     files, skipped = discover(paths)
     docs, cleaned_docs, chunks = [], [], []
     for doc, cleaned_text, doc_chunks in chunk_documents(
-        read_documents(files, skipped), size=build.chunk_size, overlap=build.chunk_overlap, maximum=build.chunk_max
+        read_documents(files, skipped), size=build.chunk_size, overlap=build.chunk_overlap, maximum=build.chunk_max,
+        statutes=build.statutes,
     ):
         if not doc_chunks:
             skipped.append(Skipped(doc.source, "no text left after cleaning"))
@@ -117,7 +118,7 @@ def build_index(
             embedder_info = embedder.recipe()
         writer.write_bm25(*build_bm25([c.context for c in chunks], k1=build.bm25_k1, b=build.bm25_b))
         writer.write_documents(
-            {"doc_id": d.doc_id, "source": d.source, "line": d.line, "title": d.title, "text": t}
+            {"doc_id": d.doc_id, "source": d.source, "line": d.line, "title": d.title, "text": t, "url": d.url}
             for d, t in zip(docs, cleaned_docs)
         )
         writer.write_chunks(chunks, keys)

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .config import ANN_KINDS, DEFAULT, DEFAULT_BUILD, FUSIONS, MODES
+from .citations import locator
 from .errors import QAError
 
 MODE = click.Choice(MODES)
@@ -106,7 +107,8 @@ def ask(question, index, k, mode, fusion, as_json):
         heading = f" › {' › '.join(hit.heading)}" if hit.heading else ""
         click.echo("")
         click.secho(f"[{i}] {hit.title}{heading}", bold=True)
-        click.echo(f"    {hit.source}  score {hit.score:.4f}")
+        where = f"  {locator(hit)}" if locator(hit) else ""
+        click.echo(f"    {hit.source}{where}  score {hit.score:.4f}")
         click.echo("    " + hit.text.replace("\n", "\n    "))
 
 
@@ -133,7 +135,8 @@ def search(question, index, k, mode, fusion, as_json):
         if not result.found:
             click.echo(qa.config.not_found_message)
         for hit in result.hits:
-            click.echo(f"{hit.rank:>3}  {hit.score:.4f}  {hit.title}  ({hit.source}#{hit.chunk_id})")
+            where = f"  {locator(hit)}" if locator(hit) else ""
+            click.echo(f"{hit.rank:>3}  {hit.score:.4f}  {hit.title}  ({hit.source}#{hit.chunk_id}){where}")
             click.echo("     " + hit.text.replace("\n", " ")[:160])
 
 

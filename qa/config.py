@@ -22,6 +22,8 @@ class BuildConfig:
     chunk_size: int = 320
     chunk_overlap: int = 80
     chunk_max: int = 600  # a single sentence longer than this is cut at ，/ hard limit
+    # a document written in 第X条 articles is chunked one article per chunk (qa/statutes.py; docs/EVALUATION.md)
+    statutes: bool = True
     # vector index: "auto" picks exact search for small corpora, ANN above qa.ann.AUTO_ANN_THRESHOLD
     ann: str = "auto"
     bm25_k1: float = 1.2

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .errors import CorpusError
+from .formats import SUFFIXES as FORMAT_SUFFIXES
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 JSONL_SUFFIXES = {".jsonl"}
@@ -22,6 +23,8 @@ class Document:
     title: str
     text: str  # decoded original text
     line: int | None = None  # the line of a JSONL record
+    url: str | None = None  # a web page's canonical link (qa/formats.py)
+    page_starts: tuple[int, ...] = ()  # offsets in `text` where page 1, 2, … of a PDF or image begin
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[SourceFile], list[Skippe
                 continue
             seen.add(resolved)
             name = path.relative_to(root).as_posix() if root.is_dir() else path.name
-            if path.suffix.lower() not in TEXT_SUFFIXES | JSONL_SUFFIXES:
+            if path.suffix.lower() not in TEXT_SUFFIXES | JSONL_SUFFIXES | FORMAT_SUFFIXES:
                 skipped.append(Skipped(name, f"unsupported file type {path.suffix or '(none)'}"))
                 continue
             data = path.read_bytes()
@@ -117,6 +120,9 @@ def title_for(name: str, text: str) -> str:
 def read_documents(files: Iterable[SourceFile], skipped: list[Skipped]) -> Iterator[Document]:
     """Decode files into documents; each problem is appended to `skipped` and the rest goes on."""
     for file in files:
+        if file.path.suffix.lower() in FORMAT_SUFFIXES:
+            yield from _formatted_documents(file, skipped)
+            continue
         try:
             text = decode(file.data)
         except ValueError as exc:
@@ -148,3 +154,18 @@ def _jsonl_documents(name: str, text: str, skipped: list[Skipped]) -> Iterator[D
             continue
         title = record.get("title") or ""
         yield Document(doc_id=str(doc_id), source=name, title=str(title), text=body, line=line_no)
+
+
+def _formatted_documents(file: SourceFile, skipped: list[Skipped]) -> Iterator[Document]:
+    """Web pages, PDF, DOCX and images through their readers (qa/formats.py); unreadable ones are skipped."""
+    from .formats import UnreadableError, extract
+
+    try:
+        found = extract(file.path.suffix, file.data)
+    except UnreadableError as exc:
+        skipped.append(Skipped(file.name, str(exc)))
+        return
+    skipped.extend(Skipped(file.name, note) for note in found.notes)
+    title = found.title or title_for(file.name, found.text)
+    yield Document(doc_id=file.name, source=file.name, title=title, text=found.text, url=found.url,
+                   page_starts=found.page_starts)
