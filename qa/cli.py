@@ -177,5 +177,39 @@ def serve(index, host, port):
     serve_ui(index_dir=index, host=host, port=port)
 
 
+
+def _library_change(change) -> None:
+    for refused in change.refused:
+        click.echo(f"refused {refused}", err=True)
+    if change.report:
+        for skipped in change.report.skipped:
+            click.echo(f"skipped {skipped}", err=True)
+    click.echo(change.summary())
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("-i", "--index", default="index", show_default=True)
+@click.option("--corpus", type=click.Path(), help="Corpus folder to copy into (default: the folder the index was built from).")
+@click.option("--replace", "replace_existing", is_flag=True, help="Overwrite a file of the same name in the corpus folder.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_friendly
+def add(files, index, corpus, replace_existing, quiet):
+    """Copy FILES into the index's corpus folder and rebuild it incrementally."""
+    _library_change(_load(index).add(files, corpus=corpus, progress=not quiet, replace_existing=replace_existing))
+
+
+@main.command()
+@click.argument("docs", nargs=-1, required=True)
+@click.option("-i", "--index", default="index", show_default=True)
+@click.option("--corpus", type=click.Path(), help="Corpus folder (default: the folder the index was built from).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_friendly
+def remove(docs, index, corpus, quiet):
+    """Take documents (file names as `qa info` lists them) out of the corpus folder (moved to .removed/) and
+    rebuild the index incrementally."""
+    _library_change(_load(index).remove(docs, corpus=corpus, progress=not quiet))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

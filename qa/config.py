@@ -77,6 +77,11 @@ class QueryConfig:
     max_question_chars: int = 500
     query_cache: int = 1024  # question vectors kept (eval runs search and ask; people repeat questions)
 
+    # library management (QA.add / QA.remove, `qa add` / `qa remove`, the web page's upload): what may be added
+    library_max_bytes: int = 50 * 1024 * 1024
+    library_types: tuple[str, ...] = (".txt", ".md", ".markdown", ".jsonl", ".html", ".htm", ".pdf", ".docx",
+                                      ".png", ".jpg", ".jpeg")
+
     not_found_message: str = "未找到相关内容"
     lexical_only_warning: str = "语义模型不可用，仅使用关键词检索（lexical）。"
 

@@ -1,0 +1,87 @@
+"""QA.add / QA.remove and `qa add` / `qa remove`: the same incremental build, safe names, limits, nothing lost."""
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+
+import pytest
+from click.testing import CliRunner
+
+from qa import QA
+from qa.cli import main
+from qa.errors import CorpusError
+from qa.library import safe_name
+
+from .docmakers import SEEDS, make_pdf, seed_paragraphs
+
+UNIQUE = "本合同约定的借款年利率为百分之二十三点九，逾期罚息按日万分之五计收。"
+
+
+@pytest.fixture()
+def library(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the index records its corpus root as given: a relative "corpus"
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for f in sorted(SEEDS.glob("*.txt"))[:2]:
+        shutil.copy(f, corpus / f.name)
+    QA.build(["corpus"], "index", model="hash:64")
+    return tmp_path
+
+
+def test_add_pdf_reuses_vectors_and_finds_it_by_page(library):
+    pdf = library / "upload.pdf"
+    make_pdf(pdf, [seed_paragraphs("维信催收怎么处理.txt", 4), [UNIQUE]])
+    qa = QA.load("index")
+    before = len(qa.index.chunks)
+    change = qa.add([pdf])
+    assert change.added == ("upload.pdf",) and (library / "corpus" / "upload.pdf").exists()
+    assert change.report.reused == before  # the old chunks were not embedded again
+    hit = change.qa.search(UNIQUE, k=1, mode="lexical").hits[0]
+    assert hit.source == "upload.pdf" and hit.page == 2
+    assert not qa.is_current()  # the old snapshot answered until the swap; it now knows it is stale
+
+    removed = change.qa.remove(["upload.pdf"])
+    assert removed.removed == ("upload.pdf",)
+    assert "upload.pdf" not in removed.qa.sources
+    assert list((library / "corpus" / ".removed").rglob("upload.pdf"))  # moved aside, not deleted
+    assert removed.report.reused == removed.report.chunks
+
+
+def test_upload_names_are_sanitised_and_never_escape(library):
+    qa = QA.load("index")
+    change = qa.add([("../../x.txt", UNIQUE.encode()), ("..\\..\\y.md", UNIQUE.encode() + b"2")])
+    assert change.added == ("x.txt", "y.md")
+    assert not (library / "x.txt").exists() and (library / "corpus" / "x.txt").exists()
+    # an existing file of that name is kept; the new one gets its own name
+    again = change.qa.add([("x.txt", "另一份内容，与原文不同。".encode())])
+    assert again.added == ("x-2.txt",) and (library / "corpus" / "x.txt").read_text(encoding="utf-8") == UNIQUE
+    assert safe_name("/etc/.bashrc") == "bashrc" and safe_name("..") == "document"
+    assert safe_name("a\x00b<c>.txt") == "a_b_c_.txt"
+
+
+def test_refusals_name_the_file_and_change_nothing(library):
+    qa = QA.load("index")
+    small = replace(qa.config, library_max_bytes=1000)
+    with pytest.raises(CorpusError) as info:
+        qa.with_config(library_max_bytes=1000).add([("big.txt", b"x" * 2000), ("run.exe", b"MZ"),
+                                                     ("broken.docx", b"PK\x03\x04junk")])
+    message = str(info.value)
+    assert "big.txt" in message and "limit" in message
+    assert "run.exe" in message and "not allowed" in message
+    assert "broken.docx" in message and "DOCX" in message
+    assert sorted(p.name for p in (library / "corpus").iterdir()) == sorted(f.name for f in sorted(SEEDS.glob("*.txt"))[:2])
+    assert small.library_max_bytes == 1000
+    with pytest.raises(CorpusError, match="no document"):
+        qa.remove(["nope.txt"])
+
+
+def test_cli_add_and_remove(library):
+    (library / "note.txt").write_text(UNIQUE, encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(main, ["add", "note.txt", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "added 1: note.txt" in result.output
+    result = runner.invoke(main, ["remove", "note.txt", "-q"])
+    assert result.exit_code == 0 and "removed 1: note.txt" in result.output
+    result = runner.invoke(main, ["add", "missing.pdf"])
+    assert result.exit_code == 2 and "missing.pdf" in result.output and "Traceback" not in result.output
