@@ -155,9 +155,7 @@ def read_pdf(data: bytes) -> Extracted:
     try:
         for page in extract_pages(io.BytesIO(data), laparams=LAParams()):
             blocks = []
-            for element in page:
-                if not isinstance(element, LTTextContainer):
-                    continue
+            for element in _reading_order([e for e in page if isinstance(e, LTTextContainer)], page.width):
                 lines = [line for line in element if isinstance(line, LTTextLine)] or [element]
                 texts = [line.get_text().replace("\n", "") for line in lines]
                 blocks.append(join_lines(texts, element.width, [line.width for line in lines]))
@@ -185,6 +183,31 @@ def read_pdf(data: bytes) -> Extracted:
         starts.append(len(text))
         text += page_text.strip()
     return Extracted(text=text, title=_pdf_title(data), page_starts=tuple(starts), notes=tuple(notes))
+
+
+def _reading_order(boxes: list, width: float) -> list:
+    """Text boxes in reading order. pdfminer's own order can put a right column's heading before the end of the
+    left column; on a page with two columns: full-width boxes above them, the left column top-down, the right
+    column top-down, then full-width boxes below."""
+    middle = width / 2
+    # page numbers and short headings alone do not make columns: at least two real blocks side by side
+    text_boxes = [b for b in boxes if len(b.get_text().strip()) >= 4]
+    left = [b for b in text_boxes if b.x1 <= middle + 5]
+    right = [b for b in text_boxes if b.x0 >= middle - 5]
+    if len(left) < 2 or len(right) < 2:
+        return boxes
+    if min(max(b.y1 for b in left), max(b.y1 for b in right)) <= max(min(b.y0 for b in left), min(b.y0 for b in right)):
+        return boxes  # one above the other, not side by side
+    columns_top = max(b.y1 for b in left + right)
+
+    def key(box):
+        if box.x1 <= middle + 5 and box.y0 < columns_top:
+            return (1, 0, -box.y1)
+        if box.x0 >= middle - 5 and box.y0 < columns_top:
+            return (1, 1, -box.y1)
+        return (0 if box.y0 >= columns_top - 1 else 2, 0, -box.y1)
+
+    return sorted(boxes, key=key)
 
 
 def _has_text(text: str) -> bool:
