@@ -16,7 +16,7 @@ from .statutes import ArticleTable
 from .store import StoredDocument
 
 if TYPE_CHECKING:
-    from .library import LibraryChange
+    from .library import LibraryChange, LibraryEntry
 
 
 class QA:
@@ -106,6 +106,12 @@ class QA:
         from .library import remove_files
 
         return remove_files(self, docs, corpus=corpus, progress=progress)
+
+    def library(self, *, corpus: str | Path | None = None) -> list["LibraryEntry"]:
+        """The files of the index: title, type, documents, chunks, pages, link, when added."""
+        from .library import library_entries
+
+        return library_entries(self, corpus)
 
     # -- the index -------------------------------------------------------------------------------------------
     @property

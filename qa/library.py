@@ -232,3 +232,44 @@ def remove_files(qa: "QA", docs: Iterable[str], *, corpus: str | Path | None = N
                 shutil.move(str(folder / REMOVED_DIR / stamp / source), str(folder / source))
             raise CorpusError("cannot remove every document of the index; add others first")
     return LibraryChange((), tuple(moved), (), report, reloaded)
+
+
+@dataclass(frozen=True)
+class LibraryEntry:
+    """One file of the library as the index holds it (what a library panel lists)."""
+
+    source: str  # the file, relative to the corpus folder (what `remove` takes)
+    title: str
+    kind: str  # file type: "pdf", "docx", "html", "txt", "md", "jsonl", "png" …
+    documents: int  # 1, or the records of a JSONL file
+    chunks: int
+    pages: int | None  # PDF pages with passages
+    url: str | None
+    added: str | None  # when the file was last written into the corpus folder (ISO time), if it is there
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def library_entries(qa: "QA", corpus: str | Path | None = None) -> list[LibraryEntry]:
+    try:
+        folder: Path | None = corpus_folder(qa, corpus)
+    except (ConfigError, CorpusError):
+        folder = None
+    per_source: dict[str, list] = {}
+    for chunk in qa.index.chunks:
+        per_source.setdefault(chunk.source, []).append(chunk)
+    documents: dict[str, list] = {}
+    for doc in qa.documents.values():
+        documents.setdefault(doc.source, []).append(doc)
+    entries = []
+    for source, chunks in per_source.items():
+        docs = documents.get(source, [])
+        title = docs[0].title if len(docs) == 1 else source
+        pages = {c.page for c in chunks if c.page is not None}
+        added = None
+        if folder is not None and (folder / source).is_file():
+            added = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime((folder / source).stat().st_mtime))
+        entries.append(LibraryEntry(source, title, os.path.splitext(source)[1].lstrip(".").lower() or "txt", len(docs),
+                                    len(chunks), max(pages) if pages else None, chunks[0].url, added))
+    return sorted(entries, key=lambda e: e.source)

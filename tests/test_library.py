@@ -36,9 +36,14 @@ def test_add_pdf_reuses_vectors_and_finds_it_by_page(library):
     change = qa.add([pdf])
     assert change.added == ("upload.pdf",) and (library / "corpus" / "upload.pdf").exists()
     assert change.report.reused == before  # the old chunks were not embedded again
+    entry = {e.source: e for e in change.qa.library()}["upload.pdf"]
+    assert (entry.kind, entry.pages, entry.documents) == ("pdf", 2, 1) and entry.added and entry.chunks >= 2
     hit = change.qa.search(UNIQUE, k=1, mode="lexical").hits[0]
     assert hit.source == "upload.pdf" and hit.page == 2
     assert not qa.is_current()  # the old snapshot answered until the swap; it now knows it is stale
+    old = qa.search(seed_paragraphs()[3][:30], k=3, mode="lexical").hits  # and still answers, from its files
+    assert old and all(h.source != "upload.pdf" for h in old)
+    assert not {"page", "article", "url"} & set(old[0].to_dict())  # plain text hits keep their JSON shape
 
     removed = change.qa.remove(["upload.pdf"])
     assert removed.removed == ("upload.pdf",)
