@@ -94,7 +94,7 @@ def read_html(data: bytes) -> Extracted:
     try:
         markup = decode(data)
         tree = lxml_html.document_fromstring(markup)
-    except (ValueError, Exception) as exc:  # lxml raises its own ParserError for empty or broken documents
+    except Exception as exc:  # decode's ValueError, lxml's ParserError for empty or broken documents
         raise UnreadableError(f"cannot parse HTML ({exc})") from exc
     url = _canonical_url(tree)
     title = _html_title(tree)
@@ -126,7 +126,7 @@ def _html_title(tree) -> str | None:
         return heading[0]
     title = " ".join((tree.findtext(".//title") or "").split())
     # "文章标题_站点名" / "文章标题 - 站点名": the article's part
-    return re.split(r"\s*[_|｜]\s*|\s+[-–—]\s+", title)[0] or None if title else None
+    return re.split(r"\s*[_|｜]\s*|\s+[-–—]\s+", title)[0] or None
 
 
 def _html_fallback(tree) -> str:
@@ -150,6 +150,7 @@ def read_pdf(data: bytes) -> Extracted:
     """pdfminer.six layout analysis (reading order, CID fonts via their CMaps); pages without text go to OCR."""
     from pdfminer.high_level import extract_pages
     from pdfminer.layout import LAParams, LTTextContainer, LTTextLine
+    from pdfminer.pdfdocument import PDFEncryptionError
 
     pages: list[str] = []
     try:
@@ -160,10 +161,10 @@ def read_pdf(data: bytes) -> Extracted:
                 texts = [line.get_text().replace("\n", "") for line in lines]
                 blocks.append(join_lines(texts, element.width, [line.width for line in lines]))
             pages.append("\n".join(b for b in blocks if b.strip()))
-    except Exception as exc:  # pdfminer raises many types: encrypted, broken xref, not a PDF at all
-        reason = "encrypted (password protected)" if "ncrypt" in type(exc).__name__ + str(exc) or "assword" in \
-            type(exc).__name__ + str(exc) else f"cannot parse PDF ({type(exc).__name__}: {exc})"
-        raise UnreadableError(reason) from exc
+    except PDFEncryptionError as exc:
+        raise UnreadableError("encrypted (password protected)") from exc
+    except Exception as exc:  # pdfminer raises many types for a broken file: bad xref, not a PDF at all, …
+        raise UnreadableError(f"cannot parse PDF ({type(exc).__name__}: {exc})") from exc
     if not pages:
         raise UnreadableError("PDF has no pages")
     notes = []
