@@ -95,11 +95,24 @@ def _structure_level(heading: str, markdown_level: int) -> int:
     return min(markdown_level, 4)
 
 
+_LAW_NAME = re.compile(r"(法|法典|条例|规定|办法|解释|决定|规则|细则|答复|批复)$")
+
+
+def law_title(doc: "Document", text: str) -> str:
+    """The law's name for citations: the document's first line when it reads as one (a PDF or DOCX without a
+    title of its own is otherwise named after its file), else the document's title."""
+    first = next((line.strip().lstrip("#").strip() for line in text.split("\n") if line.strip()), "")
+    if first != doc.title and len(first) <= 40 and _LAW_NAME.search(first) and not ARTICLE_LINE.match(first):
+        return first
+    return doc.title
+
+
 def chunk_statute(doc: "Document", cleaned: "Cleaned", *, maximum: int, first_id: int) -> list["Chunk"]:
     """One chunk per article; text before the first article (preamble) and between structures kept in pieces."""
     from .chunking import Chunk
 
     text = cleaned.text
+    title = law_title(doc, text)
     # line starts, the heading levels Markdown gave them, and which lines are articles
     line_starts, pos = [], 0
     for line in text.split("\n"):
@@ -114,10 +127,10 @@ def chunk_statute(doc: "Document", cleaned: "Cleaned", *, maximum: int, first_id
         article = ARTICLE_LINE.match(line)
         if article:
             units.append((offset, "article", article.group(1)))
-        elif offset in md_levels and line.strip() != doc.title.strip():
-            units.append((offset, "heading", (_structure_level(line.strip(), md_levels[offset]), line.strip())))
-        elif offset in md_levels:
+        elif line.strip().lstrip("#").strip() == title:
             units.append((offset, "skip", None))  # the law's own title line: it is the chunk title already
+        elif offset in md_levels:
+            units.append((offset, "heading", (_structure_level(line.strip(), md_levels[offset]), line.strip())))
         else:
             units.append((offset, "text", None))
     chunks: list[Chunk] = []
@@ -129,7 +142,7 @@ def chunk_statute(doc: "Document", cleaned: "Cleaned", *, maximum: int, first_id
         if b <= a:
             return
         start, end = cleaned.span(a, b)
-        chunks.append(Chunk(chunk_id=first_id + len(chunks), doc_id=doc.doc_id, source=doc.source, title=doc.title,
+        chunks.append(Chunk(chunk_id=first_id + len(chunks), doc_id=doc.doc_id, source=doc.source, title=title,
                             heading=heading, start=start, end=end, text=text[a:b], clean_start=a, clean_end=b,
                             line=doc.line, article=article))
 

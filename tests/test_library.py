@@ -90,3 +90,39 @@ def test_cli_add_and_remove(library):
     assert result.exit_code == 0 and "removed 1: note.txt" in result.output
     result = runner.invoke(main, ["add", "missing.pdf"])
     assert result.exit_code == 2 and "missing.pdf" in result.output and "Traceback" not in result.output
+
+
+def test_cli_shows_article_and_page(tmp_path):
+    from .docmakers import statute_articles
+
+    make_pdf(tmp_path / "民法典节选.pdf", [["中华人民共和国民法典"] + statute_articles(first=667, count=12),
+                                       statute_articles(first=679, count=12)])
+    QA.build([tmp_path / "民法典节选.pdf"], tmp_path / "idx", model="hash:64")
+    result = CliRunner().invoke(main, ["ask", "民法典第680条", "-i", str(tmp_path / "idx")])
+    assert result.exit_code == 0, result.output
+    assert "《民法典》第六百八十条 · p. 2" in result.output
+    result = CliRunner().invoke(main, ["search", "第六百八十条", "-i", str(tmp_path / "idx"), "--json"])
+    hit = __import__("json").loads(result.output)["hits"][0]
+    assert (hit["article"], hit["page"]) == ("第六百八十条", 2)
+
+
+@pytest.mark.slow
+def test_real_model_add_a_pdf_then_remove_it(tmp_path, monkeypatch):
+    """The upload path end to end with the bundled model: the committed index's vectors are reused."""
+    from .docmakers import ROOT
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
+    shutil.copytree(ROOT / "index", tmp_path / "index")
+    QA.build(["corpus"], "index")  # records this corpus folder; every chunk reused
+    pdf = tmp_path / "借款合同.pdf"
+    make_pdf(pdf, [seed_paragraphs("维信催收怎么处理.txt", 3), [UNIQUE]])
+    question = "借款合同约定的年利率和逾期罚息是多少？"
+    assert all(h.source != "借款合同.pdf" for h in QA.load("index").ask(question).passages)
+    change = QA.load("index").add([pdf])
+    assert change.report.embedded <= 3  # only the new passages were embedded
+    answer = change.qa.ask(question)
+    top = answer.passages[0]
+    assert (top.source, top.page) == ("借款合同.pdf", 2) and "p. 2" in str(answer)
+    gone = change.qa.remove(["借款合同.pdf"]).qa.ask(question)
+    assert all(h.source != "借款合同.pdf" for h in gone.passages)
