@@ -92,7 +92,7 @@ def read_html(data: bytes) -> Extracted:
     from .corpus import decode
 
     try:
-        markup = decode(data)
+        markup = _XML_DECLARATION.sub("", _html_decode(data, decode), count=1)
         tree = lxml_html.document_fromstring(markup)
     except Exception as exc:  # decode's ValueError, lxml's ParserError for empty or broken documents
         raise UnreadableError(f"cannot parse HTML ({exc})") from exc
@@ -109,6 +109,23 @@ def read_html(data: bytes) -> Extracted:
     if title and text.startswith(title + "\n"):
         text = text[len(title) + 1 :]  # the headline is the title; do not make it the first passage's lead
     return Extracted(text=text.strip(), title=title, url=url)
+
+
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")  # lxml refuses a str that declares its encoding
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
+_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "big5": "big5hkscs"}  # pages say gb2312 and use GBK
+
+
+def _html_decode(data: bytes, fallback) -> str:
+    """The charset the page declares, where it decodes cleanly; else detection like any text file."""
+    declared = _META_CHARSET.search(data[:4096])
+    if declared:
+        name = declared.group(1).decode("ascii").lower()
+        try:
+            return data.decode(_SUPERSETS.get(name, name))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return fallback(data)
 
 
 def _canonical_url(tree) -> str | None:

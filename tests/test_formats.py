@@ -134,3 +134,11 @@ def test_ocr_reads_a_png_of_a_seed_paragraph(tmp_path):
     files, skipped = discover([tmp_path])
     docs = list(read_documents(files, skipped))
     assert docs and recovered_share(PARAS[3][:120], docs[0].text) >= 0.9
+
+
+def test_html_in_its_declared_charset_with_an_xml_declaration():
+    body = "".join(f"<p>{p}</p>" for p in PARAS[2:5])
+    page = (f'<?xml version="1.0" encoding="gb2312"?><html><head><meta http-equiv="Content-Type" '
+            f'content="text/html; charset=gb2312"><title>协商指南_某站</title></head><body>{body}</body></html>')
+    found = read_html(page.encode("gb18030"))
+    assert found.title == "协商指南" and recovered_share("\n".join(PARAS[2:5]), found.text) >= 0.98
