@@ -22,6 +22,7 @@ _STRUCTURE_LEVEL = {"编": 1, "分编": 2, "章": 3, "节": 4}
 ARTICLE_TITLE = re.compile(rf"^(.*?)(第({NUMERAL})条(?:之[一二三四五六七八九十]+)?)\s*$")
 _QUESTION_REF = re.compile(rf"第\s*({NUMERAL})\s*条")
 MIN_ARTICLES = 3  # fewer article lines than this: an ordinary text that quotes an article, not a statute
+ARTICLE_SHARE = 0.15  # and at least this share of its lines (the laws in ../shared/data/laws: 0.23-0.59)
 
 
 def parse_number(numeral: str) -> int | None:
@@ -84,8 +85,11 @@ def article_number(article: str | None) -> int | None:
 
 
 def is_statute(cleaned: "Cleaned") -> bool:
-    lines = cleaned.text.split("\n")
-    return sum(1 for line in lines if ARTICLE_LINE.match(line)) >= MIN_ARTICLES
+    """At least three lines start an article, and they are a good part of the text (an article quoting a few
+    articles on lines of their own stays prose)."""
+    lines = [line for line in cleaned.text.split("\n") if line.strip()]
+    articles = sum(1 for line in lines if ARTICLE_LINE.match(line))
+    return articles >= max(MIN_ARTICLES, ARTICLE_SHARE * len(lines))
 
 
 def _structure_level(heading: str, markdown_level: int) -> int:
