@@ -159,9 +159,13 @@ def _free_name(folder: Path, name: str, data: bytes, replace_existing: bool) -> 
 def _write(target: Path, data: bytes) -> None:
     """Write beside the target and rename into place, so a reader never sees half a file."""
     part = target.with_name(f".{target.name}.part-{os.getpid()}")
-    with part.open("xb") as handle:
-        handle.write(data)
-    os.replace(part, target)
+    try:
+        with part.open("xb") as handle:
+            handle.write(data)
+        os.replace(part, target)
+    except BaseException:
+        part.unlink(missing_ok=True)  # ours: a half-written copy (disk full, interrupted)
+        raise
 
 
 def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = None, progress: bool = False,
