@@ -78,6 +78,7 @@ class QueryConfig:
     query_cache: int = 1024  # question vectors kept (eval runs search and ask; people repeat questions)
 
     # library management (QA.add / QA.remove, `qa add` / `qa remove`, the web page's upload): what may be added
+    library_read_only: bool = False  # a public deployment: add/remove refused (the web page hides them)
     library_max_bytes: int = 50 * 1024 * 1024
     library_types: tuple[str, ...] = (".txt", ".md", ".markdown", ".jsonl", ".html", ".htm", ".pdf", ".docx",
                                       ".png", ".jpg", ".jpeg")

@@ -72,6 +72,11 @@ def safe_name(name: str) -> str:
     return base
 
 
+def _writable(qa: "QA") -> None:
+    if qa.config.library_read_only:
+        raise ConfigError("this library is read-only (library_read_only): documents cannot be added or removed")
+
+
 def corpus_folder(qa: "QA", corpus: str | Path | None) -> Path:
     """The folder files are added to: given, or the one directory the index was built from."""
     if corpus is not None:
@@ -170,6 +175,7 @@ def _write(target: Path, data: bytes) -> None:
 
 def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = None, progress: bool = False,
               replace_existing: bool = False) -> LibraryChange:
+    _writable(qa)
     folder = corpus_folder(qa, corpus)
     config = qa.config
     allowed = {t.lower() for t in config.library_types}
@@ -204,6 +210,7 @@ def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = No
 
 def remove_files(qa: "QA", docs: Iterable[str], *, corpus: str | Path | None = None,
                  progress: bool = False) -> LibraryChange:
+    _writable(qa)
     folder = corpus_folder(qa, corpus)
     sources = set(qa.sources)
     by_id = {doc_id: d.source for doc_id, d in qa.documents.items()}

@@ -78,6 +78,11 @@ def test_refusals_name_the_file_and_change_nothing(library):
     assert small.library_max_bytes == 1000
     with pytest.raises(CorpusError, match="no document"):
         qa.remove(["nope.txt"])
+    from qa.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="read-only"):
+        qa.with_config(library_read_only=True).add([("ok.txt", UNIQUE.encode())])
+    assert not (library / "corpus" / "ok.txt").exists()
 
 
 def test_cli_add_and_remove(library):
