@@ -65,14 +65,16 @@ def join_lines(lines: list[str], width: float | None = None, widths: list[float]
     words with one, and a hyphen at the end of a Latin line is dropped.
     """
     out = ""
+    previous_width = None
     for i, line in enumerate(lines):
         line = line.strip()
         if not line:
             continue
         if not out:
-            out = line
+            out, previous_width = line, widths[i] if widths else None
             continue
-        previous_short = widths is not None and width and widths[i - 1] < 0.85 * width
+        previous_short = previous_width is not None and width and previous_width < 0.85 * width
+        previous_width = widths[i] if widths else None
         if _NEW_ITEM.match(line) or (_PARAGRAPH_END.search(out) and (previous_short or width is None)):
             out += "\n" + line
         elif out.endswith("-") and re.search(r"[A-Za-z]-$", out) and line[:1].islower():
