@@ -18,6 +18,7 @@ from .errors import (  # noqa: E402
     EvaluationError,
     IndexCorruptError,
     IndexNotFoundError,
+    OutputError,
     QAError,
 )
 
@@ -33,7 +34,7 @@ _LAZY = {
 __all__ = [
     "QA", "Answer", "AnswerSentence", "Hit", "SearchResult", "BuildReport", "Config", "QAError", "ConfigError",
     "CorpusError", "EmbedderError", "EmptyQuestionError", "EvaluationError", "IndexCorruptError",
-    "IndexNotFoundError", "__version__",
+    "IndexNotFoundError", "OutputError", "__version__",
 ]
 
 

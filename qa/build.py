@@ -15,7 +15,7 @@ from .corpus import Skipped, discover, read_documents
 from .embedding import LEXICAL_ONLY, Embedder, load_embedder, normalise_spec
 from .errors import ConfigError, CorpusError, QAError
 from .lexical import BM25_DIR, background_sentences, build_bm25, dictionary_hash
-from .store import CHUNKS, DOCUMENTS, IndexWriter, chunk_key, chunk_row, load, now_iso
+from .store import CHUNKS, DOCUMENTS, IndexWriter, check_output, chunk_key, chunk_row, load, now_iso
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,8 @@ def build_index(
     paths = [Path(p) for p in paths]
     if config.chunk_overlap >= config.chunk_size or config.chunk_size < 20:
         raise ConfigError("chunk size must be at least 20 and larger than the overlap")
-    files, skipped = discover(paths)
+    out = check_output(target, paths)  # before reading anything: never replace what qa did not create
+    files, skipped = discover(paths, exclude=out)  # an index inside a corpus folder is not read as documents
     docs, cleaned_docs, chunks = [], [], []
     for doc, cleaned_text, doc_chunks in chunk_documents(
         read_documents(files, skipped), size=config.chunk_size, overlap=config.chunk_overlap, maximum=config.chunk_max

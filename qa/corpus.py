@@ -40,8 +40,10 @@ class SourceFile:
     data: bytes
 
 
-def discover(paths: Iterable[str | Path]) -> tuple[list[SourceFile], list[Skipped]]:
-    """Walk files and directories (recursively, sorted). Unsupported files are skipped and counted."""
+def discover(paths: Iterable[str | Path], exclude: Path | None = None) -> tuple[list[SourceFile], list[Skipped]]:
+    """Walk files and directories (recursively, sorted). Unsupported files are skipped and counted.
+
+    `exclude`: the index being written; when it lies inside a corpus folder its files are not documents."""
     files: list[SourceFile] = []
     skipped: list[Skipped] = []
     seen: set[Path] = set()
@@ -52,6 +54,8 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[SourceFile], list[Skippe
         candidates = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
         for path in candidates:
             resolved = path.resolve()
+            if exclude is not None and (resolved == exclude or exclude in resolved.parents):
+                continue
             if resolved in seen or any(part.startswith(".") for part in path.relative_to(root).parts):
                 continue
             seen.add(resolved)

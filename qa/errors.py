@@ -33,4 +33,9 @@ class EvaluationError(QAError, ValueError):
     """An evaluation file (questions, qrels) that cannot be read."""
 
 
+class OutputError(QAError):
+    """The index cannot be written there: not a qa index, the corpus, locked by another build, disk full."""
+
+
+# Only ever formatted with a directory that `qa build -o` may replace (a qa index, an empty or missing directory).
 REBUILD_HINT = "rebuild it with: qa build [PATHS…] -o {index}"

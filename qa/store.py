@@ -5,10 +5,13 @@ vectors.faiss (absent for a lexical-only index), bm25/ (bm25s's files plus df.np
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import shutil
+import socket
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,7 +22,7 @@ import numpy as np
 from . import __version__
 from .chunking import Chunk
 from .config import FORMAT_VERSION
-from .errors import REBUILD_HINT, IndexCorruptError, IndexNotFoundError
+from .errors import REBUILD_HINT, IndexCorruptError, IndexNotFoundError, OutputError
 
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
@@ -79,19 +82,164 @@ class StoredIndex:
 
 
 def _corrupt(directory: Path, what: str) -> IndexCorruptError:
-    return IndexCorruptError(f"index {directory} is damaged ({what}); {REBUILD_HINT.format(index=directory)}")
+    return IndexCorruptError(f"index {directory} is damaged ({what}); {_rebuild_hint(directory)}")
+
+
+def _rebuild_hint(directory: Path) -> str:
+    """Suggest `qa build -o DIR` only where a build may replace DIR: never for the user's own files."""
+    reason = replaceable(directory)
+    if reason is None:
+        return REBUILD_HINT.format(index=directory)
+    return f"qa build will not replace it ({reason}); build into a new directory with: qa build [PATHS…] -o NEW_DIR"
+
+
+# -- where an index may be written: never over anything qa did not create ------------------------------------
+_LAYOUT = {MANIFEST, CHUNKS, DOCUMENTS, VECTORS, FAISS, BACKGROUND, "bm25"}  # every name qa writes into an index
+_PARTIAL = ".qa-partial"  # marker inside a build's temp directory: qa made it, so qa may delete it
+
+
+def _manifest_names(directory: Path) -> set[str] | None:
+    """Top-level names a parseable qa manifest lists, or None when it cannot be read as one."""
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or "format_version" not in manifest or not isinstance(manifest.get("files"), dict):
+        return None
+    return {str(name).split("/", 1)[0] for name in manifest["files"]}
+
+
+def replaceable(directory: Path) -> str | None:
+    """None when `qa build -o DIRECTORY` may write there, else why not.
+
+    Allowed: a path that does not exist, an empty directory, or a qa index — a directory holding manifest.json and
+    nothing but the names qa writes (those its manifest lists, or the standard layout when the manifest is damaged).
+    Refused: a symbolic link, a file or device, any directory holding something else.
+    """
+    directory = Path(directory)
+    if os.path.islink(directory):
+        return f"{directory} is a symbolic link; give the real directory"
+    if not os.path.lexists(directory):
+        return None
+    if not directory.is_dir():
+        return f"{directory} is not a directory"
+    try:
+        entries = os.listdir(directory)
+    except OSError as exc:
+        return f"{directory} cannot be read ({exc.strerror})"
+    if not entries:
+        return None
+    if MANIFEST not in entries:
+        return f"{directory} is not a qa index (a non-empty directory without {MANIFEST})"
+    known = _LAYOUT | {_PARTIAL} | (_manifest_names(directory) or set())
+    foreign = sorted(e for e in entries if e not in known)
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (" …" if len(foreign) > 3 else "")
+        return f"{directory} holds files qa did not write ({shown})"
+    return None
+
+
+def output_path(target: str | Path) -> Path:
+    """The absolute output path, parent symlinks resolved, the last component kept as given (a link is refused)."""
+    target = Path(os.path.abspath(target))
+    return target.parent.resolve() / target.name if target.name else target
+
+
+def check_output(target: str | Path, corpus: list[Path]) -> Path:
+    """Refuse an output that would replace anything but a qa index: the corpus, a folder holding it, the current
+    directory, a file, a link. Returns the output path; an output inside a corpus directory is excluded from reading
+    by the caller."""
+    out = output_path(target)
+    cwd = Path.cwd().resolve()
+    if out == cwd or out in cwd.parents or not out.name:
+        raise OutputError(f"refusing to write the index over {out}: it is (or contains) the current directory")
+    for path in corpus:
+        real = Path(path).resolve()
+        if real == out or out in real.parents:
+            raise OutputError(f"refusing to write the index over {out}: it is (or contains) the corpus path {path}")
+    reason = replaceable(out)
+    if reason is not None:
+        raise OutputError(f"refusing to replace {out}: {reason}; choose a new or empty directory, or a qa index")
+    return out
+
+
+class _OutputLock:
+    """An exclusive lock on one output (`.NAME.lock` beside it): a second build into it fails with who holds it.
+
+    flock is released by the kernel when the holder dies, so a killed build never leaves a lock behind.
+    """
+
+    def __init__(self, target: Path) -> None:
+        import fcntl
+
+        self.path = target.parent / f".{target.name}.lock"
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
+                os.close(fd)
+                raise OutputError(
+                    f"another qa build is writing {target} ({holder}); wait for it to finish or choose another -o"
+                ) from None
+            try:  # the holder we waited for may have removed the file between our open and flock
+                if os.path.samestat(os.fstat(fd), os.stat(self.path)):
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+        os.close(self.fd)
+        self.fd = None
+
+
+def _remove_stale(target: Path) -> None:
+    """Temp and old directories a killed build left beside the target; called holding the lock, so no live build
+    owns them. Only what carries qa's marker (temp) or is a qa index (old) is removed."""
+    for stale in target.parent.glob(f".{target.name}.tmp-*"):
+        if stale.is_dir() and not stale.is_symlink() and (stale / _PARTIAL).is_file():
+            shutil.rmtree(stale, ignore_errors=True)
+    for stale in target.parent.glob(f".{target.name}.old-*"):
+        if stale.is_dir() and not stale.is_symlink() and (stale / MANIFEST).exists() and replaceable(stale) is None:
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _no_space(exc: BaseException) -> bool:
+    """ENOSPC however it arrives: an OSError, numpy's 'N requested and M written', faiss's RuntimeError text."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc)
+    return "No space left" in text or "Disk quota" in text or ("requested and" in text and "written" in text)
 
 
 class IndexWriter:
     """Writes a new index into a temporary sibling directory; `commit()` swaps it into place."""
 
     def __init__(self, target: Path) -> None:
-        self.target = Path(target)
+        self.target = output_path(target)
+        reason = replaceable(self.target)
+        if reason is not None:
+            raise OutputError(f"refusing to replace {self.target}: {reason}; choose a new or empty directory, or a qa index")
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        for stale in self.target.parent.glob(f".{self.target.name}.tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)  # left by a build that was killed
-        self.tmp = self.target.parent / f".{self.target.name}.tmp-{os.getpid()}"
-        self.tmp.mkdir()
+        self._lock = _OutputLock(self.target)
+        try:
+            _remove_stale(self.target)
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-{os.getpid()}-", dir=self.target.parent))
+            (self.tmp / _PARTIAL).write_text(f"qa build, pid {os.getpid()} on {socket.gethostname()}\n", encoding="utf-8")
+        except BaseException:
+            self._lock.release()
+            raise
 
     def write_jsonl(self, name: str, rows: Iterator[dict[str, Any]]) -> None:
         with (self.tmp / name).open("w", encoding="utf-8") as handle:
@@ -107,34 +255,43 @@ class IndexWriter:
 
     def commit(self, manifest: dict[str, Any]) -> None:
         files = {}
-        for path in sorted(p for p in self.tmp.rglob("*") if p.is_file()):
+        for path in sorted(p for p in self.tmp.rglob("*") if p.is_file() and p.name != _PARTIAL):
             files[path.relative_to(self.tmp).as_posix()] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
         manifest = {**manifest, "format_version": FORMAT_VERSION, "qa_version": __version__, "files": files}
         manifest_tmp = self.tmp / (MANIFEST + ".part")
         manifest_tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         os.replace(manifest_tmp, self.tmp / MANIFEST)  # the manifest is the last file to appear
+        reason = replaceable(self.target)  # checked again: something may have been put there during the build
+        if reason is not None:
+            raise OutputError(f"refusing to replace {self.target}: {reason}")
         old = None
-        if self.target.exists():
-            old = self.target.parent / f".{self.target.name}.old-{os.getpid()}"
-            os.replace(self.target, old)
+        if os.path.lexists(self.target):
+            old = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.old-{os.getpid()}-", dir=self.target.parent))
+            os.replace(self.target, old)  # an empty directory, or a qa index: replaceable() said so
         os.replace(self.tmp, self.target)
+        (self.target / _PARTIAL).unlink(missing_ok=True)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+        self._lock.release()
 
     def abort(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if (self.tmp / _PARTIAL).is_file():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        self._lock.release()
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
     directory = Path(directory)
-    hint = REBUILD_HINT.format(index=directory)
-    if not directory.is_dir():
+    hint = _rebuild_hint(directory)
+    if not os.path.lexists(directory):
         raise IndexNotFoundError(f"no index at {directory}; build one with: qa build [PATHS…] -o {directory}")
+    if not directory.is_dir():
+        raise IndexNotFoundError(f"{directory} is not a qa index (not a directory); give the index directory")
     path = directory / MANIFEST
     if not path.exists():
-        raise _corrupt(directory, f"{MANIFEST} is missing") if any(directory.iterdir()) else IndexNotFoundError(
-            f"no index at {directory} (empty directory); {hint}"
-        )
+        if any(directory.iterdir()):
+            raise IndexNotFoundError(f"{directory} is not a qa index (no {MANIFEST}); give the index directory")
+        raise IndexNotFoundError(f"no index at {directory} (empty directory); {hint}")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

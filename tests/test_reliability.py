@@ -1,0 +1,165 @@
+"""Issue 9: never lose a user's data, never crash on bad bytes. One regression test per case of docs/RELIABILITY.md."""
+import os
+import socket
+
+import pytest
+from click.testing import CliRunner
+
+from qa import QA, IndexNotFoundError, OutputError
+from qa.cli import main
+from qa.store import MANIFEST
+
+DOC = "被强制下款的钱需要还吗？法律上，未经同意的强制借款无需偿还本金以外的费用。"
+
+
+@pytest.fixture()
+def run():
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(main, [str(a) for a in args], input=input)
+
+    return invoke
+
+
+@pytest.fixture()
+def corpus(tmp_path):
+    d = tmp_path / "corpus"
+    d.mkdir()
+    (d / "a.txt").write_text(DOC, encoding="utf-8")
+    return d
+
+
+def _snapshot(path):
+    """Every byte under path (a file or a tree), to prove a refused build changed nothing."""
+    if path.is_file():
+        return path.read_bytes()
+    return {p.relative_to(path).as_posix(): p.read_bytes() if p.is_file() else None for p in sorted(path.rglob("*"))}
+
+
+def _refused(result):
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("qa: error:") and result.output.count("\n") == 1, result.output
+    return result.output
+
+
+# -- data loss: `qa build -o` replaces only a qa index ------------------------------------------------------------
+def test_build_refuses_to_overwrite_a_file(run, corpus, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes", encoding="utf-8")
+    assert "refusing" in _refused(run("build", corpus, "-o", notes, "--model", "none", "-q"))
+    assert notes.read_text(encoding="utf-8") == "my notes"
+
+
+def test_build_refuses_a_folder_of_user_files(run, corpus, tmp_path):
+    mydocs = tmp_path / "mydocs"
+    (mydocs / "sub").mkdir(parents=True)
+    (mydocs / "letter.docx").write_bytes(b"\x00\x01user data")
+    (mydocs / "sub" / "x.txt").write_text("keep me", encoding="utf-8")
+    before = _snapshot(mydocs)
+    assert "not a qa index" in _refused(run("build", corpus, "-o", mydocs, "--model", "none", "-q"))
+    assert _snapshot(mydocs) == before
+
+
+def test_build_refuses_the_corpus_itself_and_a_folder_holding_it(run, corpus, tmp_path):
+    before = _snapshot(corpus)
+    assert "corpus" in _refused(run("build", corpus, "-o", corpus, "--model", "none", "-q"))
+    assert "corpus" in _refused(run("build", corpus, "-o", tmp_path, "--model", "none", "-q"))
+    assert _snapshot(corpus) == before
+
+
+def test_build_refuses_the_current_directory(run, corpus, tmp_path, monkeypatch):
+    empty = tmp_path / "empty-cwd"
+    empty.mkdir()
+    monkeypatch.chdir(empty)  # even an empty current directory: renaming it away would pull the floor
+    assert "current directory" in _refused(run("build", corpus, "-o", ".", "--model", "none", "-q"))
+    assert "current directory" in _refused(run("build", corpus, "-o", str(empty), "--model", "none", "-q"))
+    assert empty.is_dir()
+
+
+def test_build_refuses_a_symlink_and_a_device(run, corpus, tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    assert "symbolic link" in _refused(run("build", corpus, "-o", link, "--model", "none", "-q"))
+    assert link.is_symlink() and real.is_dir() and not any(real.iterdir())
+    assert "not a directory" in _refused(run("build", corpus, "-o", os.devnull, "--model", "none", "-q"))
+    assert os.path.exists(os.devnull)
+
+
+def test_build_replaces_a_qa_index_and_creates_new_or_empty_dirs(corpus, tmp_path):
+    out = tmp_path / "index"
+    QA.build([corpus], out, model="none")
+    QA.build([corpus], out, model="none")  # a qa index may be replaced
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    QA.build([corpus], empty, model="none")
+    assert (empty / MANIFEST).exists() and not (empty / ".qa-partial").exists()
+
+
+def test_build_refuses_an_index_holding_user_files(corpus, tmp_path):
+    out = tmp_path / "index"
+    QA.build([corpus], out, model="none")
+    (out / "my-notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(OutputError, match="did not write.*my-notes.txt"):
+        QA.build([corpus], out, model="none")
+    assert (out / "my-notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_index_inside_the_corpus_is_not_read_as_documents(corpus):
+    jsonl = corpus / "more.jsonl"
+    jsonl.write_text('{"id": "x1", "text": "协商还款需要准备收入证明。"}\n', encoding="utf-8")
+    out = corpus / "idx"
+    first = QA.build([corpus], out, model="none")
+    again = QA.build([corpus], out, model="none")  # idx/chunks.jsonl etc. would otherwise become documents
+    assert first.documents == again.documents == 2 and not any("idx" in s for s in again.skipped)
+
+
+def test_hints_never_suggest_building_over_a_non_index(run, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# readme", encoding="utf-8")
+    message = _refused(run("ask", "问题", "-i", readme))
+    assert " -o " not in message and "not a qa index" in message
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "data.csv").write_text("a,b", encoding="utf-8")
+    assert " -o " not in _refused(run("ask", "问题", "-i", folder))
+    # a damaged index that also holds a user's file: the hint must not offer to build over it
+    (folder / MANIFEST).write_text("{broken", encoding="utf-8")
+    message = _refused(run("ask", "问题", "-i", folder))
+    assert f"-o {folder}" not in message and "will not replace" in message
+
+
+def test_missing_index_still_gets_the_build_hint(tmp_path):
+    with pytest.raises(IndexNotFoundError, match=r"qa build \[PATHS…\] -o"):
+        QA.load(tmp_path / "new")
+
+
+# -- never delete another build's or the user's temp-looking directories ------------------------------------------
+def test_stale_cleanup_removes_only_what_qa_marked(corpus, tmp_path):
+    out = tmp_path / "index"
+    users = tmp_path / ".index.tmp-mine"
+    users.mkdir()
+    (users / "keep.txt").write_text("user's", encoding="utf-8")
+    killed = tmp_path / ".index.tmp-999999-abc"  # left by a killed qa build: carries the marker
+    killed.mkdir()
+    (killed / ".qa-partial").write_text("qa build", encoding="utf-8")
+    QA.build([corpus], out, model="none")
+    assert (users / "keep.txt").read_text(encoding="utf-8") == "user's"
+    assert not killed.exists()
+
+
+def test_a_second_build_into_the_same_output_is_refused_naming_the_holder(corpus, tmp_path):
+    from qa.store import IndexWriter
+
+    out = tmp_path / "index"
+    first = IndexWriter(out)  # a build in progress
+    try:
+        with pytest.raises(OutputError, match=f"another qa build.*pid {os.getpid()} on {socket.gethostname()}"):
+            QA.build([corpus], out, model="none")
+        assert first.tmp.is_dir()  # the first build's temp directory survives
+    finally:
+        first.abort()
+    QA.build([corpus], out, model="none")  # the lock is released
+    assert not list(tmp_path.glob(".index.lock"))
