@@ -15,7 +15,7 @@ from .corpus import Skipped, discover, read_documents
 from .embedding import LEXICAL_ONLY, Embedder, load_embedder, normalise_spec
 from .errors import ConfigError, CorpusError, QAError
 from .lexical import BM25_DIR, background_sentences, build_bm25, dictionary_hash
-from .store import CHUNKS, DOCUMENTS, IndexWriter, check_output, chunk_key, chunk_row, load, now_iso
+from .store import CHUNKS, DOCUMENTS, IndexWriter, check_output, chunk_key, chunk_row, load, now_iso, write_failure
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +144,11 @@ def build_index(
                 },
             }
         )
-    except BaseException:
+    except BaseException as exc:
         writer.abort()
+        failure = write_failure(exc, target)  # disk full: one line, the old index untouched
+        if failure is not None:
+            raise failure from exc
         raise
     return BuildReport(
         index_dir=str(target),

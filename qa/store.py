@@ -215,6 +215,24 @@ def _remove_stale(target: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
+def write_failure(exc: BaseException, target: Path) -> OutputError | None:
+    """The one-line error for a failed write that the user can act on (disk full), else None."""
+    if _no_space(exc):
+        return OutputError(f"no space left on device while writing the index {target}; the previous index is unchanged")
+    return None
+
+
+def _write_faiss(index, path: Path) -> None:
+    """faiss.write_index to a path reports a full disk only on stderr at close (the file is silently short);
+    written through a Python file, every failure is an exception, ENOSPC included."""
+    import faiss
+
+    with path.open("wb") as handle:
+        writer = faiss.PyCallbackIOWriter(handle.write)
+        faiss.write_index(index, writer)
+        del writer  # flushes faiss's buffer into the file before it closes
+
+
 def _no_space(exc: BaseException) -> bool:
     """ENOSPC however it arrives: an OSError, numpy's 'N requested and M written', faiss's RuntimeError text."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -247,11 +265,9 @@ class IndexWriter:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
     def write_vectors(self, vectors: np.ndarray, index, background: np.ndarray) -> None:
-        import faiss
-
         np.save(self.tmp / VECTORS, vectors)
         np.save(self.tmp / BACKGROUND, background)
-        faiss.write_index(index, str(self.tmp / FAISS))
+        _write_faiss(index, self.tmp / FAISS)
 
     def commit(self, manifest: dict[str, Any]) -> None:
         files = {}

@@ -65,10 +65,45 @@ def fold(text: str) -> str:
 
 
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
+# Terminal control sequences a document may carry (a pasted terminal log, or planted to rewrite the screen):
+# OSC `ESC ] … BEL|ESC \`, CSI `ESC [ … final`, other ESC sequences, C0/C1 controls except tab and newline.
+TERMINAL_RE = re.compile(
+    r"\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]?|\x1b[ -~]?|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def strip_control(text: str) -> str:
-    return CONTROL_RE.sub("", text)
+    return CONTROL_RE.sub("", _SURROGATE.sub("\ufffd", text))
+
+
+def strip_terminal(text: str) -> str:
+    """Text safe to print on a terminal: escape sequences and control characters (but tab and newline) removed."""
+    return TERMINAL_RE.sub("", _SURROGATE.sub("\ufffd", text))
+
+
+def decode_line(raw: bytes) -> tuple[str, bool]:
+    """One line of unknown bytes → (text, whether it was not UTF-8). UTF-8, else GB18030 (GBK, GB2312), else UTF-8
+    with U+FFFD for the bytes that are neither."""
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("gb18030"), True
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace"), True
+
+
+def repair_surrogates(text: str) -> tuple[str, bool]:
+    """A str holding undecodable bytes as lone surrogates (argv, file names: surrogateescape) → (decoded text, changed)."""
+    if not _SURROGATE.search(text):
+        return text, False
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # surrogates that are not escaped bytes
+        return _SURROGATE.sub("\ufffd", text), True
+    return decode_line(raw)[0], True
 
 
 _MARKUP_RE = re.compile(r"^\s*(#{1,6}\s*|>\s*)|\*\*")
@@ -161,6 +196,7 @@ def _kept_spans(line: str) -> list[tuple[int, int]]:
     """Spans of the line left after removing ruby pinyin and Markdown emphasis/heading markers."""
     cuts = sorted(
         [(m.start(), m.end()) for m in RUBY_RE.finditer(line)]
+        + [(m.start(), m.end()) for m in TERMINAL_RE.finditer(line)]
         + [(m.start(), m.end()) for m in _MARKUP_RE.finditer(line) if m.end() > m.start()]
     )
     spans, pos = [], 0

@@ -163,3 +163,127 @@ def test_a_second_build_into_the_same_output_is_refused_naming_the_holder(corpus
         first.abort()
     QA.build([corpus], out, model="none")  # the lock is released
     assert not list(tmp_path.glob(".index.lock"))
+
+
+# -- disk full: one line, the old index intact ----------------------------------------------------------------------
+@pytest.mark.parametrize("where", ["vectors", "faiss", "jsonl"])
+def test_disk_full_is_one_line_and_keeps_the_old_index(run, corpus, tmp_path, monkeypatch, where):
+    import errno
+
+    from qa import store
+
+    out = tmp_path / "index"
+    QA.build([corpus], out, model="hash:16")
+    before = _snapshot(out)
+    if where == "vectors":  # numpy's own wording for a short write
+        monkeypatch.setattr(store.np, "save", lambda *a, **k: (_ for _ in ()).throw(OSError("27155 requested and 16352 written")))
+    elif where == "faiss":  # what faiss raises when its fwrite fails
+        def full(index, path):
+            raise RuntimeError("Error in faiss::FileIOWriter: fwrite failed (No space left on device)")
+        monkeypatch.setattr(store, "_write_faiss", full)
+    else:
+        def full(self, name, rows):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        monkeypatch.setattr(store.IndexWriter, "write_jsonl", full)
+    message = _refused(run("build", corpus, "-o", out, "--model", "hash:16", "-q"))
+    assert "no space left on device" in message and "unchanged" in message
+    assert _snapshot(out) == before
+    assert not list(tmp_path.glob(".index.tmp-*"))
+
+
+def test_faiss_write_failures_raise(tmp_path, monkeypatch):
+    """faiss.write_index(path) only prints a close error for a full disk; written through Python it raises."""
+    import errno
+
+    import faiss
+    import numpy as np
+
+    from qa.store import _write_faiss
+
+    index = faiss.IndexFlatIP(4)
+    index.add(np.ones((3, 4), dtype=np.float32))
+    _write_faiss(index, tmp_path / "ok.faiss")
+    assert faiss.read_index(str(tmp_path / "ok.faiss")).ntotal == 3
+    if os.path.exists("/dev/full"):
+        with pytest.raises(OSError) as caught:
+            _write_faiss(index, __import__("pathlib").Path("/dev/full"))
+        assert caught.value.errno == errno.ENOSPC
+
+
+def test_other_os_errors_with_enospc_say_so(run, corpus, tmp_path, monkeypatch):
+    import errno
+
+    from qa import api
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x"))
+
+    monkeypatch.setattr(api, "build_index", full)
+    assert "no space left on device" in _refused(run("build", corpus, "-o", tmp_path / "i", "--model", "none"))
+
+
+# -- broken pipes: `qa search … | head -1` exits quietly -------------------------------------------------------------
+@pytest.mark.parametrize("command", [["search", "强制下款", "-k", "50"], ["info"]])
+def test_broken_pipe_exits_quietly(hash_index, command):
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    args = [sys.executable, "-m", "qa", *command, "-i" if command[0] == "search" else "", str(hash_index)]
+    args = [a for a in args if a]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc.stdout.close()  # the reader is gone before the first line: every write hits a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 0 and err == ""
+
+
+# -- bad bytes in questions: decoded or replaced, reported, never a traceback -----------------------------------------
+def test_stdin_with_gbk_and_invalid_bytes_answers_every_line(run, hash_index):
+    import json
+
+    data = "强制下款\n".encode("utf-8") + "催收骚扰\n".encode("gbk") + b"\xff\xfe\x80 bad\n" + "征信\n".encode()
+    result = CliRunner().invoke(main, ["search", "-", "-i", str(hash_index), "--json", "-k", "2"], input=data)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["question"] for line in lines][:2] == ["强制下款", "催收骚扰"] and len(lines) == 4
+    assert "\ufffd" in lines[2]["question"]
+    assert "stdin line 2 is not UTF-8" in result.stderr and "stdin line 3" in result.stderr
+
+
+def test_question_argument_with_undecodable_bytes(run, hash_index):
+    gbk_arg = "催收骚扰".encode("gbk").decode("utf-8", "surrogateescape")  # how Python hands such argv over
+    result = CliRunner().invoke(main, ["ask", gbk_arg, "-i", str(hash_index)])
+    assert result.exit_code == 0, result.output
+    assert "not UTF-8" in result.stderr
+    broken = b"\xff\xfe\x80".decode("utf-8", "surrogateescape") + "征信"
+    assert CliRunner().invoke(main, ["search", broken, "-i", str(hash_index)]).exit_code == 0
+
+
+def test_library_questions_with_lone_surrogates(qa_hash):
+    assert qa_hash.search("\udcff征信\ud800").question
+
+
+# -- terminal escapes from documents never reach the terminal ----------------------------------------------------------
+def test_terminal_escapes_in_documents_are_stripped(run, tmp_path):
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "evil.txt").write_text(
+        "强制下款\x1b]0;pwned\x07的钱\x1b]8;;http://x\x1b\\需要还吗？\x1b[2J\x1b[31m未经同意\x1b[0m的借款不需要偿还利息。"
+        "abc\x08\x08\x08催收电话可以投诉。\x9b31m",
+        encoding="utf-8",
+    )
+    out = tmp_path / "idx"
+    QA.build([d], out, model="none")
+    hit = QA.load(out).search("强制下款的钱需要还吗").hits[0]
+    assert "强制下款的钱需要还吗？未经同意的借款" in hit.text
+    for result in (run("ask", "强制下款的钱需要还吗", "-i", out), run("search", "强制下款", "-i", out)):
+        assert result.exit_code == 0, result.output
+        assert not any(c in result.output for c in "\x1b\x07\x08\x9b"), repr(result.output)
+
+
+def test_cli_output_strips_escapes_even_from_an_old_index(run):
+    from qa.cli import _out
+
+    assert _out("a\x1b]0;title\x07b\x1b[1;31mc\x08d\te") == "abcd\te"
