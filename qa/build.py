@@ -2,22 +2,24 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from .chunking import Chunk, chunk_documents
 from .config import DEFAULT, Config
-from .corpus import Skipped, discover, read_documents
+from .corpus import Document, Skipped, SourceFile, discover, read_documents
 from .embedding import LEXICAL_ONLY, Embedder, load_embedder, normalise_spec
 from .errors import ConfigError, CorpusError, QAError
 from .lexical import BM25_DIR, background_sentences, build_bm25, dictionary_hash
 from .store import CHUNKS, DOCUMENTS, IndexWriter, check_output, chunk_key, chunk_row, load, now_iso, write_failure
 
 log = logging.getLogger(__name__)
+_PROGRESS_BYTES = 5_000_000  # corpora above this show a reading progress bar with an ETA
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,41 @@ def _embed(chunks: Sequence[Chunk], keys: Sequence[str], embedder: Embedder, reu
     return vectors, len(todo)
 
 
+_WORD = re.compile(r"[^\W_]")
+
+
+def has_words(text: str) -> bool:
+    """A letter, digit or CJK character: a text of only whitespace and punctuation would index as noise hits."""
+    return _WORD.search(text) is not None
+
+
+def _nothing_readable(paths: Sequence[Path], skipped: list[Skipped]) -> str:
+    """The build found nothing: say why, with the reasons for the first files (a single file's reason in full)."""
+    where = ", ".join(str(p) for p in paths)
+    reasons = "; ".join(str(s) for s in skipped[:3]) + (" …" if len(skipped) > 3 else "")
+    return f"no readable documents in {where} ({len(skipped)} skipped{': ' + reasons if reasons else ''})"
+
+
+def _read_with_progress(files: Sequence[SourceFile], skipped: list[Skipped], progress: bool) -> Iterator[Document]:
+    """Documents one file at a time, with a progress bar in bytes (its rate and ETA say how long a big build
+    will take) when the corpus is large enough for it to matter."""
+    total = sum(f.size for f in files)
+    if not progress or total < _PROGRESS_BYTES:
+        yield from read_documents(files, skipped)
+        return
+    from tqdm import tqdm
+
+    log.info("reading %d files, %.1f MB", len(files), total / 1e6)
+    with tqdm(total=total, unit="B", unit_scale=True, desc="reading", leave=False) as bar:
+
+        def counted() -> Iterator[SourceFile]:
+            for file in files:
+                yield file
+                bar.update(file.size)  # the file before the next one is done
+
+        yield from read_documents(counted(), skipped)
+
+
 def build_index(
     paths: Iterable[str | Path],
     index_dir: str | Path,
@@ -92,17 +129,17 @@ def build_index(
     files, skipped = discover(paths, exclude=out)  # an index inside a corpus folder is not read as documents
     docs, cleaned_docs, chunks = [], [], []
     for doc, cleaned_text, doc_chunks in chunk_documents(
-        read_documents(files, skipped), size=config.chunk_size, overlap=config.chunk_overlap, maximum=config.chunk_max
+        _read_with_progress(files, skipped, progress), size=config.chunk_size, overlap=config.chunk_overlap,
+        maximum=config.chunk_max
     ):
-        if not doc_chunks:
-            skipped.append(Skipped(doc.source, "no text left after cleaning"))
+        if not doc_chunks or not has_words(cleaned_text):
+            skipped.append(Skipped(doc.source, "no text left after cleaning (only whitespace, punctuation or markup)"))
             continue
         docs.append(doc)
         cleaned_docs.append(cleaned_text)
         chunks.extend(doc_chunks)
     if not chunks:
-        where = ", ".join(str(p) for p in paths)
-        raise CorpusError(f"no readable documents in {where} ({len(skipped)} skipped)")
+        raise CorpusError(_nothing_readable(paths, skipped))
     keys = [chunk_key(c) for c in chunks]
 
     spec = normalise_spec(embedder.spec if embedder else (model or config.model))

@@ -287,3 +287,88 @@ def test_cli_output_strips_escapes_even_from_an_old_index(run):
     from qa.cli import _out
 
     assert _out("a\x1b]0;title\x07b\x1b[1;31mc\x08d\te") == "abcd\te"
+
+
+# -- files that are not documents: FIFOs, devices, bad names, odd encodings, empty after cleaning ---------------------
+def test_fifo_and_socket_are_skipped_without_opening(run, corpus, tmp_path):
+    import socket as sock
+
+    os.mkfifo(corpus / "pipe.txt")  # opening it would block the build forever
+    server = sock.socket(sock.AF_UNIX)
+    server.bind(str(corpus / "s.txt"))
+    try:
+        result = run("build", corpus, corpus / "pipe.txt", "-o", tmp_path / "idx", "--model", "none", "-q")
+    finally:
+        server.close()
+    assert result.exit_code == 0, result.output
+    assert "pipe.txt: skipped: a FIFO (named pipe), not a regular file" in result.output
+    assert "s.txt: skipped: a socket" in result.output and "1 documents" in result.output
+
+
+def test_device_given_as_a_path_is_skipped(tmp_path):
+    from qa.corpus import discover
+
+    files, skipped = discover([os.devnull])
+    assert not files and "character device" in skipped[0].reason
+
+
+def test_file_name_with_undecodable_bytes(corpus, tmp_path):
+    gbk_name = "催收".encode("gbk") + b".txt"
+    broken_name = b"\xff\xfe-notes.txt"
+    for raw in (gbk_name, broken_name):
+        with open(os.path.join(os.fsencode(corpus), raw), "wb") as handle:
+            handle.write("催收人员不得骚扰借款人的同事和家人。".encode())
+    report = QA.build([corpus], tmp_path / "idx", model="hash:16")
+    assert report.documents == 3
+    sources = QA.load(tmp_path / "idx").sources
+    assert "催收.txt" in sources and "\ufffd\ufffd-notes.txt" in sources
+
+
+def test_utf16_without_bom_and_mixed_gbk_utf8_lines():
+    from qa.corpus import decode
+
+    text = "被强制下款的钱需要还吗？ APP 12377\n第二行。\n" * 3
+    assert decode(text.encode("utf-16-le")) == text and decode(text.encode("utf-16-be")) == text
+    mixed = "第一行是UTF-8。\n".encode() + "第二行是GBK编码的内容，催收骚扰。\n".encode("gbk") + "第三行。\n".encode()
+    assert decode(mixed) == "第一行是UTF-8。\n第二行是GBK编码的内容，催收骚扰。\n第三行。\n"
+    with pytest.raises(ValueError, match="binary"):
+        decode(b"\x00\x01\x02\xff" * 50)
+
+
+def test_when_the_only_file_is_skipped_the_reason_is_shown(run, tmp_path):
+    (tmp_path / "only.txt").write_bytes(b"\x00\x01\x02\xff" * 50)
+    message = _refused(run("build", tmp_path / "only.txt", "-o", tmp_path / "idx", "--model", "none", "-q"))
+    assert "only.txt: binary file" in message
+
+
+def test_documents_without_text_are_skipped_and_front_matter_is_stripped(tmp_path):
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "good.md").write_text("---\ntitle: 协商还款指南\ntags: [a, b]\n---\n\n协商还款时要说明收入情况。\n", encoding="utf-8")
+    (d / "front-only.md").write_text("---\ntitle: 空\nlayout: post\n---\n", encoding="utf-8")
+    (d / "punct.txt").write_text("。。。！！！ ，，，\n——  ……\n", encoding="utf-8")
+    report = QA.build([d], tmp_path / "idx", model="none")
+    assert report.documents == 1
+    assert any(s.startswith("front-only.md: no text left") for s in report.skipped)
+    assert any(s.startswith("punct.txt: no text left") for s in report.skipped)
+    qa = QA.load(tmp_path / "idx")
+    hit = qa.search("协商还款").hits[0]
+    assert hit.title == "协商还款指南" and "layout" not in hit.text and "---" not in hit.text
+    original = (d / "good.md").read_text(encoding="utf-8")
+    assert original[hit.start:hit.end] == hit.text  # offsets still point into the file
+
+
+def test_duplicate_jsonl_ids_are_disambiguated_and_reported(tmp_path):
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "docs.jsonl").write_text(
+        '{"id": "a", "text": "第一篇讲强制下款。"}\n{"id": "a", "text": "第二篇讲暴力催收。"}\n'
+        '{"id": 7, "text": "第三篇讲征信异议。"}\n{"id": "7", "text": "第四篇讲协商还款。"}\n', encoding="utf-8")
+    report = QA.build([d], tmp_path / "idx", model="none")
+    assert report.documents == 4
+    assert any("docs.jsonl:2: duplicate id 'a'" in s and "'a~2'" in s for s in report.skipped)
+    assert any("docs.jsonl:4: duplicate id '7'" in s for s in report.skipped)
+    qa = QA.load(tmp_path / "idx")
+    hit = qa.search("暴力催收", mode="lexical").hits[0]
+    assert hit.doc_id == "a~2" and "暴力催收" in qa.context(hit.chunk_id)
+    assert qa.info()["documents"] == len(qa._retriever.stored.documents) == 4
