@@ -13,7 +13,7 @@ import numpy as np
 from .chunking import Chunk, chunk_documents
 from .config import DEFAULT, Config
 from .corpus import Document, Skipped, SourceFile, discover, read_documents
-from .embedding import LEXICAL_ONLY, Embedder, load_embedder, normalise_spec
+from .embedding import LEXICAL_ONLY, Embedder, check_spec, load_embedder, normalise_spec
 from .errors import ConfigError, CorpusError, QAError
 from .lexical import BM25_DIR, background_sentences, build_bm25, dictionary_hash
 from .store import CHUNKS, DOCUMENTS, IndexWriter, check_output, chunk_key, chunk_row, load, now_iso, write_failure
@@ -126,6 +126,8 @@ def build_index(
     if config.chunk_overlap >= config.chunk_size or config.chunk_size < 20:
         raise ConfigError("chunk size must be at least 20 and larger than the overlap")
     out = check_output(target, paths)  # before reading anything: never replace what qa did not create
+    if embedder is None:
+        check_spec(model or config.model)  # a bad hash:N or an unreachable hub model fails now, not after reading
     files, skipped = discover(paths, exclude=out)  # an index inside a corpus folder is not read as documents
     docs, cleaned_docs, chunks = [], [], []
     for doc, cleaned_text, doc_chunks in chunk_documents(

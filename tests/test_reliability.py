@@ -372,3 +372,101 @@ def test_duplicate_jsonl_ids_are_disambiguated_and_reported(tmp_path):
     hit = qa.search("暴力催收", mode="lexical").hits[0]
     assert hit.doc_id == "a~2" and "暴力催收" in qa.context(hit.chunk_id)
     assert qa.info()["documents"] == len(qa._retriever.stored.documents) == 4
+
+
+# -- qa eval: bad files are one-line errors, `must` never matched per character ---------------------------------------
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"q": "征信", "must": ["网信办"]}\n'.encode("gbk") + '{"q": "催收"}\n'.encode("gbk"), "not UTF-8"),
+        ('{"q": "12377是什么电话", "must": [null]}\n'.encode(), '"must" must be a list of strings'),
+        ('{"q": "12377是什么电话", "must": [""]}\n'.encode(), "empty string"),
+        ('{"q": "12377是什么电话", "must": 5}\n'.encode(), '"must" must be a list of strings'),
+        ('{"q": null, "must": ["网信办"]}\n'.encode(), '"q" must be a non-empty string'),
+    ],
+)
+def test_eval_bad_questions_files(run, hash_index, tmp_path, content, message):
+    path = tmp_path / "q.jsonl"
+    path.write_bytes(content)
+    assert message in _refused(run("eval", path, "-i", hash_index))
+
+
+def test_eval_must_as_a_string_is_one_string_not_characters(qa_hash, tmp_path):
+    from qa.evaluate import evaluate_must
+
+    as_list = tmp_path / "list.jsonl"
+    as_list.write_text('{"id": "x", "q": "征信异议", "must": ["这段文字在语料里不存在"]}\n', encoding="utf-8")
+    as_str = tmp_path / "str.jsonl"
+    as_str.write_text('{"id": "x", "q": "征信异议", "must": "这段文字在语料里不存在"}\n', encoding="utf-8")
+    assert evaluate_must(qa_hash, as_str)["hit@5"] == evaluate_must(qa_hash, as_list)["hit@5"] == 0.0
+
+
+def test_eval_qrels_not_utf8(run, hash_index, tmp_path):
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text('{"_id": "1", "text": "征信"}\n', encoding="utf-8")
+    qrels = tmp_path / "qrels.tsv"
+    qrels.write_bytes("query-id\tcorpus-id\tscore\n1\t法律\t1\n".encode("gbk"))
+    assert "qrels.tsv:2: not UTF-8" in _refused(run("eval", queries, "--qrels", qrels, "-i", hash_index))
+
+
+# -- library arguments are validated with QAErrors ----------------------------------------------------------------------
+def test_sources_as_one_string_and_unknown_sources(qa_hash):
+    from qa import ConfigError
+
+    one = qa_hash.search("强制下款", mode="lexical").hits[0].source
+    assert one in qa_hash.sources
+    hits = qa_hash.search("强制下款", sources=one, mode="lexical").hits
+    assert hits and {h.source.rsplit(":", 1)[0] for h in hits} == {one}
+    assert qa_hash.search("强制下款", sources=[one], mode="lexical").hits == hits
+    with pytest.raises(ConfigError, match=r"unknown source\(s\) 'no-such-file'.*holds: "):
+        qa_hash.search("强制下款", sources=["no-such-file"])
+    with pytest.raises(ConfigError, match="source names"):
+        qa_hash.ask("强制下款", sources=[3])
+
+
+@pytest.mark.parametrize("k", [0, -1, "3", 2.5, True])
+def test_bad_k_is_a_config_error(qa_hash, k):
+    from qa import ConfigError
+
+    with pytest.raises(ConfigError, match="k must be a positive integer"):
+        qa_hash.search("强制下款", k=k)
+    with pytest.raises(ConfigError, match="k must be a positive integer"):
+        qa_hash.ask("强制下款", k=k)
+
+
+@pytest.mark.parametrize("chunk_id", [-1, 10**9, "0", None])
+def test_context_checks_its_chunk_id(qa_hash, chunk_id):
+    from qa import ConfigError
+
+    with pytest.raises(ConfigError, match="chunk_id must be an integer from 0 to"):
+        qa_hash.context(chunk_id)
+    with pytest.raises(ConfigError, match="chars"):
+        qa_hash.context(0, chars=-5)
+    assert qa_hash.context(0, chars=10**9)  # a huge window is just the whole document
+
+
+# -- models: bounded hash dimension, fast failure offline ----------------------------------------------------------------
+@pytest.mark.parametrize("spec", ["hash:99999999", "hash:4", "hash:x"])
+def test_hash_dimension_is_bounded(run, corpus, tmp_path, spec):
+    message = _refused(run("build", corpus, "-o", tmp_path / "idx", "--model", spec, "-q"))
+    assert "hash" in message and not (tmp_path / "idx").exists()
+
+
+def test_hub_model_offline_fails_at_once(corpus, tmp_path, monkeypatch):
+    from qa import EmbedderError
+    from qa import build as build_module
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(build_module, "discover", lambda *a, **k: pytest.fail("the corpus was read first"))
+    with pytest.raises(EmbedderError, match="cannot be reached.*offline"):
+        QA.build([corpus], tmp_path / "idx", model="no/such-model")
+
+
+def test_hub_model_unreachable_without_offline_flag(monkeypatch):
+    from qa import EmbedderError, embedding
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: nothing listens, refused at once
+    assert not embedding._hub_reachable()
+    with pytest.raises(EmbedderError, match="offline"):
+        embedding.check_spec("no/such-model")
