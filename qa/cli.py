@@ -182,9 +182,16 @@ def search(question, index, k, mode, fusion, as_json):
 
 @main.command()
 @click.argument("index", default="index")
+@click.option("--verify", is_flag=True, help="Check every byte of every index file against its checksum "
+              "(loading checks files over 64 MB by sampled blocks only).")
 @_friendly
-def info(index):
+def info(index, verify):
     """Describe an index (manifest, counts, embedder, sources)."""
+    if verify:
+        from .store import verify as verify_index
+
+        checked = verify_index(Path(index))
+        click.echo(f"qa: verified {checked / 1e6:.1f} MB of index files against their checksums", err=True)
     click.echo(json.dumps(_load(index).info(), ensure_ascii=False, indent=2))
 
 

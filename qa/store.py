@@ -30,7 +30,9 @@ DOCUMENTS = "documents.jsonl"
 VECTORS = "vectors.npy"
 FAISS = "vectors.faiss"
 BACKGROUND = "background.npy"
-_HASH_LIMIT = 64 * 1024 * 1024  # files up to this size are checksummed on every load; larger ones by size
+_HASH_LIMIT = 64 * 1024 * 1024  # files up to this size are checksummed on every load; larger ones by sampled blocks
+_BLOCK = 4 * 1024 * 1024  # block size of the per-block checksums recorded for large files
+_SAMPLED_BLOCKS = 8  # blocks of a large file checked on load (first, last, the rest at random); all with --verify
 
 
 def chunk_key(chunk: Chunk) -> str:
@@ -44,6 +46,35 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _file_record(path: Path) -> dict[str, Any]:
+    """bytes + sha256, in one streamed pass; a large file also gets per-block checksums for sampled checks on load."""
+    size = path.stat().st_size
+    if size <= _HASH_LIMIT:
+        return {"bytes": size, "sha256": _sha256(path)}
+    digest, blocks = hashlib.sha256(), []
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(_BLOCK), b""):
+            digest.update(block)
+            blocks.append(hashlib.sha256(block).hexdigest()[:16])
+    return {"bytes": size, "sha256": digest.hexdigest(), "block_bytes": _BLOCK, "blocks": blocks}
+
+
+def _check_sampled_blocks(path: Path, expected: dict[str, Any]) -> bool:
+    """A large file's first, last and some random blocks against their recorded checksums (a few MB read, not GBs)."""
+    import random
+
+    blocks, size = expected.get("blocks"), expected.get("block_bytes")
+    if not isinstance(blocks, list) or not isinstance(size, int) or size <= 0 or not blocks:
+        return _sha256(path) == expected.get("sha256")  # no block checksums: a full check, never none
+    picks = {0, len(blocks) - 1} | set(random.sample(range(len(blocks)), min(_SAMPLED_BLOCKS - 2, len(blocks))))
+    with path.open("rb") as handle:
+        for i in sorted(picks):
+            handle.seek(i * size)
+            if hashlib.sha256(handle.read(size)).hexdigest()[:16] != blocks[i]:
+                return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -272,7 +303,7 @@ class IndexWriter:
     def commit(self, manifest: dict[str, Any]) -> None:
         files = {}
         for path in sorted(p for p in self.tmp.rglob("*") if p.is_file() and p.name != _PARTIAL):
-            files[path.relative_to(self.tmp).as_posix()] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+            files[path.relative_to(self.tmp).as_posix()] = _file_record(path)
         manifest = {**manifest, "format_version": FORMAT_VERSION, "qa_version": __version__, "files": files}
         manifest_tmp = self.tmp / (MANIFEST + ".part")
         manifest_tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -320,16 +351,41 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def verify_files(directory: Path, manifest: dict[str, Any]) -> None:
-    for name, expected in (manifest.get("files") or {}).items():
+def verify_files(directory: Path, manifest: dict[str, Any], *, full: bool = False) -> int:
+    """Every file the manifest lists, by size and checksum; files over 64 MB by sampled blocks unless `full`
+    (`qa info --verify`). A manifest cannot opt out: one without a list of files is damaged. Returns bytes checked."""
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files or not all(isinstance(v, dict) for v in files.values()):
+        raise _corrupt(directory, f"{MANIFEST} lists no files to check")
+    required = [CHUNKS, DOCUMENTS] + ([VECTORS, FAISS] if manifest.get("embedder") else [])
+    if not any(name.startswith("bm25/") for name in files):
+        required.append("bm25/")
+    for required in required:
+        if required not in files:
+            raise _corrupt(directory, f"{MANIFEST} does not list {required}")
+    checked = 0
+    for name, expected in files.items():
         path = directory / name
-        if not path.exists():
+        if not path.is_file():
             raise _corrupt(directory, f"{name} is missing")
         size = path.stat().st_size
         if size != expected.get("bytes"):
             raise _corrupt(directory, f"{name} has {size} bytes, the manifest says {expected.get('bytes')}")
-        if size <= _HASH_LIMIT and _sha256(path) != expected.get("sha256"):
+        if size <= _HASH_LIMIT or full:
+            ok = _sha256(path) == expected.get("sha256")
+            checked += size
+        else:
+            ok = _check_sampled_blocks(path, expected)
+            checked += min(size, _SAMPLED_BLOCKS * int(expected.get("block_bytes") or _BLOCK))
+        if not ok:
             raise _corrupt(directory, f"{name} does not match its checksum")
+    return checked
+
+
+def verify(directory: str | Path) -> int:
+    """The full check of `qa info --verify`: every byte of every file against its checksum. Returns bytes read."""
+    directory = Path(directory)
+    return verify_files(directory, read_manifest(directory), full=True)
 
 
 def load(directory: str | Path) -> StoredIndex:

@@ -470,3 +470,67 @@ def test_hub_model_unreachable_without_offline_flag(monkeypatch):
     assert not embedding._hub_reachable()
     with pytest.raises(EmbedderError, match="offline"):
         embedding.check_spec("no/such-model")
+
+
+# -- index files are always checked: large ones by sampled blocks, all with `qa info --verify` ---------------------------
+@pytest.fixture()
+def small_limits(monkeypatch):
+    """Makes the 64 MB limit and 4 MB blocks tiny, so a test index has 'large' files."""
+    from qa import store
+
+    monkeypatch.setattr(store, "_HASH_LIMIT", 2000)
+    monkeypatch.setattr(store, "_BLOCK", 512)
+    monkeypatch.setattr(store, "_SAMPLED_BLOCKS", 3)
+
+
+def _negate_byte(path, offset):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x80  # the sign bit of a float32: a negated vector component
+    path.write_bytes(bytes(data))
+
+
+def test_large_files_have_block_checksums_and_are_sampled_on_load(corpus_dir, tmp_path, small_limits, run):
+    import json
+
+    from qa import IndexCorruptError
+
+    out = tmp_path / "idx"
+    QA.build([corpus_dir], out, model="hash:64")
+    record = json.loads((out / MANIFEST).read_text(encoding="utf-8"))["files"]["vectors.npy"]
+    assert record["bytes"] > 2000 and len(record["blocks"]) == -(-record["bytes"] // 512)
+    QA.load(out)
+    last = out / "vectors.npy"
+    _negate_byte(last, record["bytes"] - 3)  # the last block is always sampled
+    with pytest.raises(IndexCorruptError, match="vectors.npy does not match its checksum"):
+        QA.load(out)
+
+
+def test_info_verify_finds_what_sampling_can_miss(corpus_dir, tmp_path, small_limits, run, monkeypatch):
+    from qa import store
+
+    out = tmp_path / "idx"
+    QA.build([corpus_dir], out, model="hash:64")
+    assert run("info", "--verify", out).exit_code == 0
+    _negate_byte(out / "vectors.npy", 600)  # block 1 of many
+    monkeypatch.setattr(store, "_SAMPLED_BLOCKS", 2)  # first and last only: the damage is not sampled
+    assert run("info", out).exit_code == 0
+    assert "vectors.npy does not match its checksum" in _refused(run("info", "--verify", out))
+
+
+@pytest.mark.parametrize("files", [None, {}, {"chunks.jsonl": {"bytes": 1, "sha256": "x"}}])
+def test_a_manifest_cannot_opt_out_of_checking(hash_index, tmp_path, files):
+    import json
+    import shutil
+
+    from qa import IndexCorruptError
+
+    copy = tmp_path / "index"
+    shutil.copytree(hash_index, copy)
+    manifest = json.loads((copy / MANIFEST).read_text(encoding="utf-8"))
+    if files is None:
+        del manifest["files"]
+    else:
+        manifest["files"] = files
+    (copy / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="lists no files|does not list|chunks.jsonl has"):
+        QA.load(copy)
