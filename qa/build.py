@@ -159,7 +159,8 @@ def build_index(
             index, vector_info = build_vector_index(vectors, kind=ann or config.ann)
             writer.write_vectors(vectors, index, embedder.embed_passages(background_sentences()))
             embedder_info = {"spec": spec, "dim": int(embedder.dim)}
-        build_bm25([c.context for c in chunks], writer.tmp / BM25_DIR, k1=config.bm25_k1, b=config.bm25_b)
+        # a generator: the contexts of all chunks are never held at once
+        build_bm25((c.context for c in chunks), writer.tmp / BM25_DIR, k1=config.bm25_k1, b=config.bm25_b)
         writer.write_jsonl(
             DOCUMENTS,
             ({"doc_id": d.doc_id, "source": d.source, "title": d.title, "text": t} for d, t in zip(docs, cleaned_docs)),

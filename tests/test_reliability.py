@@ -534,3 +534,31 @@ def test_a_manifest_cannot_opt_out_of_checking(hash_index, tmp_path, files):
     (copy / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(IndexCorruptError, match="lists no files|does not list|chunks.jsonl has"):
         QA.load(copy)
+
+
+# -- bounded memory: offsets kept as runs, not one Python int per character ------------------------------------------
+def test_clean_offsets_are_compact_runs_and_exact():
+    import sys
+
+    from qa.text import clean
+
+    original = "## 第一章　协商\n\n" + "协商还款需要提供收入证明和困难说明，银行会认真评估。  联系客服\t申请。\n" * 2000
+    original += "协(xié)商 **重点**  内容\n" * 20
+    c = clean(original)
+    assert len(c.offsets) == len(c.text) + 1
+    for i in range(0, len(c.text), 37):
+        ch = c.text[i]
+        assert original[c.offsets[i]] == ch or (ch == " " and original[c.offsets[i]].isspace()) or ch == "\n"
+    runs = len(c.offsets._clean)
+    assert runs < len(c.text) / 5  # a run per line and per collapsed gap, not per character
+    assert sys.getsizeof(c.offsets._clean) + sys.getsizeof(c.offsets._orig) < len(c.text) * 4
+
+
+def test_big_builds_show_a_reading_progress_bar(tmp_path, monkeypatch, capsys):
+    from qa import build as build_module
+
+    monkeypatch.setattr(build_module, "_PROGRESS_BYTES", 10)
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "a.txt").write_text(DOC, encoding="utf-8")
+    QA.build([tmp_path / "c"], tmp_path / "idx", model="none", progress=True)
+    assert "reading" in capsys.readouterr().err
