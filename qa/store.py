@@ -6,6 +6,7 @@ vectors.faiss (absent for a lexical-only index), bm25/ (bm25s's files plus df.np
 from __future__ import annotations
 
 import errno
+import glob
 import hashlib
 import json
 import os
@@ -238,10 +239,11 @@ class _OutputLock:
 def _remove_stale(target: Path) -> None:
     """Temp and old directories a killed build left beside the target; called holding the lock, so no live build
     owns them. Only what carries qa's marker (temp) or is a qa index (old) is removed."""
-    for stale in target.parent.glob(f".{target.name}.tmp-*"):
+    prefix = glob.escape(f".{target.name}")  # a name with [ ] * ? must not widen the match
+    for stale in target.parent.glob(f"{prefix}.tmp-*"):
         if stale.is_dir() and not stale.is_symlink() and (stale / _PARTIAL).is_file():
             shutil.rmtree(stale, ignore_errors=True)
-    for stale in target.parent.glob(f".{target.name}.old-*"):
+    for stale in target.parent.glob(f"{prefix}.old-*"):
         if stale.is_dir() and not stale.is_symlink() and (stale / MANIFEST).exists() and replaceable(stale) is None:
             shutil.rmtree(stale, ignore_errors=True)
 
