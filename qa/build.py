@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -137,7 +137,7 @@ def build_index(
         if not doc_chunks or not has_words(cleaned_text):
             skipped.append(Skipped(doc.source, "no text left after cleaning (only whitespace, punctuation or markup)"))
             continue
-        docs.append(doc)
+        docs.append(replace(doc, text=""))  # its original text is not needed again: hold no file in memory
         cleaned_docs.append(cleaned_text)
         chunks.extend(doc_chunks)
     if not chunks:
