@@ -110,6 +110,35 @@ def _read_with_progress(files: Sequence[SourceFile], skipped: list[Skipped], pro
         yield from read_documents(counted(), skipped)
 
 
+class _Count:
+    """Counts the rows a generator yields as they pass."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def count(self, rows: Iterator[dict]) -> Iterator[dict]:
+        for row in rows:
+            self.n += 1
+            yield row
+
+
+def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], config: Config, progress: bool,
+                 chunks: list[Chunk]) -> Iterator[dict]:
+    """documents.jsonl rows, one document at a time; its chunks are appended to `chunks`, numbered 0, 1, 2 … in
+    order (a skipped document leaves no gap: chunk_id is a position)."""
+    for doc, cleaned_text, doc_chunks in chunk_documents(
+        _read_with_progress(files, skipped, progress), size=config.chunk_size, overlap=config.chunk_overlap,
+        maximum=config.chunk_max
+    ):
+        if not doc_chunks or not has_words(cleaned_text):
+            skipped.append(Skipped(doc.source, "no text left after cleaning (only whitespace, punctuation or markup)"))
+            continue
+        if doc_chunks[0].chunk_id != len(chunks):
+            doc_chunks = [replace(c, chunk_id=len(chunks) + i) for i, c in enumerate(doc_chunks)]
+        chunks.extend(doc_chunks)
+        yield {"doc_id": doc.doc_id, "source": doc.source, "title": doc.title, "text": cleaned_text}
+
+
 def build_index(
     paths: Iterable[str | Path],
     index_dir: str | Path,
@@ -128,25 +157,20 @@ def build_index(
     out = check_output(target, paths)  # before reading anything: never replace what qa did not create
     if embedder is None:
         check_spec(model or config.model)  # a bad hash:N or an unreachable hub model fails now, not after reading
-    files, skipped = discover(paths, exclude=out)  # an index inside a corpus folder is not read as documents
-    docs, cleaned_docs, chunks = [], [], []
-    for doc, cleaned_text, doc_chunks in chunk_documents(
-        _read_with_progress(files, skipped, progress), size=config.chunk_size, overlap=config.chunk_overlap,
-        maximum=config.chunk_max
-    ):
-        if not doc_chunks or not has_words(cleaned_text):
-            skipped.append(Skipped(doc.source, "no text left after cleaning (only whitespace, punctuation or markup)"))
-            continue
-        docs.append(replace(doc, text=""))  # its original text is not needed again: hold no file in memory
-        cleaned_docs.append(cleaned_text)
-        chunks.extend(doc_chunks)
-    if not chunks:
-        raise CorpusError(_nothing_readable(paths, skipped))
-    keys = [chunk_key(c) for c in chunks]
-
+    missing = [p for p in paths if not p.exists()]
+    if missing:  # before the output's directories are made
+        raise CorpusError(f"no such file or directory: {missing[0]}")
     spec = normalise_spec(embedder.spec if embedder else (model or config.model))
-    writer = IndexWriter(target)
+    writer = IndexWriter(target)  # takes the output's lock before the corpus is read: a second build fails at once
     try:
+        files, skipped = discover(paths, exclude=out)  # an index inside a corpus folder is not read as documents
+        chunks: list[Chunk] = []
+        documents = _Count()
+        # documents.jsonl is written while the corpus is read: no cleaned text is held after its chunks are made
+        writer.write_jsonl(DOCUMENTS, documents.count(_read_corpus(files, skipped, config, progress, chunks)))
+        if not chunks:
+            raise CorpusError(_nothing_readable(paths, skipped))
+        keys = [chunk_key(c) for c in chunks]
         embedded = reused = 0
         vector_info = None
         embedder_info = None
@@ -161,10 +185,6 @@ def build_index(
             embedder_info = {"spec": spec, "dim": int(embedder.dim)}
         # a generator: the contexts of all chunks are never held at once
         build_bm25((c.context for c in chunks), writer.tmp / BM25_DIR, k1=config.bm25_k1, b=config.bm25_b)
-        writer.write_jsonl(
-            DOCUMENTS,
-            ({"doc_id": d.doc_id, "source": d.source, "title": d.title, "text": t} for d, t in zip(docs, cleaned_docs)),
-        )
         writer.write_jsonl(CHUNKS, (chunk_row(c, k) for c, k in zip(chunks, keys)))
         import jieba
 
@@ -176,7 +196,7 @@ def build_index(
                 "tokenizer": {"name": "jieba-search", "jieba": jieba.__version__, "dictionary_hash": dictionary_hash()},
                 "bm25": {"library": "bm25s", "method": "lucene", "k1": config.bm25_k1, "b": config.bm25_b},
                 "chunking": {"size": config.chunk_size, "overlap": config.chunk_overlap, "max": config.chunk_max},
-                "counts": {"documents": len(docs), "chunks": len(chunks)},
+                "counts": {"documents": documents.n, "chunks": len(chunks)},
                 "corpus": {
                     "roots": [str(p) for p in paths],
                     "files": {f.name: f.sha256 for f in files},
@@ -192,7 +212,7 @@ def build_index(
         raise
     return BuildReport(
         index_dir=str(target),
-        documents=len(docs),
+        documents=documents.n,
         chunks=len(chunks),
         skipped=tuple(str(s) for s in skipped),
         embedded=embedded,

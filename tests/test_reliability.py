@@ -562,3 +562,29 @@ def test_big_builds_show_a_reading_progress_bar(tmp_path, monkeypatch, capsys):
     (tmp_path / "c" / "a.txt").write_text(DOC, encoding="utf-8")
     QA.build([tmp_path / "c"], tmp_path / "idx", model="none", progress=True)
     assert "reading" in capsys.readouterr().err
+
+
+def test_a_skipped_document_leaves_no_gap_in_chunk_ids(tmp_path):
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "a-punct.txt").write_text("。。。！！！\n" * 50, encoding="utf-8")  # chunks, then skipped: no words
+    (d / "b.txt").write_text("协商还款时要说明收入情况。" * 40, encoding="utf-8")
+    QA.build([d], tmp_path / "idx", model="none")
+    qa = QA.load(tmp_path / "idx")
+    assert [c.chunk_id for c in qa._retriever.chunks] == list(range(len(qa._retriever.chunks)))
+    hit = qa.search("协商还款").hits[0]
+    assert hit.text in qa.context(hit.chunk_id)
+
+
+def test_the_lock_is_taken_before_the_corpus_is_read(corpus, tmp_path, monkeypatch):
+    from qa import build as build_module
+    from qa.store import IndexWriter
+
+    out = tmp_path / "index"
+    first = IndexWriter(out)
+    monkeypatch.setattr(build_module, "discover", lambda *a, **k: pytest.fail("read the corpus before locking"))
+    try:
+        with pytest.raises(OutputError, match="another qa build"):
+            QA.build([corpus], out, model="none")
+    finally:
+        first.abort()
