@@ -20,6 +20,7 @@ from .store import CHUNKS, DOCUMENTS, IndexWriter, check_output, chunk_key, chun
 
 log = logging.getLogger(__name__)
 _PROGRESS_BYTES = 5_000_000  # corpora above this show a reading progress bar with an ETA
+_PROGRESS_CHUNKS = 5_000  # and above this many chunks, a BM25 indexing bar
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,17 @@ def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], config: Co
         yield {"doc_id": doc.doc_id, "source": doc.source, "title": doc.title, "text": cleaned_text}
 
 
+def _contexts(chunks: Sequence[Chunk], progress: bool) -> Iterator[str]:
+    """Chunk contexts for BM25, one at a time (never all held at once); segmenting them is most of a big lexical
+    build, so a progress bar with its ETA is shown for big corpora."""
+    if not progress or len(chunks) < _PROGRESS_CHUNKS:
+        yield from (c.context for c in chunks)
+        return
+    from tqdm import tqdm
+
+    yield from (c.context for c in tqdm(chunks, unit="chunk", desc="BM25 indexing", leave=False))
+
+
 def build_index(
     paths: Iterable[str | Path],
     index_dir: str | Path,
@@ -183,8 +195,7 @@ def build_index(
             index, vector_info = build_vector_index(vectors, kind=ann or config.ann)
             writer.write_vectors(vectors, index, embedder.embed_passages(background_sentences()))
             embedder_info = {"spec": spec, "dim": int(embedder.dim)}
-        # a generator: the contexts of all chunks are never held at once
-        build_bm25((c.context for c in chunks), writer.tmp / BM25_DIR, k1=config.bm25_k1, b=config.bm25_b)
+        build_bm25(_contexts(chunks, progress), writer.tmp / BM25_DIR, k1=config.bm25_k1, b=config.bm25_b)
         writer.write_jsonl(CHUNKS, (chunk_row(c, k) for c, k in zip(chunks, keys)))
         import jieba
 

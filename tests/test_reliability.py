@@ -558,10 +558,12 @@ def test_big_builds_show_a_reading_progress_bar(tmp_path, monkeypatch, capsys):
     from qa import build as build_module
 
     monkeypatch.setattr(build_module, "_PROGRESS_BYTES", 10)
+    monkeypatch.setattr(build_module, "_PROGRESS_CHUNKS", 1)
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "a.txt").write_text(DOC, encoding="utf-8")
     QA.build([tmp_path / "c"], tmp_path / "idx", model="none", progress=True)
-    assert "reading" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "reading" in err and "BM25 indexing" in err
 
 
 def test_a_skipped_document_leaves_no_gap_in_chunk_ids(tmp_path):
