@@ -61,7 +61,7 @@ def _not_regular(path: Path) -> str | None:
     if stat.S_ISREG(mode):
         return None
     kind = next((name for test, name in _KINDS.items() if test(mode)), "not a regular file")
-    return f"skipped: {kind}, not a regular file"
+    return f"{kind}, not a regular file: not opened"
 
 
 def _sha256_file(path: Path) -> tuple[str, int]:

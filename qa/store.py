@@ -150,24 +150,24 @@ def replaceable(directory: Path) -> str | None:
     """
     directory = Path(directory)
     if os.path.islink(directory):
-        return f"{directory} is a symbolic link; give the real directory"
+        return "it is a symbolic link; give the real directory"
     if not os.path.lexists(directory):
         return None
     if not directory.is_dir():
-        return f"{directory} is not a directory"
+        return "it is not a directory"
     try:
         entries = os.listdir(directory)
     except OSError as exc:
-        return f"{directory} cannot be read ({exc.strerror})"
+        return f"it cannot be read ({exc.strerror})"
     if not entries:
         return None
     if MANIFEST not in entries:
-        return f"{directory} is not a qa index (a non-empty directory without {MANIFEST})"
+        return f"it is not a qa index (a non-empty directory without {MANIFEST})"
     known = _LAYOUT | {_PARTIAL} | (_manifest_names(directory) or set())
     foreign = sorted(e for e in entries if e not in known)
     if foreign:
         shown = ", ".join(foreign[:3]) + (" …" if len(foreign) > 3 else "")
-        return f"{directory} holds files qa did not write ({shown})"
+        return f"it holds files qa did not write ({shown})"
     return None
 
 

@@ -301,8 +301,8 @@ def test_fifo_and_socket_are_skipped_without_opening(run, corpus, tmp_path):
     finally:
         server.close()
     assert result.exit_code == 0, result.output
-    assert "pipe.txt: skipped: a FIFO (named pipe), not a regular file" in result.output
-    assert "s.txt: skipped: a socket" in result.output and "1 documents" in result.output
+    assert "skipped pipe.txt: a FIFO (named pipe), not a regular file: not opened" in result.output
+    assert "skipped s.txt: a socket" in result.output and "1 documents" in result.output
 
 
 def test_device_given_as_a_path_is_skipped(tmp_path):
