@@ -106,8 +106,8 @@ class StoredIndex:
 
         path = self.directory / FAISS
         try:
-            index = faiss.read_index(str(path))
-        except RuntimeError as exc:
+            index = _read_faiss(path)
+        except (RuntimeError, OSError) as exc:
             raise _corrupt(self.directory, f"cannot read {FAISS}: {exc}") from exc
         prepare_for_search(index, self.manifest.get("vector_index") or {"kind": "flat"})
         return index
@@ -266,6 +266,17 @@ def _write_faiss(index, path: Path) -> None:
         del writer  # flushes faiss's buffer into the file before it closes
 
 
+def _read_faiss(path: Path):
+    """Through a Python file, like _write_faiss: faiss's own path argument cannot take a path with undecodable bytes."""
+    import faiss
+
+    with path.open("rb") as handle:
+        reader = faiss.PyCallbackIOReader(handle.read)
+        index = faiss.read_index(reader)
+        del reader
+    return index
+
+
 def _no_space(exc: BaseException) -> bool:
     """ENOSPC however it arrives: an OSError, numpy's 'N requested and M written', faiss's RuntimeError text."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -293,7 +304,8 @@ class IndexWriter:
             raise
 
     def write_jsonl(self, name: str, rows: Iterator[dict[str, Any]]) -> None:
-        with (self.tmp / name).open("w", encoding="utf-8") as handle:
+        # backslashreplace: a path holding undecodable bytes (surrogates) is written as a JSON \udcXX escape
+        with (self.tmp / name).open("w", encoding="utf-8", errors="backslashreplace") as handle:
             for row in rows:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
@@ -308,7 +320,8 @@ class IndexWriter:
             files[path.relative_to(self.tmp).as_posix()] = _file_record(path)
         manifest = {**manifest, "format_version": FORMAT_VERSION, "qa_version": __version__, "files": files}
         manifest_tmp = self.tmp / (MANIFEST + ".part")
-        manifest_tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        manifest_tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8",
+                                errors="backslashreplace")  # corpus roots may hold undecodable bytes
         os.replace(manifest_tmp, self.tmp / MANIFEST)  # the manifest is the last file to appear
         reason = replaceable(self.target)  # checked again: something may have been put there during the build
         if reason is not None:

@@ -590,3 +590,14 @@ def test_the_lock_is_taken_before_the_corpus_is_read(corpus, tmp_path, monkeypat
             QA.build([corpus], out, model="none")
     finally:
         first.abort()
+
+
+def test_corpus_and_output_paths_with_undecodable_bytes(tmp_path):
+    root = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"d\xff"))  # how argv hands such a path over
+    os.mkdir(root)
+    with open(os.path.join(root, "a.txt"), "w", encoding="utf-8") as handle:
+        handle.write(DOC)
+    out = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"i\xff"))
+    QA.build([root], out, model="hash:16")
+    qa = QA.load(out)
+    assert qa.search("强制下款").hits and qa.info()["documents"] == 1
