@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Sequence
 
 from .answer import Answer, compose
 from .build import BuildReport, build_index
@@ -11,7 +11,6 @@ from .config import DEFAULT, DEFAULT_BUILD, BuildConfig, QueryConfig
 from .embedding import Embedder
 from .index import Index
 from .retrieve import Retriever, SearchResult
-from .store import StoredDocument
 
 
 class QA:
@@ -82,10 +81,6 @@ class QA:
     @property
     def sources(self) -> tuple[str, ...]:
         return self.index.sources
-
-    @property
-    def documents(self) -> Mapping[str, StoredDocument]:
-        return self.index.documents
 
     @property
     def warnings(self) -> tuple[str, ...]:
