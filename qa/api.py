@@ -9,7 +9,8 @@ from .answer import Answer, compose
 from .build import BuildReport, build_index
 from .config import DEFAULT, DEFAULT_BUILD, BuildConfig, QueryConfig
 from .embedding import Embedder
-from .index import Index
+from .index import Index, is_integer
+from .errors import ConfigError
 from .retrieve import Retriever, SearchResult
 
 
@@ -51,19 +52,20 @@ class QA:
     # -- questions -------------------------------------------------------------------------------------------
     def search(self, question: str, k: int | None = None, mode: str | None = None,
                sources: Sequence[str] | None = None) -> SearchResult:
-        result, _ = self._retriever.search(question, k or self.config.k_search, mode or self.config.mode, sources)
+        k = _check_k(k, self.config.k_search)
+        result, _ = self._retriever.search(question, k, mode or self.config.mode, self._check_sources(sources))
         return result
 
     def search_many(self, questions: Sequence[str], k: int | None = None, mode: str | None = None,
                     sources: Sequence[str] | None = None) -> list[SearchResult]:
         """`search` for many questions at once (their vectors are computed in batches)."""
-        k, mode = k or self.config.k_search, mode or self.config.mode
-        return [result for result, _ in self._retriever.search_many(questions, k, mode, sources)]
+        k, mode = _check_k(k, self.config.k_search), mode or self.config.mode
+        return [result for result, _ in self._retriever.search_many(questions, k, mode, self._check_sources(sources))]
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
             sources: Sequence[str] | None = None) -> Answer:
-        k = k or self.config.k_ask
-        result, qvec = self._retriever.search(question, k, mode or self.config.mode, sources)
+        k = _check_k(k, self.config.k_ask)
+        result, qvec = self._retriever.search(question, k, mode or self.config.mode, self._check_sources(sources))
         return compose(
             result,
             k=k,
@@ -98,7 +100,35 @@ class QA:
     def info(self) -> dict:
         return self.index.info()
 
+    def _check_sources(self, sources: str | Sequence[str] | None) -> list[str] | None:
+        """One source name or several; a name this index does not hold is an error naming the ones it does."""
+        if sources is None:
+            return None
+        if isinstance(sources, (str, Path)):
+            sources = [str(sources)]  # a single name, not a sequence of its characters
+        try:
+            wanted = list(sources)
+        except TypeError:
+            raise ConfigError(f"sources must be a source name or a list of them, got {sources!r}") from None
+        if not all(isinstance(s, str) for s in wanted):
+            raise ConfigError(f"sources must be source names (strings), got {wanted!r}")
+        known = set(self.sources)
+        unknown = [s for s in wanted if s not in known]
+        if unknown:
+            listed = ", ".join(sorted(known)[:10]) + (" …" if len(known) > 10 else "")
+            raise ConfigError(f"unknown source(s) {', '.join(map(repr, unknown))}; this index holds: {listed}")
+        return wanted or None
+
     def __repr__(self) -> str:
         info = self.info()
         spec = (info["embedder"] or {}).get("spec", "none")
         return f"QA({str(self.directory)!r}: {info['documents']} documents, {info['chunks']} chunks, embedder {spec})"
+
+
+def _check_k(k, default: int) -> int:
+    """None → the default; otherwise a positive integer (0 used to mean 'the default' silently, "3" to crash)."""
+    if k is None:
+        return default
+    if not is_integer(k) or k < 1:
+        raise ConfigError(f"k must be a positive integer, got {k!r}")
+    return k
