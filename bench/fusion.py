@@ -3,8 +3,8 @@
     python -m bench.fusion -i /tmp/stard-index \\
         --queries ../shared/data/stard/queries.jsonl --qrels ../shared/data/stard/qrels/train.tsv
 
-The questions are embedded once (in batches) and every setting reuses those vectors, so a sweep takes seconds
-per setting instead of minutes. Batch and one-at-a-time embedding differ in the last float bits: numbers can
+The questions are embedded once (in batches, kept in the index's question cache) and every setting reuses those
+vectors, so a sweep takes seconds per setting instead of minutes. Batch and one-at-a-time embedding differ in the last float bits: numbers can
 differ from `qa eval` in the fourth decimal.
 """
 from __future__ import annotations
@@ -15,19 +15,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
-from qa.config import DEFAULT, Config
-from qa.embedding import load_embedder
+from qa import QA
+from qa.config import DEFAULT, QueryConfig
 from qa.evaluate import beir_queries, documents_of, ranking_metrics
-from qa.retrieve import Retriever
-from qa.store import load
 
 RRF_KS = (5, 10, 20, 30, 60)
 WEIGHTS = (0.5, 0.6, 0.7)
 
 
-def settings() -> list[tuple[str, str, Config]]:
+def settings() -> list[tuple[str, str, QueryConfig]]:
     """(label, mode, config) for every setting the sweep scores."""
     out = [("lexical (BM25)", "lexical", DEFAULT),
            ("lexical, gate off", "lexical", replace(DEFAULT, min_lexical_coverage=0.0)),  # every result shown
@@ -48,22 +44,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, help="also write the table here")
     args = parser.parse_args(argv)
 
-    stored = load(args.index)
     queries = beir_queries(args.queries, args.qrels)
-    if stored.embedder_spec is None:
+    qa = QA.load(args.index, config=replace(DEFAULT, query_cache=len(queries)))
+    if not qa.index.has_vectors:
         raise SystemExit("this index has no embedder: nothing to fuse")
-    embedder = load_embedder(stored.embedder_spec)
     started = time.perf_counter()
     texts = [text for text, _ in queries]
-    vectors = np.concatenate([embedder.embed_queries(texts[i : i + 32]) for i in range(0, len(texts), 32)])
+    for i in range(0, len(texts), 32):
+        qa.index.embed_queries(texts[i : i + 32])
     print(f"{len(queries)} questions embedded in {time.perf_counter() - started:.0f} s")
 
     rows = []
     for label, mode, config in settings():
-        retriever = Retriever(stored, config, embedder)
+        asker = QA(qa.index, replace(config, query_cache=len(queries)))
         total = dict.fromkeys(("ndcg@10", "recall@10", "recall@100", "mrr@10"), 0.0)
-        for (text, relevant), vector in zip(queries, vectors):
-            result, _ = retriever.search(text, k=100, mode=mode, query_vector=vector)
+        for result, (_, relevant) in zip(asker.search_many(texts, k=100, mode=mode), queries):
             for key, value in ranking_metrics(documents_of(result), relevant).items():
                 total[key] += value
         row = {"setting": label, **{key: round(value / len(queries), 4) for key, value in total.items()}}

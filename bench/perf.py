@@ -119,9 +119,9 @@ def build(max_files: int | None) -> dict:
 
     from qa import QA
     from qa.chunking import chunk_documents
-    from qa.config import DEFAULT
+    from qa.build import EMBED_BATCH
+    from qa.config import DEFAULT_BUILD as DEFAULT
     from qa.corpus import discover, read_documents
-    from qa.store import load
 
     work = Path(tempfile.mkdtemp(prefix="qa-bench-build-"))
     try:
@@ -140,8 +140,8 @@ def build(max_files: int | None) -> dict:
 
         def bare_seconds() -> float:
             t = time.perf_counter()
-            for start in range(0, len(texts), DEFAULT.embed_batch):
-                bare.passage(texts[start : start + DEFAULT.embed_batch])
+            for start in range(0, len(texts), EMBED_BATCH):
+                bare.passage(texts[start : start + EMBED_BATCH])
             return time.perf_counter() - t
 
         bare_runs, builds = [bare_seconds()], []
@@ -170,7 +170,7 @@ def build(max_files: int | None) -> dict:
             "unchanged_rebuild_embedded": again.embedded,
             "unchanged_rebuild_fraction": round(again.seconds / build_s, 4),
             "one_file_changed_embedded": changed.embedded,
-            "one_file_changed_file_chunks": sum(1 for c in load(index).chunks if c.source == chosen[0].name),
+            "one_file_changed_file_chunks": sum(1 for c in QA.load(index).index.chunks if c.source == chosen[0].name),
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)

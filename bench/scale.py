@@ -245,11 +245,11 @@ def bench_bm25(n: int, n_queries: int, k: int, tmp: Path) -> dict[str, Any]:
 
     res["bm25s_retrieve"] = percentiles(time_each(bm25s_retrieve, n_queries))
     try:
-        from qa.lexical import BM25Index
+        from qa.store import read_bm25
     except ImportError as exc:  # the library reader is not there (yet)
         res["library"] = {"error": str(exc)}
     else:
-        reader = BM25Index(out_dir, n)
+        reader = read_bm25(out_dir, n)
 
         def library(i: int) -> None:
             scores = reader.scores(queries[i])

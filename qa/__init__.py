@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .config import Config  # noqa: E402  (light: no third-party imports)
+from .config import BuildConfig, QueryConfig  # noqa: E402  (light: no third-party imports)
 from .errors import (  # noqa: E402
     ConfigError,
     CorpusError,
@@ -17,6 +17,7 @@ from .errors import (  # noqa: E402
     EmptyQuestionError,
     EvaluationError,
     IndexCorruptError,
+    IndexMismatchError,
     IndexNotFoundError,
     OutputError,
     QAError,
@@ -24,6 +25,7 @@ from .errors import (  # noqa: E402
 
 _LAZY = {
     "QA": "qa.api",
+    "Index": "qa.index",
     "Answer": "qa.answer",
     "AnswerSentence": "qa.answer",
     "Hit": "qa.retrieve",
@@ -32,9 +34,9 @@ _LAZY = {
 }
 
 __all__ = [
-    "QA", "Answer", "AnswerSentence", "Hit", "SearchResult", "BuildReport", "Config", "QAError", "ConfigError",
-    "CorpusError", "EmbedderError", "EmptyQuestionError", "EvaluationError", "IndexCorruptError",
-    "IndexNotFoundError", "OutputError", "__version__",
+    "QA", "Index", "Answer", "AnswerSentence", "Hit", "SearchResult", "BuildReport", "BuildConfig", "QueryConfig",
+    "QAError", "ConfigError", "CorpusError", "EmbedderError", "EmptyQuestionError", "EvaluationError",
+    "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError", "OutputError", "__version__",
 ]
 
 

@@ -21,7 +21,7 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     import faiss
 
-KINDS = ("auto", "flat", "hnsw", "ivf")
+from .config import ANN_KINDS as KINDS  # noqa: E402  (the one list of kinds)
 
 # From this many vectors up, kind="auto" builds the ANN index (DEFAULT_ANN) instead of exact
 # search. Measured (docs/BENCHMARKS.md, 2-core machine, 1 search thread): exact search costs
@@ -117,8 +117,8 @@ def build_vector_index(vectors: np.ndarray, kind: str = "auto") -> tuple["faiss.
 
     kind: "auto" (exact below AUTO_ANN_THRESHOLD vectors, DEFAULT_ANN from there on),
     "flat" (exact), "hnsw" or "ivf". Returns (index, info) where info is a JSON-able dict
-    for the manifest, e.g. {"kind": "flat"} or {"kind": "hnsw", "M": 32, "efConstruction":
-    80, "efSearch": 128}, plus "requested" (the kind asked for) and, for "auto",
+    for the manifest, e.g. {"kind": "flat"} or {"kind": "hnsw", "M": HNSW_M, "efConstruction":
+    HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH}, plus "requested" (the kind asked for) and, for "auto",
     "auto_threshold". Row i of the index is row i of ``vectors``.
 
     n == 0 gives an empty flat index. IVF on too few vectors to train a useful number of

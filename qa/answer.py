@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .chunking import split_sentences
-from .config import DEFAULT, Config
+from .config import DEFAULT, QueryConfig
 from .lexical import synonyms, tokenize
 from .retrieve import Hit, SearchResult, result_head
 from .text import heading_level
@@ -147,7 +147,7 @@ def compose(
     idf: Callable[[str], float],
     embed: Callable[[list[str]], np.ndarray] | None = None,
     query_vector: np.ndarray | None = None,
-    config: Config = DEFAULT,
+    config: QueryConfig = DEFAULT,
 ) -> Answer:
     passages = result.hits[:k]
     common = dict(question=result.question, mode=result.mode, warning=result.warning, notice=result.notice,

@@ -1,28 +1,35 @@
 """The library API that the CLI, the web app and notebooks share: `QA.build`, `QA.load`, `search`, `ask`."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from .answer import Answer, compose
 from .build import BuildReport, build_index
-from .config import DEFAULT, Config
+from .config import DEFAULT, DEFAULT_BUILD, BuildConfig, QueryConfig
 from .embedding import Embedder
+from .index import Index, is_integer
 from .errors import ConfigError
 from .retrieve import Retriever, SearchResult
-from .store import load
 
 
 class QA:
-    """A loaded index. Load once, ask many times: models and files are opened on first need and kept."""
+    """A loaded index and the settings questions are asked with. Load once, ask many times."""
 
-    def __init__(self, retriever: Retriever, config: Config = DEFAULT) -> None:
-        self._retriever = retriever
+    def __init__(self, index: Index, config: QueryConfig = DEFAULT) -> None:
+        self.index = index
         self.config = config
+        self._retriever = Retriever(index, config)
 
     @classmethod
-    def load(cls, index_dir: str | Path = "index", *, config: Config = DEFAULT, embedder: Embedder | None = None) -> "QA":
-        return cls(Retriever(load(index_dir), config, embedder), config)
+    def load(cls, index_dir: str | Path = "index", *, config: QueryConfig = DEFAULT,
+             embedder: Embedder | None = None) -> "QA":
+        return cls(Index.open(index_dir, embedder=embedder, query_cache=config.query_cache), config)
+
+    def with_config(self, **changes) -> "QA":
+        """The same loaded index asked with other query settings (e.g. fusion="rrf")."""
+        return QA(self.index, replace(self.config, **changes))
 
     @staticmethod
     def build(
@@ -33,15 +40,14 @@ class QA:
         chunk_size: int | None = None,
         overlap: int | None = None,
         ann: str | None = None,
-        config: Config = DEFAULT,
+        build: BuildConfig = DEFAULT_BUILD,
         progress: bool = False,
         embedder: Embedder | None = None,
     ) -> BuildReport:
-        from dataclasses import replace
-
-        changes = {"chunk_size": chunk_size, "chunk_overlap": overlap}
-        config = replace(config, **{k: v for k, v in changes.items() if v is not None})
-        return build_index(paths, index_dir, config=config, model=model, ann=ann, progress=progress, embedder=embedder)
+        """Build an index from files and directories. Keyword settings override `build` (the recipe)."""
+        changes = {"model": model, "chunk_size": chunk_size, "chunk_overlap": overlap, "ann": ann}
+        build = replace(build, **{k: v for k, v in changes.items() if v is not None})
+        return build_index(paths, index_dir, build=build, progress=progress, embedder=embedder)
 
     # -- questions -------------------------------------------------------------------------------------------
     def search(self, question: str, k: int | None = None, mode: str | None = None,
@@ -50,16 +56,21 @@ class QA:
         result, _ = self._retriever.search(question, k, mode or self.config.mode, self._check_sources(sources))
         return result
 
+    def search_many(self, questions: Sequence[str], k: int | None = None, mode: str | None = None,
+                    sources: Sequence[str] | None = None) -> list[SearchResult]:
+        """`search` for many questions at once (their vectors are computed in batches)."""
+        k, mode = _check_k(k, self.config.k_search), mode or self.config.mode
+        return [result for result, _ in self._retriever.search_many(questions, k, mode, self._check_sources(sources))]
+
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
             sources: Sequence[str] | None = None) -> Answer:
         k = _check_k(k, self.config.k_ask)
         result, qvec = self._retriever.search(question, k, mode or self.config.mode, self._check_sources(sources))
-        embedder = self._retriever.embedder() if qvec is not None else None
         return compose(
             result,
             k=k,
-            idf=self._retriever.bm25.idf,
-            embed=embedder.embed_passages if embedder is not None else None,
+            idf=self.index.terms.idf,
+            embed=self.index.embed_passages if qvec is not None else None,
             query_vector=qvec,
             config=self.config,
         )
@@ -67,41 +78,27 @@ class QA:
     # -- the index -------------------------------------------------------------------------------------------
     @property
     def directory(self) -> Path:
-        return self._retriever.stored.directory
+        return self.index.directory
 
     @property
     def sources(self) -> tuple[str, ...]:
-        return tuple(sorted({doc["source"].rsplit(":", 1)[0] for doc in self._retriever.stored.documents.values()}))
+        return self.index.sources
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What differs between the index's recipe and today's code without making it unusable."""
+        return self.index.warnings
 
     def context(self, chunk_id: int, chars: int = 400) -> str:
         """The passage with up to `chars` characters of its document before and after (cleaned, original script)."""
-        n = len(self._retriever.chunks)
-        if not _is_int(chunk_id) or not 0 <= chunk_id < n:
-            raise ConfigError(f"chunk_id must be an integer from 0 to {n - 1}, got {chunk_id!r}")
-        if not _is_int(chars) or chars < 0:
-            raise ConfigError(f"chars must be a non-negative integer, got {chars!r}")
-        chunk = self._retriever.chunks[chunk_id]
-        text = self._retriever.stored.documents[chunk.doc_id]["text"]
-        start = max(0, chunk.clean_start - chars)
-        end = min(len(text), chunk.clean_end + chars)
-        return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+        return self.index.context(chunk_id, chars)
+
+    def is_current(self) -> bool:
+        """False once the index directory has been rebuilt since it was loaded: `QA.load` it again to see it."""
+        return self.index.is_current()
 
     def info(self) -> dict:
-        manifest = self._retriever.stored.manifest
-        return {
-            "index": str(self.directory),
-            "format_version": manifest["format_version"],
-            "qa_version": manifest.get("qa_version"),
-            "created": manifest.get("created"),
-            "documents": manifest["counts"]["documents"],
-            "chunks": manifest["counts"]["chunks"],
-            "embedder": manifest.get("embedder"),
-            "vector_index": manifest.get("vector_index"),
-            "tokenizer": manifest.get("tokenizer"),
-            "chunking": manifest.get("chunking"),
-            "sources": list(self.sources),
-            "skipped": manifest.get("corpus", {}).get("skipped", []),
-        }
+        return self.index.info()
 
     def _check_sources(self, sources: str | Sequence[str] | None) -> list[str] | None:
         """One source name or several; a name this index does not hold is an error naming the ones it does."""
@@ -128,14 +125,10 @@ class QA:
         return f"QA({str(self.directory)!r}: {info['documents']} documents, {info['chunks']} chunks, embedder {spec})"
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _check_k(k, default: int) -> int:
     """None → the default; otherwise a positive integer (0 used to mean 'the default' silently, "3" to crash)."""
     if k is None:
         return default
-    if not _is_int(k) or k < 1:
+    if not is_integer(k) or k < 1:
         raise ConfigError(f"k must be a positive integer, got {k!r}")
     return k

@@ -11,14 +11,16 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from .chunking import Chunk, chunk_documents
-from .config import DEFAULT, Config
+from .config import DEFAULT_BUILD, BuildConfig
 from .corpus import Document, Skipped, SourceFile, discover, read_documents
 from .embedding import LEXICAL_ONLY, Embedder, check_spec, load_embedder, normalise_spec
-from .errors import ConfigError, CorpusError, QAError
-from .lexical import BM25_DIR, background_sentences, build_bm25, dictionary_hash
-from .store import CHUNKS, DOCUMENTS, IndexWriter, check_output, chunk_key, chunk_row, load, now_iso, write_failure
+from .errors import CorpusError
+from .lexical import background_sentences, build_bm25, tokenizer_recipe
+from .store import IndexWriter, check_output, chunk_key, now_iso, previous_vectors, write_failure
+from .text import fold_recipe
 
 log = logging.getLogger(__name__)
+EMBED_BATCH = 32  # passages per model call: speed only, the vectors are the same
 _PROGRESS_BYTES = 5_000_000  # corpora above this show a reading progress bar with an ETA
 _PROGRESS_CHUNKS = 5_000  # and above this many chunks, a BM25 indexing bar
 
@@ -41,19 +43,16 @@ class BuildReport:
         )
 
 
-def _previous_vectors(target: Path, spec: str) -> dict[str, np.ndarray]:
-    """key → vector from the index about to be replaced, when it used the same embedder."""
-    if not (target / "manifest.json").exists():
+def _previous_vectors(target: Path, embedder: Embedder) -> dict[str, np.ndarray]:
+    """key → vector from the index about to be replaced, when the same embedder recipe made it."""
+    previous = previous_vectors(target)
+    if previous is None:
         return {}
-    try:
-        old = load(target)
-    except QAError as exc:
-        log.info("not reusing vectors from %s: %s", target, exc)
-        return {}
-    vectors = old.vectors()
-    if old.embedder_spec != spec or vectors is None or len(vectors) != len(old.keys):
-        return {}
-    return {key: vectors[i] for i, key in enumerate(old.keys)}
+    recorded, vectors = previous
+    today = embedder.recipe()
+    if "query_prompt" not in recorded:  # format 1 recorded only spec and dim, and had today's prompts
+        today = {key: today[key] for key in ("spec", "dim")}
+    return vectors if recorded == today else {}
 
 
 def _embed(chunks: Sequence[Chunk], keys: Sequence[str], embedder: Embedder, reusable: dict[str, np.ndarray],
@@ -123,13 +122,13 @@ class _Count:
             yield row
 
 
-def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], config: Config, progress: bool,
+def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], build: BuildConfig, progress: bool,
                  chunks: list[Chunk]) -> Iterator[dict]:
-    """documents.jsonl rows, one document at a time; its chunks are appended to `chunks`, numbered 0, 1, 2 … in
+    """Document rows for the store, one document at a time; its chunks are appended to `chunks`, numbered 0, 1, 2 … in
     order (a skipped document leaves no gap: chunk_id is a position)."""
     for doc, cleaned_text, doc_chunks in chunk_documents(
-        _read_with_progress(files, skipped, progress), size=config.chunk_size, overlap=config.chunk_overlap,
-        maximum=config.chunk_max
+        _read_with_progress(files, skipped, progress), size=build.chunk_size, overlap=build.chunk_overlap,
+        maximum=build.chunk_max
     ):
         if not doc_chunks or not has_words(cleaned_text):
             skipped.append(Skipped(doc.source, "no text left after cleaning (only whitespace, punctuation or markup)"))
@@ -137,7 +136,7 @@ def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], config: Co
         if doc_chunks[0].chunk_id != len(chunks):
             doc_chunks = [replace(c, chunk_id=len(chunks) + i) for i, c in enumerate(doc_chunks)]
         chunks.extend(doc_chunks)
-        yield {"doc_id": doc.doc_id, "source": doc.source, "title": doc.title, "text": cleaned_text}
+        yield {"doc_id": doc.doc_id, "source": doc.source, "line": doc.line, "title": doc.title, "text": cleaned_text}
 
 
 def _contexts(chunks: Sequence[Chunk], progress: bool) -> Iterator[str]:
@@ -155,31 +154,28 @@ def build_index(
     paths: Iterable[str | Path],
     index_dir: str | Path,
     *,
-    config: Config = DEFAULT,
-    model: str | None = None,
-    ann: str | None = None,
+    build: BuildConfig = DEFAULT_BUILD,
     progress: bool = False,
     embedder: Embedder | None = None,
 ) -> BuildReport:
     started = time.perf_counter()
     target = Path(index_dir)
     paths = [Path(p) for p in paths]
-    if config.chunk_overlap >= config.chunk_size or config.chunk_size < 20:
-        raise ConfigError("chunk size must be at least 20 and larger than the overlap")
     out = check_output(target, paths)  # before reading anything: never replace what qa did not create
     if embedder is None:
-        check_spec(model or config.model)  # a bad hash:N or an unreachable hub model fails now, not after reading
+        check_spec(build.model)  # a bad hash:N or an unreachable hub model fails now, not after reading
     missing = [p for p in paths if not p.exists()]
     if missing:  # before the output's directories are made
         raise CorpusError(f"no such file or directory: {missing[0]}")
-    spec = normalise_spec(embedder.spec if embedder else (model or config.model))
+    spec = normalise_spec(embedder.spec if embedder else build.model)
+    build = replace(build, model=spec)
     writer = IndexWriter(target)  # takes the output's lock before the corpus is read: a second build fails at once
     try:
         files, skipped = discover(paths, exclude=out)  # an index inside a corpus folder is not read as documents
         chunks: list[Chunk] = []
         documents = _Count()
-        # documents.jsonl is written while the corpus is read: no cleaned text is held after its chunks are made
-        writer.write_jsonl(DOCUMENTS, documents.count(_read_corpus(files, skipped, config, progress, chunks)))
+        # documents are written while the corpus is read: no cleaned text is held after its chunks are made
+        writer.write_documents(documents.count(_read_corpus(files, skipped, build, progress, chunks)))
         if not chunks:
             raise CorpusError(_nothing_readable(paths, skipped))
         keys = [chunk_key(c) for c in chunks]
@@ -190,23 +186,22 @@ def build_index(
             from .ann import build_vector_index
 
             embedder = embedder or load_embedder(spec)
-            vectors, embedded = _embed(chunks, keys, embedder, _previous_vectors(target, spec), config.embed_batch, progress)
+            vectors, embedded = _embed(chunks, keys, embedder, _previous_vectors(target, embedder), EMBED_BATCH, progress)
             reused = len(chunks) - embedded
-            index, vector_info = build_vector_index(vectors, kind=ann or config.ann)
+            index, vector_info = build_vector_index(vectors, kind=build.ann)
             writer.write_vectors(vectors, index, embedder.embed_passages(background_sentences()))
-            embedder_info = {"spec": spec, "dim": int(embedder.dim)}
-        build_bm25(_contexts(chunks, progress), writer.tmp / BM25_DIR, k1=config.bm25_k1, b=config.bm25_b)
-        writer.write_jsonl(CHUNKS, (chunk_row(c, k) for c, k in zip(chunks, keys)))
-        import jieba
-
+            embedder_info = embedder.recipe()
+        writer.write_bm25(*build_bm25(_contexts(chunks, progress), k1=build.bm25_k1, b=build.bm25_b))
+        writer.write_chunks(chunks, keys)
         writer.commit(
             {
                 "created": now_iso(),
+                "build": build.to_dict(),
                 "embedder": embedder_info,
                 "vector_index": vector_info,
-                "tokenizer": {"name": "jieba-search", "jieba": jieba.__version__, "dictionary_hash": dictionary_hash()},
-                "bm25": {"library": "bm25s", "method": "lucene", "k1": config.bm25_k1, "b": config.bm25_b},
-                "chunking": {"size": config.chunk_size, "overlap": config.chunk_overlap, "max": config.chunk_max},
+                "tokenizer": tokenizer_recipe(),
+                "text": fold_recipe(),
+                "bm25": {"library": "bm25s", "method": "lucene"},
                 "counts": {"documents": documents.n, "chunks": len(chunks)},
                 "corpus": {
                     "roots": [str(p) for p in paths],

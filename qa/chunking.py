@@ -27,6 +27,7 @@ class Chunk:
     text: str  # cleaned passage as shown (document's own script)
     clean_start: int  # offsets into the cleaned document text, for surrounding context
     clean_end: int
+    line: int | None = None  # the JSONL line of the document, if it came from one
 
     @property
     def context(self) -> str:
@@ -147,6 +148,7 @@ def chunk_document(
                 text=text[a:b],
                 clean_start=a,
                 clean_end=b,
+                line=doc.line,
             )
         )
     return chunks

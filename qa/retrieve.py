@@ -1,22 +1,20 @@
-"""Question → ranked hits: BM25 and dense retrieval fused by weighted reciprocal rank, with a relevance gate."""
+"""Question → ranked hits: BM25 and dense candidates fused (min-max-normalised linear fusion by default, weighted
+reciprocal rank as the alternative; see QueryConfig.fusion), then a relevance gate decides whether anything is shown."""
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from .config import DEFAULT, Config
-from .embedding import Embedder, load_embedder
-from .errors import ConfigError, EmbedderError, EmptyQuestionError
-from .lexical import BM25_DIR, BM25Index, expand, index_tokens, synonyms, tokenize
-from .store import StoredIndex
+from .config import DEFAULT, MODES, QueryConfig
+from .errors import ConfigError, EmptyQuestionError
+from .index import Index
+from .lexical import expand, index_tokens, synonyms, tokenize
 from .text import strip_control
 
 log = logging.getLogger(__name__)
-MODES = ("hybrid", "dense", "lexical")
 
 
 @dataclass(frozen=True)
@@ -34,9 +32,10 @@ class Hit:
     dense_score: float | None = None  # cosine similarity of question and passage
     lexical_score: float = 0.0  # BM25
     coverage: float = 0.0  # idf-weighted share of the question's terms found in the passage
+    line: int | None = None  # the JSONL line of the document, if it came from one
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "rank": self.rank,
             "score": round(self.score, 6),
             "doc_id": self.doc_id,
@@ -51,6 +50,9 @@ class Hit:
             "lexical_score": round(self.lexical_score, 6),
             "coverage": round(self.coverage, 4),
         }
+        if self.line is not None:
+            out["line"] = self.line
+        return out
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def result_head(result) -> dict:
     return out
 
 
-def prepare_question(question: str, config: Config = DEFAULT) -> Query:
+def prepare_question(question: str, config: QueryConfig = DEFAULT) -> Query:
     if not isinstance(question, str):
         raise EmptyQuestionError("the question must be text")
     cleaned = strip_control(question).strip()
@@ -97,77 +99,47 @@ def prepare_question(question: str, config: Config = DEFAULT) -> Query:
 
 
 class Retriever:
-    def __init__(self, stored: StoredIndex, config: Config = DEFAULT, embedder: Embedder | None = None) -> None:
-        self.stored = stored
+    """Hybrid search over one `Index` with one `QueryConfig`."""
+
+    def __init__(self, index: Index, config: QueryConfig = DEFAULT) -> None:
+        self.index = index
         self.config = config
-        self.chunks = stored.chunks
-        self.bm25 = BM25Index(stored.directory / BM25_DIR, len(stored.chunks))
-        self._embedder = embedder
-        self._embedder_error: str | None = None
-        self._lock = threading.RLock()
-        self._faiss = None
-        self._vectors = None
-        self._background = None
-        self._source_of = np.array([c.source.rsplit(":", 1)[0] if ":" in c.source else c.source for c in self.chunks])
 
-    # -- dense side, loaded on first use -------------------------------------------------------------------
-    @property
-    def has_vectors(self) -> bool:
-        return self.stored.embedder_spec is not None
-
-    def embedder(self) -> Embedder | None:
-        """The index's embedder, or None (with the reason kept) when it cannot be loaded here."""
-        with self._lock:  # the web app asks from several threads; load once
-            if self._embedder is None and self._embedder_error is None and self.has_vectors:
-                try:
-                    self._embedder = load_embedder(self.stored.embedder_spec)
-                except EmbedderError as exc:
-                    self._embedder_error = str(exc)
-                    log.warning("dense retrieval unavailable: %s", exc)
-            return self._embedder
-
-    def _dense_ready(self) -> bool:
-        if self.embedder() is None:
-            return False
-        with self._lock:
-            if self._faiss is None:
-                self._vectors = self.stored.vectors()
-                self._background = self.stored.background()
-                self._faiss = self.stored.faiss_index()  # set last: it marks the dense side as loaded
-        return True
-
-    def embed_question(self, text: str) -> np.ndarray:
-        return self.embedder().embed_queries([text])[0]
-
-    # -- search ------------------------------------------------------------------------------------------------
-    def search(self, question: str, k: int = 10, mode: str = "hybrid", sources: Sequence[str] | None = None,
-               query_vector: np.ndarray | None = None) -> tuple[SearchResult, np.ndarray | None]:
+    def search(self, question: str, k: int = 10, mode: str = "hybrid",
+               sources: Sequence[str] | None = None) -> tuple[SearchResult, np.ndarray | None]:
         """Ranked hits, plus the question vector (reused by answer extraction) when dense retrieval ran."""
+        return self.search_many([question], k, mode, sources)[0]
+
+    def search_many(self, questions: Sequence[str], k: int = 10, mode: str = "hybrid",
+                    sources: Sequence[str] | None = None) -> list[tuple[SearchResult, np.ndarray | None]]:
+        """`search` for several questions: their vectors are computed in one batch."""
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         if k < 1:
             raise ConfigError("k must be at least 1")
-        query = prepare_question(question, self.config)
+        queries = [prepare_question(q, self.config) for q in questions]
         warning = None
-        if mode != "lexical" and not self._dense_ready():
-            reason = self._embedder_error or "this index was built without an embedding model"
+        if mode != "lexical" and (not self.index.has_vectors or self.index.embedder() is None):
+            reason = self.index.embedder_error or "this index was built without an embedding model"
             warning = f"{self.config.lexical_only_warning} ({reason})"
             mode = "lexical"
-        mask = self._source_mask(sources)
+        mask = self.index.rows_of(sources) if sources else None
         depth = max(self.config.candidates, k)
+        qvecs = self.index.embed_queries([q.text for q in queries]) if mode != "lexical" else [None] * len(queries)
+        dense = self.index.search_vectors(np.stack(qvecs), depth, mask) if mode != "lexical" else [[]] * len(queries)
+        return [self._rank(q, k, mode, mask, depth, qvec, ranked, warning)
+                for q, qvec, ranked in zip(queries, qvecs, dense)]
+
+    def _rank(self, query: Query, k: int, mode: str, mask: np.ndarray | None, depth: int, qvec: np.ndarray | None,
+              dense_ranked: list[int], warning: str | None) -> tuple[SearchResult, np.ndarray | None]:
         terms = list(dict.fromkeys(tokenize(query.text)))
-        lexical = self.bm25.scores(index_tokens(query.text))
+        bm25 = self.index.terms
+        lexical = bm25.scores(index_tokens(query.text))
         if self.config.synonym_weight:
-            lexical = lexical + self.config.synonym_weight * self.bm25.scores(expand(terms))
+            lexical = lexical + self.config.synonym_weight * bm25.scores(expand(terms))
         if mask is not None:
             lexical = np.where(mask, lexical, 0.0)
         lexical_ranked = _top(lexical, depth, positive_only=True)
-
-        qvec = None
-        dense_ranked: list[int] = []
-        if mode != "lexical":
-            qvec = query_vector if query_vector is not None else self.embed_question(query.text)
-            dense_ranked = self._dense_search(qvec, depth, mask)
 
         if mode == "lexical":
             order = lexical_ranked
@@ -179,64 +151,36 @@ class Retriever:
             fused = self._fuse(qvec, dense_ranked, lexical, lexical_ranked)
             order = sorted(fused, key=fused.__getitem__, reverse=True)
         order = order[:k]
-        dense_scores = self._cosines(qvec, order)
+        dense_scores = self.index.cosines(qvec, order) if qvec is not None else [None] * len(order)
         coverage = self._coverage(terms, order)
         hits = []
         for rank, (i, cos, cov) in enumerate(zip(order, dense_scores, coverage), start=1):
-            c = self.chunks[i]
+            c = self.index.chunks[i]
             score = fused[i] if fused else float(cos)
             hits.append(Hit(rank, score, c.doc_id, c.source, c.title, c.chunk_id, c.start, c.end, c.text, c.heading,
-                            None if cos is None else float(cos), float(lexical[i]), float(cov)))
+                            None if cos is None else float(cos), float(lexical[i]), float(cov), c.line))
         found = self._relevant(hits, self._margin(qvec, dense_ranked))
         result = SearchResult(query.text, mode, tuple(hits) if found else (), warning, query.notice, found)
         return result, qvec
-
-    def _source_mask(self, sources: Sequence[str] | None) -> np.ndarray | None:
-        if not sources:
-            return None
-        wanted = set(sources)
-        mask = np.array([s in wanted for s in self._source_of])
-        return mask
-
-    def _dense_search(self, qvec: np.ndarray, depth: int, mask: np.ndarray | None) -> list[int]:
-        from . import ann
-
-        if mask is None:
-            _, found = ann.search(self._faiss, qvec, min(depth, self._faiss.ntotal))
-            return [int(i) for i in found[0] if i >= 0]
-        ids = np.flatnonzero(mask)
-        if len(ids) <= ann.EXACT_SUBSET_MAX:
-            # a selective filter starves an ANN graph of allowed neighbours; scoring the rows exactly is cheap
-            _, found = ann.exact_subset_search(self._vectors, qvec, ids, depth)
-            return [int(i) for i in found]
-        import faiss
-
-        params = ann.search_parameters(self._faiss, faiss.IDSelectorBatch(ids.astype("int64")))
-        _, found = ann.search(self._faiss, qvec, min(depth, self._faiss.ntotal), params)
-        return [int(i) for i in found[0] if i >= 0]
 
     def _fuse(self, qvec: np.ndarray, dense: list[int], lexical: np.ndarray, lexical_ranked: list[int]) -> dict[int, float]:
         if self.config.fusion == "rrf":
             return rrf_fuse(dense, lexical_ranked, k=self.config.rrf_k, dense_weight=self.config.dense_weight)
         pool = list(dict.fromkeys(dense + lexical_ranked))
-        cosines = np.asarray(self._vectors[pool]) @ qvec if pool else np.zeros(0)
+        cosines = self.index.cosines(qvec, pool)
         return linear_fuse(pool, cosines, len(dense), lexical, lexical_ranked, dense_weight=self.config.dense_weight)
-
-    def _cosines(self, qvec: np.ndarray | None, ids: list[int]) -> list[float | None]:
-        if qvec is None or self._vectors is None or not ids:
-            return [None] * len(ids)
-        return [float(x) for x in np.asarray(self._vectors[ids]) @ qvec]
 
     def _coverage(self, terms: list[str], ids: list[int]) -> list[float]:
         """idf-weighted share of the question's terms that occur (themselves or a synonym) in each passage."""
         if not terms or not ids:
             return [0.0] * len(ids)
-        weights = np.array([self.bm25.idf(t) for t in terms])
+        bm25 = self.index.terms
+        weights = np.array([bm25.idf(t) for t in terms])
         present = np.zeros((len(ids), len(terms)), dtype=bool)
         targets = np.array(ids)
         for j, term in enumerate(terms):
             for variant in (term, *synonyms(term)):
-                present[:, j] |= self.bm25.contains(variant, targets)
+                present[:, j] |= bm25.contains(variant, targets)
         return list((present @ weights) / weights.sum())
 
     def _margin(self, qvec: np.ndarray | None, dense_ranked: list[int]) -> float | None:
@@ -245,11 +189,11 @@ class Retriever:
         Raw cosines of e5-like models sit in a narrow band that moves with the question's language and length;
         the margin over a fixed background cancels that shift.
         """
-        if qvec is None or not dense_ranked or self._background is None or not len(self._background):
+        background = self.index.background_cosines(qvec) if qvec is not None else np.zeros(0)
+        if qvec is None or not dense_ranked or not len(background):
             return None
-        best = float(np.asarray(self._vectors[dense_ranked[0]]) @ qvec)
-        background = np.sort(self._background @ qvec)[-3:].mean()
-        return best - float(background)
+        best = float(self.index.cosines(qvec, dense_ranked[:1])[0])
+        return best - float(np.sort(background)[-3:].mean())
 
     def _relevant(self, hits: list[Hit], margin: float | None) -> bool:
         """Some hit must be closer in meaning than the background, or share most of the question's terms."""

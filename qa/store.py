@@ -1,7 +1,10 @@
-"""The index directory: atomic writes, a self-describing manifest written last, validated loading.
+"""The local index directory: the only module that reads or writes index files.
 
-Layout: manifest.json, documents.jsonl (cleaned texts, for surrounding context), chunks.jsonl, vectors.npy +
-vectors.faiss (absent for a lexical-only index), bm25/ (bm25s's files plus df.npy).
+Layout: manifest.json (the build recipe, written last), documents.jsonl (cleaned texts, for surrounding context),
+chunks.jsonl, vectors.npy + vectors.faiss + background.npy (absent for a lexical-only index), bm25/ (bm25s's
+arrays plus df.npy). Writes go to a temporary sibling directory that `IndexWriter.commit` swaps into place; `load`
+reads every file at once (vectors memory-mapped), so a loaded index is one consistent snapshot even when the
+directory is rebuilt under it.
 """
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ import numpy as np
 from . import __version__
 from .chunking import Chunk
 from .config import FORMAT_VERSION
-from .errors import REBUILD_HINT, IndexCorruptError, IndexNotFoundError, OutputError
+from .errors import IndexCorruptError, IndexNotFoundError, OutputError, rebuild_hint
+from .lexical import BM25Index
 
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
@@ -31,6 +35,10 @@ DOCUMENTS = "documents.jsonl"
 VECTORS = "vectors.npy"
 FAISS = "vectors.faiss"
 BACKGROUND = "background.npy"
+BM25_DIR = "bm25"
+DF = "df.npy"
+_BM25_ARRAYS = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy")
+_BM25_VOCAB = "vocab.index.json"
 _HASH_LIMIT = 64 * 1024 * 1024  # files up to this size are checksummed on every load; larger ones by sampled blocks
 _BLOCK = 4 * 1024 * 1024  # block size of the per-block checksums recorded for large files
 _SAMPLED_BLOCKS = 8  # blocks of a large file checked on load (first, last, the rest at random); all with --verify
@@ -79,54 +87,49 @@ def _check_sampled_blocks(path: Path, expected: dict[str, Any]) -> bool:
 
 
 @dataclass(frozen=True)
+class StoredDocument:
+    doc_id: str
+    source: str  # the file, relative to the corpus root it was found under
+    line: int | None  # the line of a JSONL record, else None
+    title: str
+    text: str  # cleaned, original script
+
+
+@dataclass(frozen=True)
 class StoredIndex:
+    """Everything one index directory holds, read at one moment."""
+
     directory: Path
     manifest: dict[str, Any]
     chunks: tuple[Chunk, ...]
     keys: tuple[str, ...]
-    documents: dict[str, dict[str, str]]  # doc_id → {"source", "title", "text" (cleaned)}
+    documents: dict[str, StoredDocument]
+    bm25: BM25Index
+    vectors: np.ndarray | None  # (chunks, dim) float32, memory-mapped
+    background: np.ndarray | None  # off-topic reference sentences' vectors
+    faiss: Any  # the FAISS index over `vectors`, or None
+    stamp: str  # sha256 of manifest.json as read: tells whether the directory was rebuilt since
 
     @property
     def embedder_spec(self) -> str | None:
         embedder = self.manifest.get("embedder")
         return embedder["spec"] if embedder else None
 
-    def vectors(self) -> np.ndarray | None:
-        path = self.directory / VECTORS
-        return np.load(path, mmap_mode="r") if path.exists() else None
-
-    def background(self) -> np.ndarray | None:
-        path = self.directory / BACKGROUND
-        return np.load(path) if path.exists() else None
-
-    def faiss_index(self):
-        import faiss
-
-        from .ann import prepare_for_search
-
-        path = self.directory / FAISS
-        try:
-            index = _read_faiss(path)
-        except (RuntimeError, OSError) as exc:
-            raise _corrupt(self.directory, f"cannot read {FAISS}: {exc}") from exc
-        prepare_for_search(index, self.manifest.get("vector_index") or {"kind": "flat"})
-        return index
-
 
 def _corrupt(directory: Path, what: str) -> IndexCorruptError:
     return IndexCorruptError(f"index {directory} is damaged ({what}); {_rebuild_hint(directory)}")
 
 
-def _rebuild_hint(directory: Path) -> str:
+def _rebuild_hint(directory: Path, manifest: dict[str, Any] | None = None) -> str:
     """Suggest `qa build -o DIR` only where a build may replace DIR: never for the user's own files."""
     reason = replaceable(directory)
     if reason is None:
-        return REBUILD_HINT.format(index=directory)
+        return rebuild_hint(directory, manifest)
     return f"qa build will not replace it ({reason}); build into a new directory with: qa build [PATHS…] -o NEW_DIR"
 
 
 # -- where an index may be written: never over anything qa did not create ------------------------------------
-_LAYOUT = {MANIFEST, CHUNKS, DOCUMENTS, VECTORS, FAISS, BACKGROUND, "bm25"}  # every name qa writes into an index
+_LAYOUT = {MANIFEST, CHUNKS, DOCUMENTS, VECTORS, FAISS, BACKGROUND, BM25_DIR}  # every name qa writes into an index
 _PARTIAL = ".qa-partial"  # marker inside a build's temp directory: qa made it, so qa may delete it
 
 
@@ -266,7 +269,7 @@ def _write_faiss(index, path: Path) -> None:
         del writer  # flushes faiss's buffer into the file before it closes
 
 
-def _read_faiss(path: Path):
+def _read_faiss_file(path: Path):
     """Through a Python file, like _write_faiss: faiss's own path argument cannot take a path with undecodable bytes."""
     import faiss
 
@@ -309,10 +312,23 @@ class IndexWriter:
             for row in rows:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
+    def write_documents(self, rows: Iterator[dict[str, Any]]) -> None:
+        self.write_jsonl(DOCUMENTS, ({k: v for k, v in row.items() if v is not None} for row in rows))
+
+    def write_chunks(self, chunks: Iterator[Chunk], keys: Iterator[str]) -> None:
+        self.write_jsonl(CHUNKS, (_chunk_row(c, k) for c, k in zip(chunks, keys)))
+
     def write_vectors(self, vectors: np.ndarray, index, background: np.ndarray) -> None:
         np.save(self.tmp / VECTORS, vectors)
         np.save(self.tmp / BACKGROUND, background)
         _write_faiss(index, self.tmp / FAISS)
+
+    def write_bm25(self, retriever, df: np.ndarray) -> None:
+        """bm25s's saved arrays (term → passages with precomputed scores) plus document frequencies."""
+        out = self.tmp / BM25_DIR
+        out.mkdir(parents=True, exist_ok=True)
+        retriever.save(str(out), show_progress=False)
+        np.save(out / DF, df)
 
     def commit(self, manifest: dict[str, Any]) -> None:
         files = {}
@@ -342,8 +358,11 @@ class IndexWriter:
         self._lock.release()
 
 
-def read_manifest(directory: Path) -> dict[str, Any]:
-    directory = Path(directory)
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    return _read_manifest(Path(directory))[0]
+
+
+def _read_manifest(directory: Path) -> tuple[dict[str, Any], str]:
     hint = _rebuild_hint(directory)
     if not os.path.lexists(directory):
         raise IndexNotFoundError(f"no index at {directory}; build one with: qa build [PATHS…] -o {directory}")
@@ -354,16 +373,18 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         if any(directory.iterdir()):
             raise IndexNotFoundError(f"{directory} is not a qa index (no {MANIFEST}); give the index directory")
         raise IndexNotFoundError(f"no index at {directory} (empty directory); {hint}")
+    raw = path.read_bytes()
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _corrupt(directory, f"{MANIFEST} is not valid JSON: {exc}") from exc
     if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
         found = manifest.get("format_version") if isinstance(manifest, dict) else None
         raise IndexCorruptError(
-            f"index {directory} has format version {found}, this qa reads version {FORMAT_VERSION}; {hint}"
+            f"index {directory} has format version {found}, this qa reads version {FORMAT_VERSION}; "
+            f"{_rebuild_hint(directory, manifest if isinstance(manifest, dict) else None)}"
         )
-    return manifest
+    return manifest, hashlib.sha256(raw).hexdigest()
 
 
 def verify_files(directory: Path, manifest: dict[str, Any], *, full: bool = False) -> int:
@@ -403,33 +424,115 @@ def verify(directory: str | Path) -> int:
     return verify_files(directory, read_manifest(directory), full=True)
 
 
-def load(directory: str | Path) -> StoredIndex:
-    directory = Path(directory)
-    manifest = read_manifest(directory)
-    verify_files(directory, manifest)
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            yield json.loads(line)
+
+
+def _chunk_row(chunk: Chunk, key: str) -> dict[str, Any]:
+    row = asdict(chunk)
+    if row.get("line") is None:
+        row.pop("line", None)  # text files have no line: keep their rows as they were
+    return {**row, "key": key}
+
+
+def _read_chunks(directory: Path) -> tuple[list[Chunk], list[str]]:
     chunks, keys = [], []
+    for row in _read_jsonl(directory / CHUNKS):
+        keys.append(row.pop("key"))
+        row["heading"] = tuple(row["heading"])
+        chunks.append(Chunk(**row))
+    return chunks, keys
+
+
+def read_bm25(folder: Path, n_docs: int) -> BM25Index:
+    """A BM25 folder as saved by `IndexWriter.write_bm25` (or by bm25s, plus df.npy)."""
+    data, indices = (np.load(folder / name, mmap_mode="r") for name in _BM25_ARRAYS[:2])
+    indptr = np.load(folder / _BM25_ARRAYS[2])
+    vocab = json.loads((folder / _BM25_VOCAB).read_text(encoding="utf-8"))
+    return BM25Index(data, indices, indptr, vocab, np.load(folder / DF), n_docs)
+
+
+def _read_faiss(directory: Path, manifest: dict[str, Any]):
+    import faiss
+
+    from .ann import prepare_for_search
+
     try:
-        with (directory / CHUNKS).open(encoding="utf-8") as handle:
-            for line in handle:
-                row = json.loads(line)
-                keys.append(row.pop("key"))
-                row["heading"] = tuple(row["heading"])
-                chunks.append(Chunk(**row))
+        index = _read_faiss_file(directory / FAISS)
+    except (RuntimeError, OSError) as exc:
+        raise _corrupt(directory, f"cannot read {FAISS}: {exc}") from exc
+    prepare_for_search(index, manifest.get("vector_index") or {"kind": "flat"})
+    return index
+
+
+def _read(directory: Path, manifest: dict[str, Any], stamp: str) -> StoredIndex:
+    verify_files(directory, manifest)
+    try:
+        chunks, keys = _read_chunks(directory)
         documents = {}
-        with (directory / DOCUMENTS).open(encoding="utf-8") as handle:
-            for line in handle:
-                row = json.loads(line)
-                documents[row.pop("doc_id")] = row
+        for row in _read_jsonl(directory / DOCUMENTS):
+            documents[row["doc_id"]] = StoredDocument(row["doc_id"], row["source"], row.get("line"), row["title"],
+                                                      row["text"])
+        bm25 = read_bm25(directory / BM25_DIR, len(chunks))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise _corrupt(directory, f"cannot read the chunk store: {exc}") from exc
     expected = (manifest.get("counts") or {}).get("chunks")
     if expected != len(chunks):
         raise _corrupt(directory, f"{len(chunks)} chunks stored, the manifest says {expected}")
-    return StoredIndex(directory, manifest, tuple(chunks), tuple(keys), documents)
+    vectors = background = index = None
+    if manifest.get("embedder"):
+        try:
+            vectors = np.load(directory / VECTORS, mmap_mode="r")
+            background = np.load(directory / BACKGROUND)
+        except (OSError, ValueError) as exc:
+            raise _corrupt(directory, f"cannot read the vectors: {exc}") from exc
+        index = _read_faiss(directory, manifest)
+        if len(vectors) != len(chunks) or index.ntotal != len(chunks):
+            raise _corrupt(directory, f"{len(vectors)} vectors for {len(chunks)} chunks")
+    return StoredIndex(directory, manifest, tuple(chunks), tuple(keys), documents, bm25, vectors, background, index,
+                       stamp)
 
 
-def chunk_row(chunk: Chunk, key: str) -> dict[str, Any]:
-    return {**asdict(chunk), "key": key}
+def load(directory: str | Path) -> StoredIndex:
+    """Read the whole index. A rebuild that lands while reading is noticed (the manifest changed) and read again."""
+    directory = Path(directory)
+    for _ in range(3):
+        manifest, stamp = _read_manifest(directory)
+        stored = _read(directory, manifest, stamp)
+        if is_current(stored):
+            break
+    return stored
+
+
+def previous_vectors(directory: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
+    """(embedder entry of its manifest, chunk key → vector) of the index at `directory`, for a rebuild to reuse.
+
+    Reads indexes of earlier format versions too, so upgrading qa does not re-embed an unchanged corpus.
+    None when there is no intact index with vectors there.
+    """
+    directory = Path(directory)
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        if not manifest.get("embedder") or not manifest.get("files"):
+            return None
+        verify_files(directory, manifest)
+        _, keys = _read_chunks(directory)
+        vectors = np.load(directory / VECTORS, mmap_mode="r")
+    except (OSError, ValueError, KeyError, TypeError, IndexCorruptError):
+        return None
+    if len(vectors) != len(keys):
+        return None
+    return manifest["embedder"], {key: vectors[i] for i, key in enumerate(keys)}
+
+
+def is_current(stored: StoredIndex) -> bool:
+    """Whether the directory still holds the index that was loaded (False once it has been rebuilt)."""
+    try:
+        return hashlib.sha256((stored.directory / MANIFEST).read_bytes()).hexdigest() == stored.stamp
+    except OSError:
+        return False
 
 
 def now_iso() -> str:

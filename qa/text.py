@@ -61,6 +61,16 @@ def to_simplified(text: str) -> str:
     return _t2s().convert(text)
 
 
+FOLD = "NFKC, OpenCC t2s, lower case"
+
+
+def fold_recipe() -> dict[str, str]:
+    """How `fold` transforms text, for manifests: a change alters every token and every embedded text."""
+    from importlib.metadata import version
+
+    return {"steps": FOLD, "opencc": version("opencc")}
+
+
 def fold(text: str) -> str:
     """Matching form: Simplified script, half width, lower case. Length may change; never shown."""
     return to_simplified(unicodedata.normalize("NFKC", text)).lower()

@@ -23,7 +23,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import gradio as gr  # noqa: E402
 
-from .config import Config  # noqa: E402
+from .config import DEFAULT  # noqa: E402
 from .errors import EmptyQuestionError, IndexNotFoundError, QAError  # noqa: E402
 
 DEFAULT_HOST = "127.0.0.1"
@@ -232,7 +232,7 @@ def render_error(message: str) -> str:
 
 
 def render_not_found(answer: Any, message: str | None = None) -> str:
-    message = message or Config().not_found_message
+    message = message or DEFAULT.not_found_message
     items = "".join(f"<li>{esc(s)}</li>" for s in SUGGESTIONS)
     return (
         f'<div class="qa-answer">{render_notices(answer)}'
@@ -266,7 +266,7 @@ def answer_text(answer: Any) -> str:
     if isinstance(text, str):
         return text
     if not answer.found:
-        return Config().not_found_message
+        return DEFAULT.not_found_message
     return "".join(f"{s.text}[{s.citation}]" for s in answer.sentences)
 
 
@@ -279,7 +279,7 @@ def answer_dict(answer: Any) -> dict:
         passage["n"] = n
     out.setdefault("warning", None)
     out.setdefault("notice", None)
-    out["message"] = None if answer.found else getattr(answer, "not_found_message", Config().not_found_message)
+    out["message"] = None if answer.found else getattr(answer, "not_found_message", DEFAULT.not_found_message)
     out["sources"] = list(dict.fromkeys(p["source"] for p in out.get("passages", [])))
     return out
 
@@ -395,11 +395,11 @@ class Service:
 
 def _clean_args(k: Any, mode: Any, sources: Any) -> tuple[int, str, list[str] | None]:
     try:
-        k = int(k) if k is not None else Config().k_ask
+        k = int(k) if k is not None else DEFAULT.k_ask
     except (TypeError, ValueError):
-        k = Config().k_ask
+        k = DEFAULT.k_ask
     k = max(K_MIN, min(K_MAX * 2, k))
-    mode = str(mode or Config().mode)
+    mode = str(mode or DEFAULT.mode)
     if isinstance(sources, str):
         sources = [sources] if sources else None
     sources = [str(s) for s in sources] if sources else None
@@ -463,7 +463,7 @@ def build_app(qa_or_index_dir: Any = "index", *, corpus_dir: str | Path | None =
         for page in respond(example, k, mode, sources):
             yield example, page
 
-    def ask(question: str, k: int = Config().k_ask, mode: str = Config().mode,
+    def ask(question: str, k: int = DEFAULT.k_ask, mode: str = DEFAULT.mode,
             sources: list[str] | None = None) -> dict:
         """Answer a question from the indexed documents. Returns the answer text with [n] markers, the sentences
         and the cited passages (title, source file, score, text). mode: hybrid | dense | lexical."""
@@ -521,9 +521,9 @@ def build_app(qa_or_index_dir: Any = "index", *, corpus_dir: str | Path | None =
             )
         with gr.Accordion("高级", open=False, elem_id="qa-advanced"):
             with gr.Row():
-                top_k = gr.Slider(K_MIN, K_MAX, value=Config().k_ask, step=1, label="检索段落数（top-k）",
+                top_k = gr.Slider(K_MIN, K_MAX, value=DEFAULT.k_ask, step=1, label="检索段落数（top-k）",
                                   elem_id="qa-topk")
-                mode = gr.Radio(choices=list(MODES), value=Config().mode, label="检索方式", elem_id="qa-mode")
+                mode = gr.Radio(choices=list(MODES), value=DEFAULT.mode, label="检索方式", elem_id="qa-mode")
         answer = gr.HTML(render_prompt(), elem_id="qa-answer", css_template=CSS, min_height=80)
         timer = gr.Timer(1.0, active=service.state.building)
 

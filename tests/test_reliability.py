@@ -371,7 +371,7 @@ def test_duplicate_jsonl_ids_are_disambiguated_and_reported(tmp_path):
     qa = QA.load(tmp_path / "idx")
     hit = qa.search("暴力催收", mode="lexical").hits[0]
     assert hit.doc_id == "a~2" and "暴力催收" in qa.context(hit.chunk_id)
-    assert qa.info()["documents"] == len(qa._retriever.stored.documents) == 4
+    assert qa.info()["documents"] == len(qa.index.documents) == 4
 
 
 # -- qa eval: bad files are one-line errors, `must` never matched per character ---------------------------------------
@@ -573,7 +573,7 @@ def test_a_skipped_document_leaves_no_gap_in_chunk_ids(tmp_path):
     (d / "b.txt").write_text("协商还款时要说明收入情况。" * 40, encoding="utf-8")
     QA.build([d], tmp_path / "idx", model="none")
     qa = QA.load(tmp_path / "idx")
-    assert [c.chunk_id for c in qa._retriever.chunks] == list(range(len(qa._retriever.chunks)))
+    assert [c.chunk_id for c in qa.index.chunks] == list(range(len(qa.index.chunks)))
     hit = qa.search("协商还款").hits[0]
     assert hit.text in qa.context(hit.chunk_id)
 

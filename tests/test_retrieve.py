@@ -1,7 +1,7 @@
 import pytest
 
 from qa import EmbedderError, EmptyQuestionError, QA
-from qa import retrieve as retrieve_module
+from qa import index as index_module
 
 
 def test_hits_carry_source_offsets_and_text(qa_hash, corpus_dir):
@@ -58,7 +58,7 @@ def test_unloadable_embedder_falls_back_to_lexical(hash_index, monkeypatch):
     def unavailable(spec):
         raise EmbedderError("model files are gone")
 
-    monkeypatch.setattr(retrieve_module, "load_embedder", unavailable)
+    monkeypatch.setattr(index_module, "load_embedder", unavailable)
     qa = QA.load(hash_index)
     result = qa.search("强制下款会影响征信吗", mode="dense")
     assert result.mode == "lexical" and "model files are gone" in result.warning and result.hits
@@ -100,7 +100,7 @@ def test_fusion_is_a_config_choice(hash_index, fusion):
 
 
 def test_unknown_fusion_is_a_config_error():
-    from qa.config import Config
+    from qa.config import QueryConfig as Config
     from qa.errors import ConfigError
 
     with pytest.raises(ConfigError, match="fusion"):

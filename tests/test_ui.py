@@ -153,7 +153,7 @@ def test_render_answer_escapes_corpus_and_shows_cards():
 
 
 def test_render_states_not_found_and_notices():
-    from qa.config import Config
+    from qa.config import QueryConfig as Config
     from qa.ui import LEXICAL_NOTICE, render_answer
 
     empty = render_answer(_answer(found=False, sentences=(), passages=()))
@@ -202,7 +202,7 @@ def test_run_question_with_real_index(qa_obj):
 
 
 def test_overlong_question_is_truncated_with_notice(qa_obj):
-    from qa.config import Config
+    from qa.config import QueryConfig as Config
     from qa.ui import Service, render_answer, run_question
 
     answer, contexts = run_question(Service(qa_obj), "催收人员可以联系我的家人吗？" * 100)
