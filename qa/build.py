@@ -16,7 +16,7 @@ from .corpus import Document, Skipped, SourceFile, discover, read_documents
 from .embedding import LEXICAL_ONLY, Embedder, check_spec, load_embedder, normalise_spec
 from .errors import CorpusError
 from .lexical import background_sentences, build_bm25, tokenizer_recipe
-from .store import IndexWriter, check_output, chunk_key, now_iso, previous_vectors, write_failure
+from .store import EmbeddingJournal, IndexWriter, check_output, chunk_key, now_iso, previous_vectors, write_failure
 from .text import fold_recipe
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,12 @@ def _previous_vectors(target: Path, embedder: Embedder) -> dict[str, np.ndarray]
 
 
 def _embed(chunks: Sequence[Chunk], keys: Sequence[str], embedder: Embedder, reusable: dict[str, np.ndarray],
-           batch: int, progress: bool) -> tuple[np.ndarray, int]:
+           batch: int, progress: bool, journal: EmbeddingJournal) -> tuple[np.ndarray, int]:
+    """Vectors for every chunk: reused where the old index or an interrupted build's journal has them, else
+    embedded batch by batch, each batch committed to the journal before the next."""
     from tqdm import tqdm
 
+    reusable = {**reusable, **journal.vectors()}
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
     todo = []
     for i, key in enumerate(keys):
@@ -71,6 +74,7 @@ def _embed(chunks: Sequence[Chunk], keys: Sequence[str], embedder: Embedder, reu
         for start in range(0, len(todo), batch):
             ids = todo[start : start + batch]
             vectors[ids] = embedder.embed_passages([chunks[i].context for i in ids])
+            journal.add([keys[i] for i in ids], vectors[ids])
             bar.update(len(ids))
     return vectors, len(todo)
 
@@ -180,13 +184,16 @@ def build_index(
             raise CorpusError(_nothing_readable(paths, skipped))
         keys = [chunk_key(c) for c in chunks]
         embedded = reused = 0
+        journal = None
         vector_info = None
         embedder_info = None
         if spec != LEXICAL_ONLY:
             from .ann import build_vector_index
 
             embedder = embedder or load_embedder(spec)
-            vectors, embedded = _embed(chunks, keys, embedder, _previous_vectors(target, embedder), EMBED_BATCH, progress)
+            journal = EmbeddingJournal(writer.target, embedder.recipe())
+            vectors, embedded = _embed(chunks, keys, embedder, _previous_vectors(target, embedder), EMBED_BATCH,
+                                       progress, journal)
             reused = len(chunks) - embedded
             index, vector_info = build_vector_index(vectors, kind=build.ann)
             writer.write_vectors(vectors, index, embedder.embed_passages(background_sentences()))
@@ -210,6 +217,8 @@ def build_index(
                 },
             }
         )
+        if journal is not None:
+            journal.discard()  # the index holds every vector now
     except BaseException as exc:
         writer.abort()
         failure = write_failure(exc, target)  # disk full: one line, the old index untouched

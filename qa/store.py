@@ -239,6 +239,53 @@ class _OutputLock:
         self.fd = None
 
 
+class EmbeddingJournal:
+    """Vectors committed batch by batch beside the output (`.NAME.embeddings/`) while a build embeds, so a build
+    that is killed (or fails) and run again embeds only what was not yet done. Removed once the index is committed;
+    one written by another embedder recipe is discarded. Only the build holding the output's lock touches it."""
+
+    _MARK = ".qa-journal"
+
+    def __init__(self, target: Path, recipe: dict[str, Any]) -> None:
+        self.path = target.parent / f".{target.name}.embeddings"
+        recipe_text = json.dumps(recipe, sort_keys=True, ensure_ascii=False)
+        if self.path.is_dir() and not self.path.is_symlink() and (self.path / self._MARK).is_file():
+            if (self.path / "recipe.json").read_text(encoding="utf-8") != recipe_text:
+                shutil.rmtree(self.path)  # another embedder's vectors: of no use
+        elif os.path.lexists(self.path):
+            raise OutputError(f"{self.path} is in the way of the build's embedding journal and was not made by qa")
+        if not self.path.is_dir():
+            self.path.mkdir()
+            (self.path / self._MARK).write_text("qa build: embedded vectors, reused when a build is run again\n",
+                                                encoding="utf-8")
+            (self.path / "recipe.json").write_text(recipe_text, encoding="utf-8")
+        self._parts = len(list(self.path.glob("part-*.npz")))
+
+    def vectors(self) -> dict[str, np.ndarray]:
+        """key → vector of every batch committed so far (a part cut short by a kill is never renamed into place)."""
+        found: dict[str, np.ndarray] = {}
+        for part in sorted(self.path.glob("part-*.npz")):
+            try:
+                with np.load(part) as data:
+                    found.update(zip(data["keys"].tolist(), data["vectors"]))
+            except (OSError, ValueError, KeyError):
+                os.replace(part, part.with_suffix(".bad"))  # kept aside, not trusted
+        return found
+
+    def add(self, keys: list[str], vectors: np.ndarray) -> None:
+        tmp = self.path / f".part-{self._parts:06d}.tmp.npz"
+        with tmp.open("wb") as handle:
+            np.savez(handle, keys=np.array(keys), vectors=np.asarray(vectors, dtype=np.float32))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path / f"part-{self._parts:06d}.npz")
+        self._parts += 1
+
+    def discard(self) -> None:
+        if (self.path / self._MARK).is_file():
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
 def _remove_stale(target: Path) -> None:
     """Temp and old directories a killed build left beside the target; called holding the lock, so no live build
     owns them. Only what carries qa's marker (temp) or is a qa index (old) is removed."""
