@@ -19,6 +19,7 @@ from .errors import (  # noqa: E402
     IndexCorruptError,
     IndexMismatchError,
     IndexNotFoundError,
+    OutputError,
     QAError,
 )
 
@@ -35,7 +36,7 @@ _LAZY = {
 __all__ = [
     "QA", "Index", "Answer", "AnswerSentence", "Hit", "SearchResult", "BuildReport", "BuildConfig", "QueryConfig",
     "QAError", "ConfigError", "CorpusError", "EmbedderError", "EmptyQuestionError", "EvaluationError",
-    "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError", "__version__",
+    "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError", "OutputError", "__version__",
 ]
 
 

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .answer import Answer, compose
 from .build import BuildReport, build_index
 from .citations import by_article, with_locations
 from .config import DEFAULT, DEFAULT_BUILD, BuildConfig, QueryConfig
 from .embedding import Embedder
-from .index import Index
+from .index import Index, is_integer
+from .errors import ConfigError
 from .retrieve import Retriever, SearchResult
 from .statutes import ArticleTable
-from .store import StoredDocument
 
 if TYPE_CHECKING:
     from .library import LibraryChange, LibraryEntry
@@ -58,19 +58,22 @@ class QA:
     # -- questions -------------------------------------------------------------------------------------------
     def search(self, question: str, k: int | None = None, mode: str | None = None,
                sources: Sequence[str] | None = None) -> SearchResult:
-        k = k or self.config.k_search
+        k = _check_k(k, self.config.k_search)
+        sources = self._check_sources(sources)
         result, _ = self._retriever.search(question, k, mode or self.config.mode, sources)
         return self._cited(result, k, sources)
 
     def search_many(self, questions: Sequence[str], k: int | None = None, mode: str | None = None,
                     sources: Sequence[str] | None = None) -> list[SearchResult]:
         """`search` for many questions at once (their vectors are computed in batches)."""
-        k, mode = k or self.config.k_search, mode or self.config.mode
+        k, mode = _check_k(k, self.config.k_search), mode or self.config.mode
+        sources = self._check_sources(sources)
         return [self._cited(result, k, sources) for result, _ in self._retriever.search_many(questions, k, mode, sources)]
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
             sources: Sequence[str] | None = None) -> Answer:
-        k = k or self.config.k_ask
+        k = _check_k(k, self.config.k_ask)
+        sources = self._check_sources(sources)
         result, qvec = self._retriever.search(question, k, mode or self.config.mode, sources)
         result = self._cited(result, k, sources)
         return compose(
@@ -123,10 +126,6 @@ class QA:
         return self.index.sources
 
     @property
-    def documents(self) -> Mapping[str, StoredDocument]:
-        return self.index.documents
-
-    @property
     def warnings(self) -> tuple[str, ...]:
         """What differs between the index's recipe and today's code without making it unusable."""
         return self.index.warnings
@@ -142,7 +141,35 @@ class QA:
     def info(self) -> dict:
         return self.index.info()
 
+    def _check_sources(self, sources: str | Sequence[str] | None) -> list[str] | None:
+        """One source name or several; a name this index does not hold is an error naming the ones it does."""
+        if sources is None:
+            return None
+        if isinstance(sources, (str, Path)):
+            sources = [str(sources)]  # a single name, not a sequence of its characters
+        try:
+            wanted = list(sources)
+        except TypeError:
+            raise ConfigError(f"sources must be a source name or a list of them, got {sources!r}") from None
+        if not all(isinstance(s, str) for s in wanted):
+            raise ConfigError(f"sources must be source names (strings), got {wanted!r}")
+        known = set(self.sources)
+        unknown = [s for s in wanted if s not in known]
+        if unknown:
+            listed = ", ".join(sorted(known)[:10]) + (" …" if len(known) > 10 else "")
+            raise ConfigError(f"unknown source(s) {', '.join(map(repr, unknown))}; this index holds: {listed}")
+        return wanted or None
+
     def __repr__(self) -> str:
         info = self.info()
         spec = (info["embedder"] or {}).get("spec", "none")
         return f"QA({str(self.directory)!r}: {info['documents']} documents, {info['chunks']} chunks, embedder {spec})"
+
+
+def _check_k(k, default: int) -> int:
+    """None → the default; otherwise a positive integer (0 used to mean 'the default' silently, "3" to crash)."""
+    if k is None:
+        return default
+    if not is_integer(k) or k < 1:
+        raise ConfigError(f"k must be a positive integer, got {k!r}")
+    return k

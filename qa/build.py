@@ -2,24 +2,27 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from .chunking import Chunk, chunk_documents
 from .config import DEFAULT_BUILD, BuildConfig
-from .corpus import Skipped, discover, read_documents
-from .embedding import LEXICAL_ONLY, Embedder, load_embedder, normalise_spec
+from .corpus import Document, Skipped, SourceFile, discover, read_documents
+from .embedding import LEXICAL_ONLY, Embedder, check_spec, load_embedder, normalise_spec
 from .errors import CorpusError
 from .lexical import background_sentences, build_bm25, tokenizer_recipe
-from .store import IndexWriter, chunk_key, now_iso, previous_vectors
+from .store import EmbeddingJournal, IndexWriter, check_output, chunk_key, now_iso, previous_vectors, write_failure
 from .text import fold_recipe
 
 log = logging.getLogger(__name__)
 EMBED_BATCH = 32  # passages per model call: speed only, the vectors are the same
+_PROGRESS_BYTES = 5_000_000  # corpora above this show a reading progress bar with an ETA
+_PROGRESS_CHUNKS = 5_000  # and above this many chunks, a BM25 indexing bar
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,12 @@ def _previous_vectors(target: Path, embedder: Embedder) -> dict[str, np.ndarray]
 
 
 def _embed(chunks: Sequence[Chunk], keys: Sequence[str], embedder: Embedder, reusable: dict[str, np.ndarray],
-           batch: int, progress: bool) -> tuple[np.ndarray, int]:
+           batch: int, progress: bool, journal: EmbeddingJournal) -> tuple[np.ndarray, int]:
+    """Vectors for every chunk: reused where the old index or an interrupted build's journal has them, else
+    embedded batch by batch, each batch committed to the journal before the next."""
     from tqdm import tqdm
 
+    reusable = {**reusable, **journal.vectors()}
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
     todo = []
     for i, key in enumerate(keys):
@@ -68,8 +74,85 @@ def _embed(chunks: Sequence[Chunk], keys: Sequence[str], embedder: Embedder, reu
         for start in range(0, len(todo), batch):
             ids = todo[start : start + batch]
             vectors[ids] = embedder.embed_passages([chunks[i].context for i in ids])
+            journal.add([keys[i] for i in ids], vectors[ids])
             bar.update(len(ids))
     return vectors, len(todo)
+
+
+_WORD = re.compile(r"[^\W_]")
+
+
+def has_words(text: str) -> bool:
+    """A letter, digit or CJK character: a text of only whitespace and punctuation would index as noise hits."""
+    return _WORD.search(text) is not None
+
+
+def _nothing_readable(paths: Sequence[Path], skipped: list[Skipped]) -> str:
+    """The build found nothing: say why, with the reasons for the first files (a single file's reason in full)."""
+    where = ", ".join(str(p) for p in paths)
+    reasons = "; ".join(str(s) for s in skipped[:3]) + (" …" if len(skipped) > 3 else "")
+    return f"no readable documents in {where} ({len(skipped)} skipped{': ' + reasons if reasons else ''})"
+
+
+def _read_with_progress(files: Sequence[SourceFile], skipped: list[Skipped], progress: bool) -> Iterator[Document]:
+    """Documents one file at a time, with a progress bar in bytes (its rate and ETA say how long a big build
+    will take) when the corpus is large enough for it to matter."""
+    total = sum(f.size for f in files)
+    if not progress or total < _PROGRESS_BYTES:
+        yield from read_documents(files, skipped)
+        return
+    from tqdm import tqdm
+
+    log.info("reading %d files, %.1f MB", len(files), total / 1e6)
+    with tqdm(total=total, unit="B", unit_scale=True, desc="reading", leave=False) as bar:
+
+        def counted() -> Iterator[SourceFile]:
+            for file in files:
+                yield file
+                bar.update(file.size)  # the file before the next one is done
+
+        yield from read_documents(counted(), skipped)
+
+
+class _Count:
+    """Counts the rows a generator yields as they pass."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def count(self, rows: Iterator[dict]) -> Iterator[dict]:
+        for row in rows:
+            self.n += 1
+            yield row
+
+
+def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], build: BuildConfig, progress: bool,
+                 chunks: list[Chunk]) -> Iterator[dict]:
+    """Document rows for the store, one document at a time; its chunks are appended to `chunks`, numbered 0, 1, 2 … in
+    order (a skipped document leaves no gap: chunk_id is a position)."""
+    for doc, cleaned_text, doc_chunks in chunk_documents(
+        _read_with_progress(files, skipped, progress), size=build.chunk_size, overlap=build.chunk_overlap,
+        maximum=build.chunk_max, statutes=build.statutes,
+    ):
+        if not doc_chunks or not has_words(cleaned_text):
+            skipped.append(Skipped(doc.source, "no text left after cleaning (only whitespace, punctuation or markup)"))
+            continue
+        if doc_chunks[0].chunk_id != len(chunks):
+            doc_chunks = [replace(c, chunk_id=len(chunks) + i) for i, c in enumerate(doc_chunks)]
+        chunks.extend(doc_chunks)
+        yield {"doc_id": doc.doc_id, "source": doc.source, "line": doc.line, "title": doc.title, "text": cleaned_text,
+               "url": doc.url}
+
+
+def _contexts(chunks: Sequence[Chunk], progress: bool) -> Iterator[str]:
+    """Chunk contexts for BM25, one at a time (never all held at once); segmenting them is most of a big lexical
+    build, so a progress bar with its ETA is shown for big corpora."""
+    if not progress or len(chunks) < _PROGRESS_CHUNKS:
+        yield from (c.context for c in chunks)
+        return
+    from tqdm import tqdm
+
+    yield from (c.context for c in tqdm(chunks, unit="chunk", desc="BM25 indexing", leave=False))
 
 
 def build_index(
@@ -83,44 +166,40 @@ def build_index(
     started = time.perf_counter()
     target = Path(index_dir)
     paths = [Path(p) for p in paths]
+    out = check_output(target, paths)  # before reading anything: never replace what qa did not create
+    if embedder is None:
+        check_spec(build.model)  # a bad hash:N or an unreachable hub model fails now, not after reading
+    missing = [p for p in paths if not p.exists()]
+    if missing:  # before the output's directories are made
+        raise CorpusError(f"no such file or directory: {missing[0]}")
     spec = normalise_spec(embedder.spec if embedder else build.model)
     build = replace(build, model=spec)
-    files, skipped = discover(paths)
-    docs, cleaned_docs, chunks = [], [], []
-    for doc, cleaned_text, doc_chunks in chunk_documents(
-        read_documents(files, skipped), size=build.chunk_size, overlap=build.chunk_overlap, maximum=build.chunk_max,
-        statutes=build.statutes,
-    ):
-        if not doc_chunks:
-            skipped.append(Skipped(doc.source, "no text left after cleaning"))
-            continue
-        docs.append(doc)
-        cleaned_docs.append(cleaned_text)
-        chunks.extend(doc_chunks)
-    if not chunks:
-        where = ", ".join(str(p) for p in paths)
-        raise CorpusError(f"no readable documents in {where} ({len(skipped)} skipped)")
-    keys = [chunk_key(c) for c in chunks]
-
-    writer = IndexWriter(target)
+    writer = IndexWriter(target)  # takes the output's lock before the corpus is read: a second build fails at once
     try:
+        files, skipped = discover(paths, exclude=out)  # an index inside a corpus folder is not read as documents
+        chunks: list[Chunk] = []
+        documents = _Count()
+        # documents are written while the corpus is read: no cleaned text is held after its chunks are made
+        writer.write_documents(documents.count(_read_corpus(files, skipped, build, progress, chunks)))
+        if not chunks:
+            raise CorpusError(_nothing_readable(paths, skipped))
+        keys = [chunk_key(c) for c in chunks]
         embedded = reused = 0
+        journal = None
         vector_info = None
         embedder_info = None
         if spec != LEXICAL_ONLY:
             from .ann import build_vector_index
 
             embedder = embedder or load_embedder(spec)
-            vectors, embedded = _embed(chunks, keys, embedder, _previous_vectors(target, embedder), EMBED_BATCH, progress)
+            journal = EmbeddingJournal(writer.target, embedder.recipe())
+            vectors, embedded = _embed(chunks, keys, embedder, _previous_vectors(target, embedder), EMBED_BATCH,
+                                       progress, journal)
             reused = len(chunks) - embedded
             index, vector_info = build_vector_index(vectors, kind=build.ann)
             writer.write_vectors(vectors, index, embedder.embed_passages(background_sentences()))
             embedder_info = embedder.recipe()
-        writer.write_bm25(*build_bm25([c.context for c in chunks], k1=build.bm25_k1, b=build.bm25_b))
-        writer.write_documents(
-            {"doc_id": d.doc_id, "source": d.source, "line": d.line, "title": d.title, "text": t, "url": d.url}
-            for d, t in zip(docs, cleaned_docs)
-        )
+        writer.write_bm25(*build_bm25(_contexts(chunks, progress), k1=build.bm25_k1, b=build.bm25_b))
         writer.write_chunks(chunks, keys)
         writer.commit(
             {
@@ -131,7 +210,7 @@ def build_index(
                 "tokenizer": tokenizer_recipe(),
                 "text": fold_recipe(),
                 "bm25": {"library": "bm25s", "method": "lucene"},
-                "counts": {"documents": len(docs), "chunks": len(chunks)},
+                "counts": {"documents": documents.n, "chunks": len(chunks)},
                 "corpus": {
                     "roots": [str(p) for p in paths],
                     "files": {f.name: f.sha256 for f in files},
@@ -139,12 +218,17 @@ def build_index(
                 },
             }
         )
-    except BaseException:
+        if journal is not None:
+            journal.discard()  # the index holds every vector now
+    except BaseException as exc:
         writer.abort()
+        failure = write_failure(exc, target)  # disk full: one line, the old index untouched
+        if failure is not None:
+            raise failure from exc
         raise
     return BuildReport(
         index_dir=str(target),
-        documents=len(docs),
+        documents=documents.n,
         chunks=len(chunks),
         skipped=tuple(str(s) for s in skipped),
         embedded=embedded,
@@ -152,3 +236,4 @@ def build_index(
         seconds=time.perf_counter() - started,
         vector_index=(vector_info or {}).get("kind", "no"),
     )
+

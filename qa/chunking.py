@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, replace
 from typing import Iterable, Iterator
 
@@ -94,12 +95,9 @@ def _heading_paths(cleaned: Cleaned) -> list[tuple[int, tuple[str, ...]]]:
 
 
 def _path_at(paths: list[tuple[int, tuple[str, ...]]], offset: int) -> tuple[str, ...]:
-    current: tuple[str, ...] = ()
-    for start, path in paths:
-        if start > offset:
-            break
-        current = path
-    return current
+    # binary search: a linear scan per chunk made a 20 MB file with many headings quadratic (~30 s)
+    i = bisect_right(paths, offset, key=lambda p: p[0])
+    return paths[i - 1][1] if i else ()
 
 
 def chunk_document(
@@ -134,8 +132,6 @@ def located(doc: Document, chunks: list[Chunk], *, statutes: bool = True) -> lis
         article = record_article(doc.title)  # a JSONL record that is one article (STARD)
     if not (doc.page_starts or doc.url or article):
         return chunks
-    from bisect import bisect_right
-
     return [
         replace(c, page=bisect_right(doc.page_starts, c.start) or 1 if doc.page_starts else None, url=doc.url,
                 article=c.article or article)

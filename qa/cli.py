@@ -1,16 +1,19 @@
 """`qa` command line: a thin layer over the library. User errors → one line on stderr, exit code 2."""
 from __future__ import annotations
 
+import errno
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
 
-from .config import ANN_KINDS, DEFAULT, DEFAULT_BUILD, FUSIONS, MODES
 from .citations import locator
+from .config import ANN_KINDS, DEFAULT, DEFAULT_BUILD, FUSIONS, MODES
 from .errors import QAError
+from .text import decode_line, repair_surrogates, strip_terminal
 
 MODE = click.Choice(MODES)
 fusion_option = click.option(
@@ -24,17 +27,60 @@ def _friendly(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            sys.stdout.flush()  # a closed pipe shows here when the output was still buffered
+            return result
         except QAError as exc:
             _fail(str(exc))
+        except BrokenPipeError:  # `qa search … | head -1`: the reader has what it wanted; before OSError, its base
+            _quiet_exit()
         except OSError as exc:  # the file system said no: unwritable output, a file where a directory goes …
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                _fail(f"no space left on device{f': {exc.filename}' if exc.filename else ''}")
             _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
         except KeyboardInterrupt:
             _fail("interrupted")
-        except BrokenPipeError:
-            sys.exit(0)
 
     return wrapper
+
+
+def _quiet_exit():
+    """Exit 0 without a word; stdout is pointed at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # a stdout without a descriptor (tests, notebooks)
+        pass
+    sys.exit(0)
+
+
+def _out(text: str) -> str:
+    """Document text on its way to the terminal: no escape sequences, no control characters (issue 9)."""
+    return strip_terminal(text)
+
+
+def _question(text: str) -> str:
+    """argv holds undecodable bytes as surrogates: decode them (UTF-8, GB18030, else U+FFFD) and say so."""
+    text, changed = repair_surrogates(text)
+    if changed:
+        click.echo("qa: the question held bytes that are not UTF-8; they were decoded or replaced", err=True)
+    return text
+
+
+def _stdin_questions():
+    """One question per line of standard input, read as bytes: a line of GBK or broken bytes is decoded or
+    replaced (and reported), never the end of the batch."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text-only stdin (embedded use): take it as it comes
+        for line in sys.stdin:
+            yield repair_surrogates(line.rstrip("\r\n"))[0]
+        return
+    for line_no, raw in enumerate(stream, start=1):
+        text, changed = decode_line(raw.rstrip(b"\r\n"))
+        if changed:
+            click.echo(f"qa: stdin line {line_no} is not UTF-8; decoded as GB18030 or with replacement characters",
+                       err=True)
+        yield text
 
 
 def _fail(message: str):
@@ -83,7 +129,7 @@ def build(paths, index, model, chunk_size, overlap, ann, quiet):
     report = QA.build(paths or ["corpus"], index, model=model, chunk_size=chunk_size, overlap=overlap, ann=ann,
                       progress=not quiet)
     for skipped in report.skipped:
-        click.echo(f"skipped {skipped}", err=True)
+        click.echo(_out(f"skipped {skipped}"), err=True)
     click.echo(report.summary())
 
 
@@ -97,19 +143,19 @@ def build(paths, index, model, chunk_size, overlap, ann, quiet):
 @_friendly
 def ask(question, index, k, mode, fusion, as_json):
     """Answer QUESTION: answering sentences with [n] markers, then the cited passages."""
-    answer = _load(index, fusion).ask(question, k=k, mode=mode)
+    answer = _load(index, fusion).ask(_question(question), k=k, mode=mode)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
     _note(answer)
-    click.echo(answer.text)
+    click.echo(_out(answer.text))
     for i, hit in enumerate(answer.passages, start=1):
         heading = f" › {' › '.join(hit.heading)}" if hit.heading else ""
         click.echo("")
-        click.secho(f"[{i}] {hit.title}{heading}", bold=True)
+        click.secho(_out(f"[{i}] {hit.title}{heading}"), bold=True)
         where = f"  {locator(hit)}" if locator(hit) else ""
-        click.echo(f"    {hit.source}{where}  score {hit.score:.4f}")
-        click.echo("    " + hit.text.replace("\n", "\n    "))
+        click.echo(_out(f"    {hit.source}{where}  score {hit.score:.4f}"))
+        click.echo(_out("    " + hit.text.replace("\n", "\n    ")))
 
 
 @main.command()
@@ -123,7 +169,7 @@ def ask(question, index, k, mode, fusion, as_json):
 def search(question, index, k, mode, fusion, as_json):
     """Ranked passages for QUESTION; with '-', one question per line of standard input."""
     qa = _load(index, fusion)
-    questions = [line.rstrip("\n") for line in sys.stdin] if question == "-" else [question]
+    questions = _stdin_questions() if question == "-" else [_question(question)]
     for q in questions:
         if question == "-" and not q.strip():
             continue
@@ -136,15 +182,22 @@ def search(question, index, k, mode, fusion, as_json):
             click.echo(qa.config.not_found_message)
         for hit in result.hits:
             where = f"  {locator(hit)}" if locator(hit) else ""
-            click.echo(f"{hit.rank:>3}  {hit.score:.4f}  {hit.title}  ({hit.source}#{hit.chunk_id}){where}")
-            click.echo("     " + hit.text.replace("\n", " ")[:160])
+            click.echo(_out(f"{hit.rank:>3}  {hit.score:.4f}  {hit.title}  ({hit.source}#{hit.chunk_id}){where}"))
+            click.echo(_out("     " + hit.text.replace("\n", " ")[:160]))
 
 
 @main.command()
 @click.argument("index", default="index")
+@click.option("--verify", is_flag=True, help="Check every byte of every index file against its checksum "
+              "(loading checks files over 64 MB by sampled blocks only).")
 @_friendly
-def info(index):
+def info(index, verify):
     """Describe an index (manifest, counts, embedder, sources)."""
+    if verify:
+        from .store import verify as verify_index
+
+        checked = verify_index(Path(index))
+        click.echo(f"qa: verified {checked / 1e6:.1f} MB of index files against their checksums", err=True)
     click.echo(json.dumps(_load(index).info(), ensure_ascii=False, indent=2))
 
 

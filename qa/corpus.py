@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-from dataclasses import dataclass
+import stat
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from .errors import CorpusError
 from .formats import SUFFIXES as FORMAT_SUFFIXES
+from .text import repair_surrogates
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 JSONL_SUFFIXES = {".jsonl"}
@@ -39,13 +42,45 @@ class Skipped:
 @dataclass(frozen=True)
 class SourceFile:
     path: Path
-    name: str  # shown and stored: relative to the root it was found under
+    name: str  # shown and stored: relative to the root it was found under (undecodable name bytes decoded)
     sha256: str
-    data: bytes
+    size: int
+
+    @property
+    def data(self) -> bytes:
+        """The file's bytes, read when needed: discovery holds no file in memory."""
+        return self.path.read_bytes()
 
 
-def discover(paths: Iterable[str | Path]) -> tuple[list[SourceFile], list[Skipped]]:
-    """Walk files and directories (recursively, sorted). Unsupported files are skipped and counted."""
+_KINDS = {stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",
+          stat.S_ISSOCK: "a socket", stat.S_ISDIR: "a directory"}
+
+
+def _not_regular(path: Path) -> str | None:
+    """Why a path cannot be read as a document without opening it (a FIFO would block forever), or None."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in _KINDS.items() if test(mode)), "not a regular file")
+    return f"{kind}, not a regular file: not opened"
+
+
+def _sha256_file(path: Path) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def discover(paths: Iterable[str | Path], exclude: Path | None = None) -> tuple[list[SourceFile], list[Skipped]]:
+    """Walk files and directories (recursively, sorted). Unsupported files are skipped and counted.
+
+    `exclude`: the index being written; when it lies inside a corpus folder its files are not documents."""
     files: list[SourceFile] = []
     skipped: list[Skipped] = []
     seen: set[Path] = set()
@@ -53,23 +88,36 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[SourceFile], list[Skippe
         root = Path(given)
         if not root.exists():
             raise CorpusError(f"no such file or directory: {given}")
-        candidates = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        # not is_file(): FIFOs, devices and sockets are listed so that they can be reported, never opened
+        candidates = sorted(p for p in root.rglob("*") if not p.is_dir()) if root.is_dir() else [root]
         for path in candidates:
             resolved = path.resolve()
+            if exclude is not None and (resolved == exclude or exclude in resolved.parents):
+                continue
             if resolved in seen or any(part.startswith(".") for part in path.relative_to(root).parts):
                 continue
             seen.add(resolved)
-            name = path.relative_to(root).as_posix() if root.is_dir() else path.name
+            # a name with bytes that are not UTF-8 arrives with surrogates: decode it (GB18030) or mark it (U+FFFD)
+            name, _ = repair_surrogates(path.relative_to(root).as_posix() if root.is_dir() else path.name)
+            problem = _not_regular(path)
+            if problem:
+                skipped.append(Skipped(name, problem))
+                continue
             if path.suffix.lower() not in TEXT_SUFFIXES | JSONL_SUFFIXES | FORMAT_SUFFIXES:
                 skipped.append(Skipped(name, f"unsupported file type {path.suffix or '(none)'}"))
                 continue
-            data = path.read_bytes()
-            files.append(SourceFile(path, name, hashlib.sha256(data).hexdigest(), data))
+            try:
+                sha256, size = _sha256_file(path)  # streamed: no file is held in memory here
+            except OSError as exc:
+                skipped.append(Skipped(name, f"cannot be read ({exc.strerror})"))
+                continue
+            files.append(SourceFile(path, name, sha256, size))
     return files, skipped
 
 
 def decode(data: bytes) -> str:
-    """Bytes → text: UTF-8 (BOM or not), UTF-16 with BOM, else what charset-normalizer finds (GB18030, Big5 …).
+    """Bytes → text: UTF-8 (BOM or not), UTF-16 (BOM or not), what charset-normalizer finds (GB18030, Big5 …),
+    and a file mixing UTF-8 lines with GBK/Big5 lines decoded line by line.
 
     Raises ValueError for empty, binary or undecodable input.
     """
@@ -78,11 +126,17 @@ def decode(data: bytes) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16")
     if b"\x00" in data[:4096]:
-        raise ValueError("binary file")
+        text = _utf16_without_bom(data)
+        if text is None:
+            raise ValueError("binary file")
+        return text
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    text = _utf16_without_bom(data) or _mixed_lines(data)
+    if text is not None:
+        return text
     from charset_normalizer import from_bytes
 
     best = from_bytes(data, cp_isolation=["gb18030", "big5", "utf_16", "cp1252"]).best()
@@ -94,6 +148,48 @@ def decode(data: bytes) -> str:
     if not text.strip() or _mostly_unprintable(text):
         raise ValueError(f"cannot decode as text (best guess {best.encoding})")
     return text
+
+
+_COMMON = re.compile(r"[\t\n\r -~\u2000-\u206f\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 LE or BE without a BOM, when nearly every decoded character is ordinary text (ASCII, CJK,
+    punctuation); binary data decoded this way scatters over the whole code space."""
+    if len(data) < 4 or len(data) % 2:
+        return None
+    for codec in ("utf-16-le", "utf-16-be"):
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if len(_COMMON.findall(text)) >= 0.95 * len(text) and text.strip():
+            return text
+    return None
+
+
+def _mixed_lines(data: bytes) -> str | None:
+    """UTF-8 lines mixed with lines in a legacy encoding (a GBK file appended to a UTF-8 one): each line decoded on
+    its own, the legacy lines with the encoding charset-normalizer finds for all of them together. None when no
+    non-ASCII line is UTF-8 (then the whole file is in one legacy encoding)."""
+    lines = data.split(b"\n")
+    bad, utf8_non_ascii = [], False
+    for i, line in enumerate(lines):
+        try:
+            line.decode("utf-8")
+            utf8_non_ascii = utf8_non_ascii or not line.isascii()
+        except UnicodeDecodeError:
+            bad.append(i)
+    if not utf8_non_ascii or not bad:
+        return None
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(b"\n".join(lines[i] for i in bad), cp_isolation=["gb18030", "big5"]).best()
+    legacy = best.encoding if best is not None else "gb18030"
+    bad_set = set(bad)
+    return "\n".join(
+        line.decode(legacy, "replace") if i in bad_set else line.decode("utf-8") for i, line in enumerate(lines)
+    ).removeprefix("\ufeff")
 
 
 def _mostly_unprintable(text: str) -> bool:
@@ -117,21 +213,65 @@ def title_for(name: str, text: str) -> str:
     return stem
 
 
+_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_FRONT_TITLE = re.compile(r"^title\s*:\s*[\"']?(.*?)[\"']?\s*$", re.MULTILINE)
+
+
+def strip_front_matter(text: str) -> tuple[str, str | None]:
+    """Markdown's YAML front matter blanked out (same length, newlines kept, so offsets into the file stay true),
+    and its `title:` if it has one."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return text, None
+    title = _FRONT_TITLE.search(match.group(1) or "")
+    blank = re.sub(r"[^\n]", " ", match.group(0))
+    return blank + text[match.end():], (title.group(1).strip() or None) if title else None
+
+
 def read_documents(files: Iterable[SourceFile], skipped: list[Skipped]) -> Iterator[Document]:
-    """Decode files into documents; each problem is appended to `skipped` and the rest goes on."""
+    """Decode files into documents, one file in memory at a time; each problem is appended to `skipped` and the
+    rest goes on. Document ids are unique: a repeated id is stored with a suffix (a~2) and reported."""
+    first_seen: dict[str, str] = {}
     for file in files:
         if file.path.suffix.lower() in FORMAT_SUFFIXES:
-            yield from _formatted_documents(file, skipped)
+            for doc in _formatted_documents(file, skipped):
+                yield _unique(doc, first_seen, skipped)
             continue
         try:
             text = decode(file.data)
         except ValueError as exc:
             skipped.append(Skipped(file.name, str(exc)))
             continue
+        except OSError as exc:
+            skipped.append(Skipped(file.name, f"cannot be read ({exc.strerror})"))
+            continue
         if file.path.suffix.lower() in JSONL_SUFFIXES:
-            yield from _jsonl_documents(file.name, text, skipped)
+            docs: Iterable[Document] = _jsonl_documents(file.name, text, skipped)
         else:
-            yield Document(doc_id=file.name, source=file.name, title=title_for(file.name, text), text=text)
+            title = None
+            if file.path.suffix.lower() in (".md", ".markdown"):
+                text, title = strip_front_matter(text)
+            docs = [Document(doc_id=file.name, source=file.name, title=title or title_for(file.name, text), text=text)]
+        del text
+        for doc in docs:
+            yield _unique(doc, first_seen, skipped)
+
+
+def _unique(doc: Document, first_seen: dict[str, str], skipped: list[Skipped]) -> Document:
+    """Documents are keyed by id: a second document with the same id (`"a"` twice, `7` and `"7"`) would show the
+    first one's text. It keeps its text under a new id, and the renaming is reported."""
+    where = doc.source if doc.line is None else f"{doc.source}:{doc.line}"
+    if doc.doc_id not in first_seen:
+        first_seen[doc.doc_id] = where
+        return doc
+    n = 2
+    while f"{doc.doc_id}~{n}" in first_seen:
+        n += 1
+    new_id = f"{doc.doc_id}~{n}"
+    skipped.append(Skipped(where, f"duplicate id {doc.doc_id!r} (first in {first_seen[doc.doc_id]}); "
+                                  f"kept under the id {new_id!r}"))
+    first_seen[new_id] = where
+    return replace(doc, doc_id=new_id)
 
 
 def _jsonl_documents(name: str, text: str, skipped: list[Skipped]) -> Iterator[Document]:
@@ -149,7 +289,7 @@ def _jsonl_documents(name: str, text: str, skipped: list[Skipped]) -> Iterator[D
             continue
         doc_id = record.get("id", record.get("_id"))
         body = record.get("text")
-        if doc_id is None or not isinstance(body, str) or not body.strip():
+        if doc_id is None or isinstance(doc_id, (dict, list)) or not isinstance(body, str) or not body.strip():
             skipped.append(Skipped(where, "needs an id (or _id) and a non-empty text"))
             continue
         title = record.get("title") or ""
@@ -164,6 +304,9 @@ def _formatted_documents(file: SourceFile, skipped: list[Skipped]) -> Iterator[D
         found = extract(file.path.suffix, file.data)
     except UnreadableError as exc:
         skipped.append(Skipped(file.name, str(exc)))
+        return
+    except OSError as exc:
+        skipped.append(Skipped(file.name, f"cannot be read ({exc.strerror})"))
         return
     skipped.extend(Skipped(file.name, note) for note in found.notes)
     title = found.title or title_for(file.name, found.text)

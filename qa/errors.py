@@ -37,6 +37,11 @@ class EvaluationError(QAError, ValueError):
     """An evaluation file (questions, qrels) that cannot be read."""
 
 
+class OutputError(QAError):
+    """The index cannot be written there: not a qa index, the corpus, locked by another build, disk full."""
+
+
+
 def rebuild_hint(index, manifest: dict | None = None) -> str:
     """The command that rebuilds `index`: its own corpus roots and model when its manifest says them."""
     roots = " ".join(_quote(r) for r in ((manifest or {}).get("corpus") or {}).get("roots", [])) or "[PATHS…]"

@@ -36,19 +36,45 @@ def _latency(ms: list[float]) -> dict:
     return {"p50_ms": round(_percentile(ms, 50), 2), "p95_ms": round(_percentile(ms, 95), 2)}
 
 
-def _read_jsonl(path: Path, required: tuple[str, ...]) -> Iterable[dict]:
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
+def _lines(path: Path) -> Iterable[tuple[int, str]]:
+    """(line number, text) of a UTF-8 file; other bytes are a one-line EvaluationError naming the line."""
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
             try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise EvaluationError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
-            missing = [key for key in required if not isinstance(item, dict) or key not in item]
-            if missing:
-                raise EvaluationError(f"{path}:{line_no}: needs the field(s) {', '.join(missing)}")
-            yield item
+                yield line_no, raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise EvaluationError(f"{path}:{line_no}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                                      "save the file as UTF-8") from None
+
+
+def _must_strings(item: dict, where: str) -> list[str]:
+    """`must`: a list of non-empty strings (one string is taken as a list of one: never matched per character)."""
+    must = item.get("must")
+    if must is None or must == []:
+        return []
+    if isinstance(must, str):
+        must = [must]
+    if not isinstance(must, list) or not all(isinstance(m, str) for m in must):
+        raise EvaluationError(f"{where}: \"must\" must be a list of strings, got {json.dumps(must, ensure_ascii=False)}")
+    normalised = [normalise_for_match(m) for m in must]
+    if not all(normalised):  # an empty string is in every text: every question would count as a hit
+        raise EvaluationError(f"{where}: \"must\" holds an empty string")
+    return normalised
+
+
+def _read_jsonl(path: Path, required: tuple[str, ...]) -> Iterable[dict]:
+    for line_no, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvaluationError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
+        missing = [key for key in required if not isinstance(item, dict) or key not in item]
+        if missing:
+            raise EvaluationError(f"{path}:{line_no}: needs the field(s) {', '.join(missing)}")
+        item["_where"] = f"{path}:{line_no}"
+        yield item
 
 
 def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
@@ -59,13 +85,15 @@ def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
     """
     rows, latencies, negatives = [], [], []
     for item in _read_jsonl(path, ("q",)):
+        if not isinstance(item["q"], str) or not item["q"].strip():
+            raise EvaluationError(f"{item['_where']}: \"q\" must be a non-empty string")
+        must = _must_strings(item, item["_where"])
         started = time.perf_counter()
         result = qa.search(item["q"], k=k, mode=mode)
         latencies.append((time.perf_counter() - started) * 1000)
-        if not item.get("must"):
+        if not must:
             negatives.append({"id": item.get("id"), "found": result.found})
             continue
-        must = [normalise_for_match(m) for m in item["must"]]
         rank = next((h.rank for h in result.hits if _holds(h.text, must)), None)
         sentences = [s.text for s in qa.ask(item["q"], mode=mode).sentences]
         rows.append({"id": item.get("id"), "rank": rank, "found": result.found,
@@ -94,14 +122,13 @@ def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
 
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle):
-            parts = line.strip().split("\t")
-            if not line.strip() or (line_no == 0 and len(parts) >= 3 and not parts[2].lstrip("-").isdigit()):
-                continue  # blank line or header
-            if len(parts) < 3 or not parts[2].lstrip("-").isdigit():
-                raise EvaluationError(f"{path}:{line_no + 1}: expected 'query-id<TAB>corpus-id<TAB>score'")
-            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    for line_no, line in _lines(path):
+        parts = line.strip().split("\t")
+        if not line.strip() or (line_no == 1 and len(parts) >= 3 and not parts[2].lstrip("-").isdigit()):
+            continue  # blank line or header
+        if len(parts) < 3 or not parts[2].lstrip("-").isdigit():
+            raise EvaluationError(f"{path}:{line_no}: expected 'query-id<TAB>corpus-id<TAB>score'")
+        qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
     return qrels
 
 

@@ -237,12 +237,15 @@ class Index:
     # -- documents ----------------------------------------------------------------------------------------------
     def context(self, chunk_id: int, chars: int = 400) -> str:
         """The passage with up to `chars` characters of its document before and after (cleaned, original script)."""
-        if isinstance(chunk_id, bool) or not isinstance(chunk_id, (int, np.integer)) or not 0 <= chunk_id < len(self.chunks):
-            raise ConfigError(f"no passage {chunk_id!r}: passage ids run from 0 to {len(self.chunks) - 1}")
+        n = len(self.chunks)
+        if not is_integer(chunk_id) or not 0 <= chunk_id < n:
+            raise ConfigError(f"chunk_id must be an integer from 0 to {n - 1}, got {chunk_id!r}")
+        if not is_integer(chars) or chars < 0:
+            raise ConfigError(f"chars must be a non-negative integer, got {chars!r}")
         chunk = self.chunks[chunk_id]
         text = self.documents[chunk.doc_id].text
-        start = max(0, chunk.clean_start - max(0, chars))
-        end = min(len(text), chunk.clean_end + max(0, chars))
+        start = max(0, chunk.clean_start - chars)
+        end = min(len(text), chunk.clean_end + chars)
         return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
 
     def info(self) -> dict:
@@ -262,3 +265,8 @@ class Index:
             "skipped": manifest.get("corpus", {}).get("skipped", []),
             "warnings": list(self.warnings),
         }
+
+
+def is_integer(value) -> bool:
+    """An int (numpy's too), not a bool: what passage ids, k and sizes must be."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

@@ -213,7 +213,7 @@ def remove_files(qa: "QA", docs: Iterable[str], *, corpus: str | Path | None = N
     _writable(qa)
     folder = corpus_folder(qa, corpus)
     sources = set(qa.sources)
-    by_id = {doc_id: d.source for doc_id, d in qa.documents.items()}
+    by_id = {doc_id: d.source for doc_id, d in qa.index.documents.items()}
     moved = []
     with _lock(qa.directory):
         targets = []
@@ -221,7 +221,7 @@ def remove_files(qa: "QA", docs: Iterable[str], *, corpus: str | Path | None = N
             source = doc if doc in sources else by_id.get(doc)
             if source is None:
                 raise CorpusError(f"no document {doc!r} in index {qa.directory}")
-            if source != doc and doc in by_id and qa.documents[doc].line is not None:
+            if source != doc and doc in by_id and qa.index.documents[doc].line is not None:
                 raise CorpusError(f"{doc!r} is a record of {source}; remove {source} or edit it")
             path = (folder / source)
             if not path.resolve().is_relative_to(folder.resolve()) or not path.is_file():
@@ -271,7 +271,7 @@ def library_entries(qa: "QA", corpus: str | Path | None = None) -> list[LibraryE
     for chunk in qa.index.chunks:
         per_source.setdefault(chunk.source, []).append(chunk)
     documents: dict[str, list] = {}
-    for doc in qa.documents.values():
+    for doc in qa.index.documents.values():
         documents.setdefault(doc.source, []).append(doc)
     entries = []
     for source, chunks in per_source.items():

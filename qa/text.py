@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -75,10 +77,45 @@ def fold(text: str) -> str:
 
 
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
+# Terminal control sequences a document may carry (a pasted terminal log, or planted to rewrite the screen):
+# OSC `ESC ] … BEL|ESC \`, CSI `ESC [ … final`, other ESC sequences, C0/C1 controls except tab and newline.
+TERMINAL_RE = re.compile(
+    r"\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]?|\x1b[ -~]?|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def strip_control(text: str) -> str:
-    return CONTROL_RE.sub("", text)
+    return CONTROL_RE.sub("", _SURROGATE.sub("\ufffd", text))
+
+
+def strip_terminal(text: str) -> str:
+    """Text safe to print on a terminal: escape sequences and control characters (but tab and newline) removed."""
+    return TERMINAL_RE.sub("", _SURROGATE.sub("\ufffd", text))
+
+
+def decode_line(raw: bytes) -> tuple[str, bool]:
+    """One line of unknown bytes → (text, whether it was not UTF-8). UTF-8, else GB18030 (GBK, GB2312), else UTF-8
+    with U+FFFD for the bytes that are neither."""
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("gb18030"), True
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace"), True
+
+
+def repair_surrogates(text: str) -> tuple[str, bool]:
+    """A str holding undecodable bytes as lone surrogates (argv, file names: surrogateescape) → (decoded text, changed)."""
+    if not _SURROGATE.search(text):
+        return text, False
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # surrogates that are not escaped bytes
+        return _SURROGATE.sub("\ufffd", text), True
+    return decode_line(raw)[0], True
 
 
 _MARKUP_RE = re.compile(r"^\s*(#{1,6}\s*|>\s*)|\*\*")
@@ -109,10 +146,37 @@ def heading_level(raw_line: str, visible: str) -> int:
     return 0
 
 
+class OffsetMap:
+    """cleaned position → original position, stored as runs of contiguous copies (two int64 arrays), not one
+    Python int per character: a 20 MB file used to need ~1 GB here. Indexable like the tuple it replaces, with one
+    extra entry at the end (the original end)."""
+
+    __slots__ = ("_clean", "_orig", "_n", "_end")
+
+    def __init__(self, clean_starts: array, orig_starts: array, n: int, end: int) -> None:
+        self._clean, self._orig, self._n, self._end = clean_starts, orig_starts, n, end
+
+    def __len__(self) -> int:
+        return self._n + 1
+
+    def __getitem__(self, i: int) -> int:
+        if i < 0:
+            i += self._n + 1
+        if not 0 <= i <= self._n:
+            raise IndexError("offset out of range")
+        if i == self._n:
+            return self._end
+        r = bisect_right(self._clean, i) - 1
+        return self._orig[r] + (i - self._clean[r])
+
+    def __iter__(self):
+        return (self[i] for i in range(self._n + 1))
+
+
 @dataclass(frozen=True)
 class Cleaned:
     text: str  # noise removed, original script and wording
-    offsets: tuple[int, ...]  # offsets[i] = index in the original of text[i]; one extra entry = end
+    offsets: OffsetMap  # offsets[i] = index in the original of text[i]; one extra entry = end
     headings: tuple[tuple[int, int, str], ...] = ()  # (cleaned offset, level, heading text)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
@@ -122,10 +186,52 @@ class Cleaned:
         return self.offsets[start], self.offsets[end - 1] + 1
 
 
+_WS_FIX = re.compile(r"\s{2,}|[^\S ]")  # whitespace that changes when collapsed: runs, tabs, odd spaces
+
+
+class _Builder:
+    """Cleaned text as pieces copied from the original, with their original offsets kept as runs."""
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.clean_starts = array("q")
+        self.orig_starts = array("q")
+        self.n = 0
+        self._next_orig = -1  # original offset that would continue the current run
+        self.ends_space = False
+
+    def emit(self, piece: str, orig: int) -> None:
+        if not piece:
+            return
+        if orig != self._next_orig:
+            self.clean_starts.append(self.n)
+            self.orig_starts.append(orig)
+        self.pieces.append(piece)
+        self.n += len(piece)
+        self._next_orig = orig + len(piece)
+        self.ends_space = piece[-1] == " "
+
+    def drop_trailing_space(self) -> None:
+        if not self.ends_space:
+            return
+        self.pieces[-1] = self.pieces[-1][:-1]
+        self.n -= 1
+        self._next_orig -= 1
+        if self.clean_starts and self.clean_starts[-1] == self.n:  # the run held only that space
+            self.clean_starts.pop()
+            self.orig_starts.pop()
+            self._next_orig = -1
+        self.ends_space = bool(self.pieces[-1]) and self.pieces[-1][-1] == " "
+
+    def end(self) -> int:
+        """Original offset just after the last character kept."""
+        return self.orig_starts[-1] + (self.n - self.clean_starts[-1]) if self.n else 0
+
+
 def clean(original: str) -> Cleaned:
-    """Drop ruby pinyin, markup, boilerplate lines and related-link blocks; collapse whitespace; keep offsets."""
-    out_chars: list[str] = []
-    out_offsets: list[int] = []
+    """Drop ruby pinyin, markup, terminal escapes, boilerplate lines and related-link blocks; collapse whitespace;
+    keep offsets (as runs: memory is a few times the text, not ~50×)."""
+    out = _Builder()
     headings: list[tuple[int, int, str]] = []
     pos = 0
     for raw_line in original.splitlines(keepends=True):
@@ -141,36 +247,33 @@ def clean(original: str) -> Cleaned:
             break
         if _BOILERPLATE_LINE.search(folded) or _is_link_list(folded):
             continue
-        if out_chars:
-            out_chars.append("\n")
-            out_offsets.append(line_start - 1 if line_start else 0)
+        if out.n:
+            out.emit("\n", line_start - 1 if line_start else 0)
         level = heading_level(line, visible)
         if level:
-            headings.append((len(out_chars), level, visible))
-        last_was_space = True
+            headings.append((out.n, level, visible))
+        out.ends_space = True  # leading whitespace of a line is dropped
         for start, end in kept:
-            for i in range(start, end):
-                ch = line[i]
-                if ch.isspace():
-                    if last_was_space:
-                        continue
-                    ch = " "
-                    last_was_space = True
-                else:
-                    last_was_space = False
-                out_chars.append(ch)
-                out_offsets.append(line_start + i)
-        while out_chars and out_chars[-1] == " ":
-            out_chars.pop()
-            out_offsets.pop()
-    end = (out_offsets[-1] + 1) if out_offsets else 0
-    return Cleaned("".join(out_chars), tuple(out_offsets) + (end,), tuple(headings))
+            if out.ends_space:
+                while start < end and line[start].isspace():
+                    start += 1
+            i = start
+            for match in _WS_FIX.finditer(line, start, end):
+                out.emit(line[i : match.start()], line_start + i)
+                if not out.ends_space:
+                    out.emit(" ", line_start + match.start())
+                i = match.end()
+            out.emit(line[i:end], line_start + i)
+        out.drop_trailing_space()
+    offsets = OffsetMap(out.clean_starts, out.orig_starts, out.n, out.end())
+    return Cleaned("".join(out.pieces), offsets, tuple(headings))
 
 
 def _kept_spans(line: str) -> list[tuple[int, int]]:
     """Spans of the line left after removing ruby pinyin and Markdown emphasis/heading markers."""
     cuts = sorted(
         [(m.start(), m.end()) for m in RUBY_RE.finditer(line)]
+        + [(m.start(), m.end()) for m in TERMINAL_RE.finditer(line)]
         + [(m.start(), m.end()) for m in _MARKUP_RE.finditer(line) if m.end() > m.start()]
     )
     spans, pos = [], 0
