@@ -233,20 +233,19 @@ def read_documents(files: Iterable[SourceFile], skipped: list[Skipped]) -> Itera
     rest goes on. Document ids are unique: a repeated id is stored with a suffix (a~2) and reported."""
     first_seen: dict[str, str] = {}
     for file in files:
-        if file.path.suffix.lower() in FORMAT_SUFFIXES:
-            for doc in _formatted_documents(file, skipped):
-                yield _unique(doc, first_seen, skipped)
-            continue
         try:
-            text = decode(file.data)
-        except ValueError as exc:
+            formatted = _formatted_document(file, skipped) if file.path.suffix.lower() in FORMAT_SUFFIXES else None
+            text = decode(file.data) if formatted is None else ""
+        except ValueError as exc:  # formats.UnreadableError is one
             skipped.append(Skipped(file.name, str(exc)))
             continue
         except OSError as exc:
             skipped.append(Skipped(file.name, f"cannot be read ({exc.strerror})"))
             continue
-        if file.path.suffix.lower() in JSONL_SUFFIXES:
-            docs: Iterable[Document] = _jsonl_documents(file.name, text, skipped)
+        if formatted is not None:
+            docs: Iterable[Document] = [formatted]
+        elif file.path.suffix.lower() in JSONL_SUFFIXES:
+            docs = _jsonl_documents(file.name, text, skipped)
         else:
             title = None
             if file.path.suffix.lower() in (".md", ".markdown"):
@@ -296,19 +295,13 @@ def _jsonl_documents(name: str, text: str, skipped: list[Skipped]) -> Iterator[D
         yield Document(doc_id=str(doc_id), source=name, title=str(title), text=body, line=line_no)
 
 
-def _formatted_documents(file: SourceFile, skipped: list[Skipped]) -> Iterator[Document]:
-    """Web pages, PDF, DOCX and images through their readers (qa/formats.py); unreadable ones are skipped."""
-    from .formats import UnreadableError, extract
+def _formatted_document(file: SourceFile, skipped: list[Skipped]) -> Document:
+    """A web page, PDF, DOCX or image through its reader (qa/formats.py); raises formats.UnreadableError (a
+    ValueError) with the reason. Pages left out (no text layer) are reported in `skipped`."""
+    from .formats import extract
 
-    try:
-        found = extract(file.path.suffix, file.data)
-    except UnreadableError as exc:
-        skipped.append(Skipped(file.name, str(exc)))
-        return
-    except OSError as exc:
-        skipped.append(Skipped(file.name, f"cannot be read ({exc.strerror})"))
-        return
+    found = extract(file.path.suffix, file.data)
     skipped.extend(Skipped(file.name, note) for note in found.notes)
     title = found.title or title_for(file.name, found.text)
-    yield Document(doc_id=file.name, source=file.name, title=title, text=found.text, url=found.url,
+    return Document(doc_id=file.name, source=file.name, title=title, text=found.text, url=found.url,
                    page_starts=found.page_starts)
