@@ -383,7 +383,7 @@ def test_recent_questions_are_kept_in_this_browser_only(open_page, browser, serv
 @pytest.mark.slow
 def test_gradio_chrome_is_chinese_without_traffic_stats(page, server):
     footer = page.locator("footer").inner_text()
-    assert "·" not in footer and "API" in footer and "设置" in footer and "Use via API" not in footer
+    assert "·" not in footer and "通过 API 使用" in footer and "Use via API" not in footer  # Gradio's zh-CN texts
     page.locator("footer button.show-api, footer a:has-text('API'), footer button:has-text('API')").first.click()
     page.get_by_text("/ask").first.wait_for(timeout=30_000)
     panel = page.locator("body").inner_text()

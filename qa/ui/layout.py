@@ -16,13 +16,6 @@ from . import render
 from .assets import CSS, EXAMPLES, FONT, FONT_MONO, JS, TITLE
 from .service import Reply, Service, run_question
 
-# Gradio's own words that its zh-CN catalogue lacks (the rest of its chrome is translated already).
-I18N = {
-    "zh-CN": {"common": {"processing": "处理中", "settings": "设置", "language": "语言"}},
-    "zh-TW": {"common": {"processing": "處理中"}},
-}
-
-
 def default_workers() -> int:
     """Questions answered at once by default: one per CPU core (the work is CPU-bound)."""
     return max(1, os.cpu_count() or 1)
@@ -33,13 +26,18 @@ def theme() -> gr.themes.Base:
 
 
 def launch_kwargs(max_file_size: str | int | None = None, workers: int | None = None) -> dict:
-    """What `launch()` needs besides host/port: offline theme, our CSS and script, Chinese chrome, an upload size
-    limit, no share link, no SSR, no traffic statistics (the API panel would show them to every visitor)."""
+    """What `launch()` needs besides host/port: offline theme, our CSS and script, an upload size limit, no share
+    link, no SSR, no traffic statistics (the API panel would show them to every visitor).
+
+    Gradio picks its own texts' language from the browser (its zh-CN/zh-TW catalogues). The footer keeps the API
+    panel and drops the settings panel, whose PWA, Screen Studio and run-history sections Gradio only has in
+    English and which visitors do not need; Gradio's progress text ("processing | 0.5s") is hidden in favour of
+    the page's own 「正在查找答案……」."""
     from ..config import DEFAULT
 
     return {
         "theme": theme(), "css": CSS, "js": JS, "share": False, "ssr_mode": False,
-        "footer_links": ["api", "settings"], "i18n": gr.I18n(**I18N),
+        "footer_links": ["api"],
         "max_file_size": max_file_size or DEFAULT.web_max_file_size,
         "enable_monitoring": False,
         "max_threads": max(40, 4 * (workers or default_workers())),

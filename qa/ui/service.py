@@ -58,6 +58,7 @@ class Service:
         self.corpus_dir: Path | None = None
         self.model = model
         self.clock = clock
+        self._reload_lock = threading.Lock()
         if isinstance(qa_or_index_dir, QA):
             self._loaded(qa_or_index_dir)
             return
@@ -137,6 +138,22 @@ class Service:
             self.ready.wait(BUILD_WAIT_S)
         if self.state.qa is None:
             raise QAError(self.state.error or "索引仍在建立中，请稍后再试。")
+        return self._current(self.state.qa)
+
+    def _current(self, qa: QA) -> QA:
+        """After `qa build` replaced the index directory while the page runs, load the new index once and swap
+        it in whole; questions already running finish on the old one. Needs `QA.is_current()` (issue 10's
+        Index); without it the loaded index is kept."""
+        is_current = getattr(qa, "is_current", None)
+        if self.index_dir is None or is_current is None or is_current():
+            return qa
+        with self._reload_lock:
+            if self.state.qa is qa:  # not swapped by another question meanwhile
+                try:
+                    self._loaded(QA.load(self.index_dir))
+                except QAError as exc:  # a half-written or broken rebuild: keep answering from the old index
+                    print(f"新索引无法加载，继续使用旧索引：{exc}", flush=True)
+                    return qa
         return self.state.qa
 
 
