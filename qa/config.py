@@ -67,7 +67,7 @@ class Config:
     distress_patterns: tuple[str, ...] = (
         r"自杀|轻生|寻死|想死|不想活|活不下去|活不了了|活着没意思|结束(我的|自己的)?生命|了结自己|一死了之"
         r"|跳楼|跳河|割腕|吃安眠药|喝农药",
-        r"suicid|kill (my ?self|me)|end (my life|it all)|want(ed)? to die|don'?t want to (live|be alive)"
+        r"suicid|kill(ing)? my ?self|end (my life|it all)|want(ed)? to die|don'?t want to (live|be alive)"
         r"|can'?t go on|no reason to live|hurt(ing)? myself|self[- ]harm",
     )
 

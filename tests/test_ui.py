@@ -161,7 +161,8 @@ def test_distress_is_detected(question):
 
 
 @pytest.mark.parametrize("question", ["被强制下款的钱需要还吗？", "催收说要杀了我的家人怎么办", "how to end my loan",
-                                      "死亡证明怎么开", ""])
+                                      "死亡证明怎么开", "",
+                                      "the collector threatened to kill me"])
 def test_ordinary_questions_are_not_distress(question):
     from qa.distress import is_distress
 
