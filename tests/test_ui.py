@@ -10,23 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui_fixtures import XSS_QUESTION, write_corpus
+from tests.ui_fixtures import XSS_QUESTION, qa_obj, ui_corpus  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def ui_corpus(tmp_path_factory) -> Path:
-    return write_corpus(tmp_path_factory.mktemp("corpus"))
-
-
-@pytest.fixture(scope="module")
-def qa_obj(ui_corpus, tmp_path_factory):
-    from qa import QA
-
-    idx = tmp_path_factory.mktemp("ui") / "idx"
-    QA.build(sorted(ui_corpus.glob("*.txt")), idx, model="hash:64", progress=False)
-    return QA.load(idx)
 
 
 def _hit(**kw):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui_fixtures import XSS_QUESTION, write_corpus
+from tests.ui_fixtures import XSS_QUESTION, qa_obj, ui_corpus  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword is deprecated).*")
 CHROMIUM = "/usr/bin/chromium"
@@ -33,20 +33,6 @@ CHROMIUM_ARGS = [
 DESKTOP = {"width": 1100, "height": 1300}
 PHONE = {"width": 390, "height": 844}
 BOX = "#qa-question textarea, #qa-question input"
-
-
-@pytest.fixture(scope="module")
-def ui_corpus(tmp_path_factory) -> Path:
-    return write_corpus(tmp_path_factory.mktemp("corpus"))
-
-
-@pytest.fixture(scope="module")
-def qa_obj(ui_corpus, tmp_path_factory):
-    from qa import QA
-
-    idx = tmp_path_factory.mktemp("ui") / "idx"
-    QA.build(sorted(ui_corpus.glob("*.txt")), idx, model="hash:64", progress=False)
-    return QA.load(idx)
 
 
 def _free_port() -> int:

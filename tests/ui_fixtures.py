@@ -1,7 +1,10 @@
-"""Shared by the web-page tests: a tiny corpus (with an XSS document) and its index with the fake embedder."""
+"""Shared by the web-page tests: a tiny corpus (with an XSS document) and its index with the fake embedder
+(pytest fixtures: import them into the test module)."""
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 LOAN = """被强制下款的处理办法
 
@@ -35,3 +38,18 @@ def write_corpus(d: Path) -> Path:
     (d / "traditional.txt").write_text(TRADITIONAL, encoding="utf-8")
     (d / "xss.txt").write_text(XSS, encoding="utf-8")
     return d
+
+
+@pytest.fixture(scope="module")
+def ui_corpus(tmp_path_factory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="module")
+def qa_obj(ui_corpus, tmp_path_factory):
+    """A real index of the corpus above, with the fake `hash:64` embedder."""
+    from qa import QA
+
+    idx = tmp_path_factory.mktemp("ui") / "idx"
+    QA.build(sorted(ui_corpus.glob("*.txt")), idx, model="hash:64", progress=False)
+    return QA.load(idx)
