@@ -132,7 +132,7 @@ def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], build: Bui
     order (a skipped document leaves no gap: chunk_id is a position)."""
     for doc, cleaned_text, doc_chunks in chunk_documents(
         _read_with_progress(files, skipped, progress), size=build.chunk_size, overlap=build.chunk_overlap,
-        maximum=build.chunk_max
+        maximum=build.chunk_max, statutes=build.statutes
     ):
         if not doc_chunks or not has_words(cleaned_text):
             skipped.append(Skipped(doc.source, "no text left after cleaning (only whitespace, punctuation or markup)"))
@@ -140,7 +140,8 @@ def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], build: Bui
         if doc_chunks[0].chunk_id != len(chunks):
             doc_chunks = [replace(c, chunk_id=len(chunks) + i) for i, c in enumerate(doc_chunks)]
         chunks.extend(doc_chunks)
-        yield {"doc_id": doc.doc_id, "source": doc.source, "line": doc.line, "title": doc.title, "text": cleaned_text}
+        yield {"doc_id": doc.doc_id, "source": doc.source, "line": doc.line, "title": doc.title, "text": cleaned_text,
+               "url": doc.url}
 
 
 def _contexts(chunks: Sequence[Chunk], progress: bool) -> Iterator[str]:

@@ -22,6 +22,8 @@ class BuildConfig:
     chunk_size: int = 320
     chunk_overlap: int = 80
     chunk_max: int = 600  # a single sentence longer than this is cut at ，/ hard limit
+    # a document written in 第X条 articles is chunked one article per chunk (qa/statutes.py; docs/EVALUATION.md)
+    statutes: bool = True
     # vector index: "auto" picks exact search for small corpora, ANN above qa.ann.AUTO_ANN_THRESHOLD
     ann: str = "auto"
     bm25_k1: float = 1.2
@@ -73,6 +75,12 @@ class QueryConfig:
     # questions
     max_question_chars: int = 500
     query_cache: int = 1024  # question vectors kept (eval runs search and ask; people repeat questions)
+
+    # library management (QA.add / QA.remove, `qa add` / `qa remove`, the web page's upload): what may be added
+    library_read_only: bool = False  # a public deployment: add/remove refused (the web page hides them)
+    library_max_bytes: int = 50 * 1024 * 1024
+    library_types: tuple[str, ...] = (".txt", ".md", ".markdown", ".jsonl", ".html", ".htm", ".pdf", ".docx",
+                                      ".png", ".jpg", ".jpeg")
 
     not_found_message: str = "未找到相关内容"
     lexical_only_warning: str = "语义模型不可用，仅使用关键词检索（lexical）。"

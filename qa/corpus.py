@@ -12,6 +12,7 @@ from typing import Iterable, Iterator
 
 from .errors import CorpusError
 from .text import repair_surrogates
+from .formats import SUFFIXES as FORMAT_SUFFIXES
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 JSONL_SUFFIXES = {".jsonl"}
@@ -25,6 +26,8 @@ class Document:
     title: str
     text: str  # decoded original text
     line: int | None = None  # the line of a JSONL record
+    url: str | None = None  # a web page's canonical link (qa/formats.py)
+    page_starts: tuple[int, ...] = ()  # offsets in `text` where page 1, 2, … of a PDF or image begin
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ def discover(paths: Iterable[str | Path], exclude: Path | None = None) -> tuple[
             if problem:
                 skipped.append(Skipped(name, problem))
                 continue
-            if path.suffix.lower() not in TEXT_SUFFIXES | JSONL_SUFFIXES:
+            if path.suffix.lower() not in TEXT_SUFFIXES | JSONL_SUFFIXES | FORMAT_SUFFIXES:
                 skipped.append(Skipped(name, f"unsupported file type {path.suffix or '(none)'}"))
                 continue
             try:
@@ -230,6 +233,10 @@ def read_documents(files: Iterable[SourceFile], skipped: list[Skipped]) -> Itera
     rest goes on. Document ids are unique: a repeated id is stored with a suffix (a~2) and reported."""
     first_seen: dict[str, str] = {}
     for file in files:
+        if file.path.suffix.lower() in FORMAT_SUFFIXES:
+            for doc in _formatted_documents(file, skipped):
+                yield _unique(doc, first_seen, skipped)
+            continue
         try:
             text = decode(file.data)
         except ValueError as exc:
@@ -287,3 +294,18 @@ def _jsonl_documents(name: str, text: str, skipped: list[Skipped]) -> Iterator[D
             continue
         title = record.get("title") or ""
         yield Document(doc_id=str(doc_id), source=name, title=str(title), text=body, line=line_no)
+
+
+def _formatted_documents(file: SourceFile, skipped: list[Skipped]) -> Iterator[Document]:
+    """Web pages, PDF, DOCX and images through their readers (qa/formats.py); unreadable ones are skipped."""
+    from .formats import UnreadableError, extract
+
+    try:
+        found = extract(file.path.suffix, file.data)
+    except UnreadableError as exc:
+        skipped.append(Skipped(file.name, str(exc)))
+        return
+    skipped.extend(Skipped(file.name, note) for note in found.notes)
+    title = found.title or title_for(file.name, found.text)
+    yield Document(doc_id=file.name, source=file.name, title=title, text=found.text, url=found.url,
+                   page_starts=found.page_starts)
