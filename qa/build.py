@@ -132,7 +132,7 @@ def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], build: Bui
     order (a skipped document leaves no gap: chunk_id is a position)."""
     for doc, cleaned_text, doc_chunks in chunk_documents(
         _read_with_progress(files, skipped, progress), size=build.chunk_size, overlap=build.chunk_overlap,
-        maximum=build.chunk_max, statutes=build.statutes,
+        maximum=build.chunk_max, statutes=build.statutes
     ):
         if not doc_chunks or not has_words(cleaned_text):
             skipped.append(Skipped(doc.source, "no text left after cleaning (only whitespace, punctuation or markup)"))

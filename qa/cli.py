@@ -222,12 +222,15 @@ def evaluate(file, index, qrels, mode, fusion, as_json):
 @click.option("-i", "--index", default="index", show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None, help="Default: $GRADIO_SERVER_PORT or 7860.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Questions answered at once. Default: one per CPU core.")
+@click.option("--auth", default=None, metavar="USER:PASS", help="Ask visitors to log in. Default: $QA_AUTH.")
 @_friendly
-def serve(index, host, port):
+def serve(index, host, port, workers, auth):
     """Start the web Q&A page."""
     from .ui import serve as serve_ui
 
-    serve_ui(index_dir=index, host=host, port=port)
+    serve_ui(index_dir=index, host=host, port=port, workers=workers, auth=auth)
 
 
 
