@@ -308,3 +308,23 @@ def test_app_py_and_qa_serve_help():
     out = subprocess.run([sys.executable, "-m", "qa", "serve", "--help"], capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout
     assert "--workers" in out and "--auth" in out
+
+
+def test_a_rebuilt_index_is_picked_up_whole(ui_corpus, tmp_path):
+    import shutil
+
+    from qa import QA
+    from qa.ui.service import Service, run_question
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(ui_corpus / "loan.txt", docs)
+    QA.build([docs], tmp_path / "index", model="hash:64", progress=False)
+    service = Service(tmp_path / "index", corpus_dir=docs)
+    old = service.get()
+    assert service.sources() == ["loan.txt"]
+    shutil.copy(ui_corpus / "collection.txt", docs)
+    QA.build([docs], tmp_path / "index", model="hash:64", progress=False)  # `qa build` while the page runs
+    reply = run_question(service, "可以向哪些部门投诉暴力催收？")
+    assert service.get() is not old and sorted(service.sources()) == ["collection.txt", "loan.txt"]
+    assert reply.answer.passages[0].source == "collection.txt"

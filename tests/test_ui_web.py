@@ -333,6 +333,19 @@ def test_q_in_the_address_asks_on_load(open_page, viewport):
 
 
 @pytest.mark.slow
+def test_the_address_follows_the_question_so_reload_keeps_the_answer(open_page):
+    from urllib.parse import parse_qs, urlparse
+
+    pg = open_page(viewport=PHONE)
+    _ask_in_page(pg, "可以向哪些部门投诉暴力催收？")
+    pg.locator('#qa-answer .qa-answer[data-question="可以向哪些部门投诉暴力催收？"]').wait_for(timeout=30_000)
+    assert parse_qs(urlparse(pg.url).query)["q"] == ["可以向哪些部门投诉暴力催收？"]
+    pg.reload(wait_until="domcontentloaded")
+    _answered(pg)
+    assert "collection.txt" in pg.locator("#qa-answer").inner_text()
+
+
+@pytest.mark.slow
 def test_copy_button_copies_sentences_and_sources(open_page):
     pg = open_page(permissions=["clipboard-read", "clipboard-write"])
     _ask_in_page(pg, "被强制下款的钱需要还吗？")

@@ -111,7 +111,13 @@ JS = """
     // handled block is marked with an attribute, which the next update of that element removes again
     if (!block || block.hasAttribute('data-qa-seen')) return;
     block.setAttribute('data-qa-seen', '');
-    if (block.matches('.qa-answer[data-question]')) remember(block.getAttribute('data-question'));
+    if (block.matches('.qa-answer[data-question]')) {
+      const q = block.getAttribute('data-question');
+      remember(q);
+      // the address now asks this question: reloading shows the answer again, and the link can be shared
+      const url = new URL(window.location.href); url.searchParams.set('q', q);
+      history.replaceState(null, '', url);
+    }
     // on a phone the answer starts below the fold: bring it into view
     const top = out.getBoundingClientRect().top;
     if (top > window.innerHeight * 0.6 || top < 0) out.scrollIntoView({behavior: 'smooth', block: 'start'});
