@@ -44,6 +44,7 @@ class Answer:
     warning: str | None = None
     notice: str | None = None
     not_found_message: str = DEFAULT.not_found_message
+    support: str | None = None  # a calm message with hotline numbers when the question signals distress
 
     @property
     def text(self) -> str:
@@ -54,6 +55,8 @@ class Answer:
 
     def to_dict(self) -> dict:
         out = result_head(self)
+        if self.support:
+            out["support"] = self.support
         out["answer"] = self.text
         out["sentences"] = [s.to_dict() for s in self.sentences]
         out["passages"] = [p.to_dict() for p in self.passages]
@@ -93,7 +96,7 @@ class Answer:
         return "".join(parts)
 
     def __str__(self) -> str:
-        lines = []
+        lines = [self.support] if self.support else []
         for note in (self.warning, self.notice):
             if note:
                 lines.append(f"({note})")

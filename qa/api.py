@@ -9,9 +9,10 @@ from .answer import Answer, compose
 from .build import BuildReport, build_index
 from .citations import by_article, with_locations
 from .config import DEFAULT, DEFAULT_BUILD, BuildConfig, QueryConfig
+from .distress import support_message
 from .embedding import Embedder
-from .index import Index, is_integer
 from .errors import ConfigError
+from .index import Index, is_integer
 from .retrieve import Retriever, SearchResult
 from .statutes import ArticleTable
 
@@ -76,7 +77,7 @@ class QA:
         sources = self._check_sources(sources)
         result, qvec = self._retriever.search(question, k, mode or self.config.mode, sources)
         result = self._cited(result, k, sources)
-        return compose(
+        answer = compose(
             result,
             k=k,
             idf=self.index.terms.idf,
@@ -84,6 +85,8 @@ class QA:
             query_vector=qvec,
             config=self.config,
         )
+        support = support_message(question, self.config)
+        return replace(answer, support=support) if support else answer
 
     def _cited(self, result: SearchResult, k: int, sources: Sequence[str] | None) -> SearchResult:
         """Articles the question names first (「民法典第680条」), and every hit's page, article and link."""

@@ -148,6 +148,9 @@ def ask(question, index, k, mode, fusion, as_json):
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
     _note(answer)
+    if answer.support:
+        click.secho(_out(answer.support), bold=True)
+        click.echo("")
     click.echo(_out(answer.text))
     for i, hit in enumerate(answer.passages, start=1):
         heading = f" › {' › '.join(hit.heading)}" if hit.heading else ""

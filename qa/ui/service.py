@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .. import distress
 from ..answer import Answer
 from ..api import QA
 from ..build import BuildReport
@@ -185,4 +184,4 @@ def run_question(service: Service, question: object, k: object = None, mode: str
             contexts.append(qa.context(hit.chunk_id, chars=CONTEXT_CHARS))
         except (QAError, LookupError):  # the card still shows without its context
             contexts.append(None)
-    return Reply(answer, tuple(contexts), distress.support_message(question, qa.config))
+    return Reply(answer, tuple(contexts), answer.support)
