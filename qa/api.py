@@ -59,6 +59,9 @@ class QA:
             idf=self._retriever.bm25.idf,
             embed=embedder.embed_passages if embedder is not None else None,
             query_vector=qvec,
+            stored_vector=self._retriever.stored_sentence_vector if qvec is not None else None,
+            floor=self._retriever.answer_floor(qvec),
+            n_passages=len(self._retriever.chunks),
             config=self.config,
         )
 

@@ -15,6 +15,7 @@ from .corpus import Skipped, discover, read_documents
 from .embedding import LEXICAL_ONLY, Embedder, load_embedder, normalise_spec
 from .errors import ConfigError, CorpusError, QAError
 from .lexical import BM25_DIR, background_sentences, build_bm25, dictionary_hash
+from .sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
 from .store import CHUNKS, DOCUMENTS, IndexWriter, chunk_key, chunk_row, load, now_iso
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,59 @@ def _embed(chunks: Sequence[Chunk], keys: Sequence[str], embedder: Embedder, reu
     return vectors, len(todo)
 
 
+def _previous_sentence_vectors(target: Path, spec: str) -> dict[str, np.ndarray]:
+    """sentence key → vector from the index about to be replaced, when it used the same embedder."""
+    if not (target / "manifest.json").exists():
+        return {}
+    try:
+        old = load(target)
+        stored = old.sentence_vectors()
+    except QAError as exc:
+        log.info("not reusing sentence vectors from %s: %s", target, exc)
+        return {}
+    if stored is None or old.embedder_spec != spec:
+        return {}
+    return {key: stored.vectors[i] for i, key in enumerate(stored.keys)}
+
+
+def embed_sentences(chunks: Sequence[Chunk], embedder: Embedder, reusable: dict[str, np.ndarray], batch: int,
+                    progress: bool) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, int]:
+    """One vector per distinct answer-sized sentence of the chunks (overlaps embedded once), plus the chunk → rows
+    CSR map. Sentences are embedded shortest first so that a batch pads little."""
+    from tqdm import tqdm
+
+    row_of: dict[str, int] = {}
+    texts: list[str] = []
+    indptr = [0]
+    rows: list[int] = []
+    for chunk in chunks:
+        for text in passage_sentences(chunk.text):
+            if len(text) < MIN_SENTENCE_CHARS:
+                continue
+            key = sentence_key(text)
+            if key not in row_of:
+                row_of[key] = len(texts)
+                texts.append(text)
+            rows.append(row_of[key])
+        indptr.append(len(rows))
+    keys = list(row_of)
+    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    todo = []
+    for i, key in enumerate(keys):
+        old = reusable.get(key)
+        if old is not None and old.shape == (embedder.dim,):
+            vectors[i] = old
+        else:
+            todo.append(i)
+    todo.sort(key=lambda i: len(texts[i]))
+    with tqdm(total=len(todo), unit="sentence", desc="sentences", disable=not progress or not todo, leave=False) as bar:
+        for start in range(0, len(todo), batch):
+            ids = todo[start : start + batch]
+            vectors[ids] = embedder.embed_passages([texts[i] for i in ids])
+            bar.update(len(ids))
+    return vectors, keys, np.asarray(indptr, dtype=np.int64), np.asarray(rows, dtype=np.int64), len(todo)
+
+
 def build_index(
     paths: Iterable[str | Path],
     index_dir: str | Path,
@@ -118,6 +172,10 @@ def build_index(
             reused = len(chunks) - embedded
             index, vector_info = build_vector_index(vectors, kind=ann or config.ann)
             writer.write_vectors(vectors, index, embedder.embed_passages(background_sentences()))
+            if config.sentence_vectors:
+                s_vectors, s_keys, s_indptr, s_rows, _ = embed_sentences(
+                    chunks, embedder, _previous_sentence_vectors(target, spec), config.embed_batch, progress)
+                writer.write_sentence_vectors(s_vectors, s_keys, s_indptr, s_rows)
             embedder_info = {"spec": spec, "dim": int(embedder.dim)}
         build_bm25([c.context for c in chunks], writer.tmp / BM25_DIR, k1=config.bm25_k1, b=config.bm25_b)
         writer.write_jsonl(

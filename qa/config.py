@@ -53,6 +53,21 @@ class Config:
     not_found_message: str = "未找到相关内容"
     lexical_only_warning: str = "语义模型不可用，仅使用关键词检索（lexical）。"
 
+    # -- issue 8: trustworthy answers (sentence vectors, evidence gate, answer filtering) --------------------------
+    sentence_vectors: bool = True  # store a vector per sentence at build time (sentence_vectors.npy)
+    sentence_weight: float = 0.5  # dense score = (1 - w) · passage cosine + w · best sentence cosine
+    # relevance gate evidence (retrieve.Evidence), tuned on the "tune" half of eval/calibration.jsonl only:
+    # with a model, answer when sentence_margin - foreign_weight · foreign + coverage_weight · coverage ≥ min_score
+    gate_foreign_weight: float = 0.02
+    gate_coverage_weight: float = 0.01
+    gate_min_score: float = 0.053
+    # lexical mode (no model): answer when coverage - foreign_weight · foreign ≥ min_score
+    gate_lexical_foreign_weight: float = 0.5
+    gate_lexical_min_score: float = 0.2
+    answer_filter_filler: bool = True  # drop site filler, title restatements, sentences of title/common words only
+    answer_min_sentence_margin: float = 0.03  # a term-less sentence must beat the background by this to answer
+    related_only_message: str = "资料中没有直接回答的句子，以下段落可能相关"
+
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
             raise ConfigError(f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}")

@@ -11,11 +11,13 @@ import numpy as np
 from .config import DEFAULT, Config
 from .embedding import Embedder, load_embedder
 from .errors import ConfigError, EmbedderError, EmptyQuestionError
-from .lexical import BM25_DIR, BM25Index, expand, index_tokens, synonyms, tokenize
+from .lexical import BM25_DIR, BM25Index, content_words, expand, index_tokens, synonyms, tokenize
 from .store import StoredIndex
 from .text import strip_control
 
 log = logging.getLogger(__name__)
+_GATE_DEPTH = 5  # the gate looks at the sentences of this many top passages (fused and dense)
+_SENTENCE_SCAN_MAX = 300_000  # exact scan of all sentence vectors up to here (~384 · 300k MACs, a few ms)
 MODES = ("hybrid", "dense", "lexical")
 
 
@@ -67,6 +69,7 @@ class SearchResult:
     warning: str | None = None
     notice: str | None = None
     found: bool = True
+    evidence: "Evidence | None" = None  # what the relevance gate saw
 
     def to_dict(self) -> dict:
         return {**result_head(self), "hits": [h.to_dict() for h in self.hits]}
@@ -108,6 +111,9 @@ class Retriever:
         self._faiss = None
         self._vectors = None
         self._background = None
+        self._sentences = None  # SentenceVectors, when the index stores them
+        self._sentence_chunk = None  # sentence row → the first chunk holding it
+        self._sentence_row = None  # sentence key → row, built on first answer
         self._source_of = np.array([c.source.rsplit(":", 1)[0] if ":" in c.source else c.source for c in self.chunks])
 
     # -- dense side, loaded on first use -------------------------------------------------------------------
@@ -133,6 +139,13 @@ class Retriever:
             if self._faiss is None:
                 self._vectors = self.stored.vectors()
                 self._background = self.stored.background()
+                self._sentences = self.stored.sentence_vectors()
+                if self._sentences is not None:
+                    sv = self._sentences
+                    owner = np.full(len(sv.vectors), -1, dtype=np.int64)
+                    chunk_of_entry = np.repeat(np.arange(len(sv.indptr) - 1), np.diff(sv.indptr))
+                    owner[sv.rows[::-1]] = chunk_of_entry[::-1]  # first chunk wins
+                    self._sentence_chunk = owner
                 self._faiss = self.stored.faiss_index()  # set last: it marks the dense side as loaded
         return True
 
@@ -165,18 +178,19 @@ class Retriever:
 
         qvec = None
         dense_ranked: list[int] = []
+        dense_blend: dict[int, float] = {}
         if mode != "lexical":
             qvec = query_vector if query_vector is not None else self.embed_question(query.text)
-            dense_ranked = self._dense_search(qvec, depth, mask)
+            dense_ranked, dense_blend = self._dense_candidates(qvec, depth, mask)
 
         if mode == "lexical":
             order = lexical_ranked
             fused = {i: float(lexical[i]) for i in order}
         elif mode == "dense":
             order = dense_ranked
-            fused = {}
+            fused = dict(dense_blend)
         else:
-            fused = self._fuse(qvec, dense_ranked, lexical, lexical_ranked)
+            fused = self._fuse(qvec, dense_ranked, dense_blend, lexical, lexical_ranked)
             order = sorted(fused, key=fused.__getitem__, reverse=True)
         order = order[:k]
         dense_scores = self._cosines(qvec, order)
@@ -184,11 +198,12 @@ class Retriever:
         hits = []
         for rank, (i, cos, cov) in enumerate(zip(order, dense_scores, coverage), start=1):
             c = self.chunks[i]
-            score = fused[i] if fused else float(cos)
+            score = fused[i] if i in fused else float(cos)
             hits.append(Hit(rank, score, c.doc_id, c.source, c.title, c.chunk_id, c.start, c.end, c.text, c.heading,
                             None if cos is None else float(cos), float(lexical[i]), float(cov)))
-        found = self._relevant(hits, self._margin(qvec, dense_ranked))
-        result = SearchResult(query.text, mode, tuple(hits) if found else (), warning, query.notice, found)
+        evidence = self._evidence(query.text, hits, qvec, dense_ranked, order, mode)
+        found = self._relevant(hits, evidence)
+        result = SearchResult(query.text, mode, tuple(hits) if found else (), warning, query.notice, found, evidence)
         return result, qvec
 
     def _source_mask(self, sources: Sequence[str] | None) -> np.ndarray | None:
@@ -215,12 +230,64 @@ class Retriever:
         _, found = ann.search(self._faiss, qvec, min(depth, self._faiss.ntotal), params)
         return [int(i) for i in found[0] if i >= 0]
 
-    def _fuse(self, qvec: np.ndarray, dense: list[int], lexical: np.ndarray, lexical_ranked: list[int]) -> dict[int, float]:
+    def _dense_candidates(self, qvec: np.ndarray, depth: int, mask: np.ndarray | None) -> tuple[list[int], dict[int, float]]:
+        """Dense candidates ranked by the blend of passage cosine and best-sentence cosine.
+
+        One 320-character passage is one vector of a small model: the sentence that answers is averaged away.
+        With sentence vectors, passages holding a close sentence join the candidates and rank by
+        (1 - w) · passage cosine + w · best sentence cosine (Dense X Retrieval, Chen et al. 2023).
+        """
+        ranked = self._dense_search(qvec, depth, mask)
+        sv = self._sentences
+        w = self.config.sentence_weight
+        if sv is None or not w:
+            return ranked, {i: float(c) for i, c in zip(ranked, self._cosines(qvec, ranked))}
+        if len(sv.vectors) <= _SENTENCE_SCAN_MAX:
+            sims = np.asarray(sv.vectors) @ qvec
+            top = np.argpartition(-sims, min(depth, len(sims) - 1))[:depth] if len(sims) > depth else np.arange(len(sims))
+            extra = [int(c) for c in self._sentence_chunk[top] if c >= 0 and (mask is None or mask[c])]
+            ranked = list(dict.fromkeys(ranked + extra))
+        passage = np.asarray(self._vectors[ranked]) @ qvec if ranked else np.zeros(0)
+        best = sv.best_per_chunk(qvec, ranked) if ranked else np.zeros(0)
+        blend = np.where(best > -1, (1 - w) * passage + w * best, passage)
+        order = np.argsort(-blend, kind="stable")
+        return [ranked[j] for j in order], {ranked[j]: float(blend[j]) for j in order}
+
+    def _fuse(self, qvec: np.ndarray, dense: list[int], dense_blend: dict[int, float], lexical: np.ndarray,
+              lexical_ranked: list[int]) -> dict[int, float]:
         if self.config.fusion == "rrf":
             return rrf_fuse(dense, lexical_ranked, k=self.config.rrf_k, dense_weight=self.config.dense_weight)
         pool = list(dict.fromkeys(dense + lexical_ranked))
-        cosines = np.asarray(self._vectors[pool]) @ qvec if pool else np.zeros(0)
+        missing = [i for i in pool if i not in dense_blend]
+        if missing:
+            dense_blend = {**dense_blend, **self._blend(qvec, missing)}
+        cosines = np.array([dense_blend[i] for i in pool]) if pool else np.zeros(0)
         return linear_fuse(pool, cosines, len(dense), lexical, lexical_ranked, dense_weight=self.config.dense_weight)
+
+    def stored_sentence_vector(self, key: str) -> np.ndarray | None:
+        """The vector stored at build time for the sentence with this key (sentences.sentence_key), if any."""
+        if self._sentences is None:
+            return None
+        if self._sentence_row is None:
+            with self._lock:
+                if self._sentence_row is None:
+                    self._sentence_row = self._sentences.row_of()
+        row = self._sentence_row.get(key)
+        return None if row is None else np.asarray(self._sentences.vectors[row])
+
+    def answer_floor(self, qvec: np.ndarray | None) -> float | None:
+        """Cosine a sentence must reach to answer without sharing a word: background level plus a margin."""
+        if qvec is None or self._background is None or not len(self._background) or self._sentences is None:
+            return None
+        return float(np.sort(self._background @ qvec)[-3:].mean()) + self.config.answer_min_sentence_margin
+
+    def _blend(self, qvec: np.ndarray, ids: list[int]) -> dict[int, float]:
+        passage = np.asarray(self._vectors[ids]) @ qvec
+        sv, w = self._sentences, self.config.sentence_weight
+        if sv is None or not w:
+            return {i: float(c) for i, c in zip(ids, passage)}
+        best = sv.best_per_chunk(qvec, ids)
+        return {i: float((1 - w) * p + w * b) if b > -1 else float(p) for i, p, b in zip(ids, passage, best)}
 
     def _cosines(self, qvec: np.ndarray | None, ids: list[int]) -> list[float | None]:
         if qvec is None or self._vectors is None or not ids:
@@ -239,25 +306,78 @@ class Retriever:
                 present[:, j] |= self.bm25.contains(variant, targets)
         return list((present @ weights) / weights.sum())
 
-    def _margin(self, qvec: np.ndarray | None, dense_ranked: list[int]) -> float | None:
-        """How much closer the best passage is to the question than off-topic background sentences are.
+    def _evidence(self, query: str, hits: list[Hit], qvec: np.ndarray | None, dense_ranked: list[int],
+                  order: list[int], mode: str) -> "Evidence":
+        """What the gate decides on; see Evidence."""
+        margin = sentence_margin = None
+        if qvec is not None and dense_ranked and self._background is not None and len(self._background):
+            background = float(np.sort(self._background @ qvec)[-3:].mean())
+            margin = float(np.asarray(self._vectors[dense_ranked[0]]) @ qvec) - background
+            if self._sentences is not None:
+                top = list(dict.fromkeys(order[:_GATE_DEPTH] + dense_ranked[:_GATE_DEPTH]))
+                best = self._sentences.best_per_chunk(qvec, top)
+                if (best > -1).any():
+                    sentence_margin = float(best.max()) - background
+        coverage = max((h.coverage for h in hits), default=0.0)
+        return Evidence(mode, self._foreign_share(query), coverage, margin, sentence_margin)
 
-        Raw cosines of e5-like models sit in a narrow band that moves with the question's language and length;
-        the margin over a fixed background cancels that shift.
+    def _foreign_share(self, query: str) -> float:
+        """idf-weighted share of the question's content words that are topic words (nouns) the corpus never uses.
+
+        A question about 股票 or 遗产 asked of a corpus that never says so is about something else, however
+        close its other words are. Only nouns count: a colloquial verb or pronoun the corpus lacks (「抱团」 is a
+        noun to jieba, 「打通」 is not) does not change the subject. Latin words are left out: an English
+        question to a Chinese corpus is normal.
         """
-        if qvec is None or not dense_ranked or self._background is None or not len(self._background):
-            return None
-        best = float(np.asarray(self._vectors[dense_ranked[0]]) @ qvec)
-        background = np.sort(self._background @ qvec)[-3:].mean()
-        return best - float(background)
+        words = content_words(query)
+        if not words:
+            return 0.0
+        weights = np.array([self.bm25.idf(w) for w, _ in words])
+        foreign = np.array([topic and w not in self.bm25.vocab and not any(v in self.bm25.vocab for v in synonyms(w))
+                            for w, topic in words])
+        return float(weights[foreign].sum() / weights.sum())
 
-    def _relevant(self, hits: list[Hit], margin: float | None) -> bool:
-        """Some hit must be closer in meaning than the background, or share most of the question's terms."""
+    def _relevant(self, hits: list[Hit], evidence: "Evidence") -> bool:
+        """Decide 未找到 from the evidence (weights and thresholds in Config, calibrated in docs/EVALUATION.md)."""
         if not hits:
             return False
-        if max(h.coverage for h in hits) >= self.config.min_lexical_coverage:
-            return True
-        return margin is not None and margin >= self.config.min_dense_margin
+        c = self.config
+        if evidence.mode == "lexical" or evidence.margin is None:
+            return evidence.lexical_score(c) >= c.gate_lexical_min_score
+        if evidence.sentence_margin is None:  # an index built without sentence vectors: the older rule
+            return evidence.coverage >= c.min_lexical_coverage or evidence.margin >= c.min_dense_margin
+        return evidence.score(c) >= c.gate_min_score
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why a question was (not) answered.
+
+    foreign: idf-weighted share of the question's content words that are nouns the corpus never uses;
+    coverage: the best passage's idf-weighted share of question terms; margin: best passage cosine minus the mean
+    of the top-3 background cosines; sentence_margin: the same for the best sentence of the top passages (None
+    without sentence vectors or a model).
+    """
+
+    mode: str
+    foreign: float
+    coverage: float
+    margin: float | None
+    sentence_margin: float | None
+
+    def score(self, config: Config = DEFAULT) -> float:
+        """Dense-mode gate score: the sentence margin, lowered by foreign topic words, raised by term coverage."""
+        return ((self.sentence_margin or 0.0) - config.gate_foreign_weight * self.foreign
+                + config.gate_coverage_weight * self.coverage)
+
+    def lexical_score(self, config: Config = DEFAULT) -> float:
+        """Lexical-mode gate score: term coverage, lowered by foreign topic words."""
+        return self.coverage - config.gate_lexical_foreign_weight * self.foreign
+
+    def to_dict(self) -> dict:
+        r = lambda x: None if x is None else round(x, 4)  # noqa: E731
+        return {"mode": self.mode, "foreign": r(self.foreign), "coverage": r(self.coverage), "margin": r(self.margin),
+                "sentence_margin": r(self.sentence_margin)}
 
 
 def rrf_fuse(dense: Sequence[int], lexical: Sequence[int], *, k: float, dense_weight: float) -> dict[int, float]:

@@ -27,6 +27,10 @@ DOCUMENTS = "documents.jsonl"
 VECTORS = "vectors.npy"
 FAISS = "vectors.faiss"
 BACKGROUND = "background.npy"
+# sentence-level vectors (issue 8), additive: an index without them still loads and works
+SENTENCE_VECTORS = "sentence_vectors.npy"  # (sentences, dim) float32, one row per distinct sentence text
+SENTENCE_KEYS = "sentence_keys.json"  # row → key (sha256 of the sentence text), for reuse on rebuild
+CHUNK_SENTENCES = "chunk_sentences.npz"  # CSR: indptr (chunks + 1) and rows: chunk i's sentences
 _HASH_LIMIT = 64 * 1024 * 1024  # files up to this size are checksummed on every load; larger ones by size
 
 
@@ -63,6 +67,24 @@ class StoredIndex:
     def background(self) -> np.ndarray | None:
         path = self.directory / BACKGROUND
         return np.load(path) if path.exists() else None
+
+    def sentence_vectors(self):
+        """The per-sentence vectors (memory-mapped) with their keys and chunk → rows map, or None."""
+        from .sentences import SentenceVectors
+
+        path = self.directory / SENTENCE_VECTORS
+        if not path.exists():
+            return None
+        try:
+            keys = tuple(json.loads((self.directory / SENTENCE_KEYS).read_text(encoding="utf-8")))
+            with np.load(self.directory / CHUNK_SENTENCES) as csr:
+                indptr, rows = csr["indptr"].astype(np.int64), csr["rows"].astype(np.int64)
+            vectors = np.load(path, mmap_mode="r")
+        except (OSError, ValueError, KeyError) as exc:
+            raise _corrupt(self.directory, f"cannot read the sentence vectors: {exc}") from exc
+        if len(keys) != len(vectors) or len(indptr) != len(self.chunks) + 1:
+            raise _corrupt(self.directory, "sentence vectors do not agree with their keys or the chunks")
+        return SentenceVectors(vectors, keys, indptr, rows)
 
     def faiss_index(self):
         import faiss
@@ -104,6 +126,11 @@ class IndexWriter:
         np.save(self.tmp / VECTORS, vectors)
         np.save(self.tmp / BACKGROUND, background)
         faiss.write_index(index, str(self.tmp / FAISS))
+
+    def write_sentence_vectors(self, vectors: np.ndarray, keys: list[str], indptr: np.ndarray, rows: np.ndarray) -> None:
+        np.save(self.tmp / SENTENCE_VECTORS, vectors.astype(np.float32))
+        (self.tmp / SENTENCE_KEYS).write_text(json.dumps(keys), encoding="utf-8")
+        np.savez(self.tmp / CHUNK_SENTENCES, indptr=indptr.astype(np.int64), rows=rows.astype(np.int32))
 
     def commit(self, manifest: dict[str, Any]) -> None:
         files = {}
