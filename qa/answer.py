@@ -17,7 +17,7 @@ from .sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
 from .config import DEFAULT, Config
 from .lexical import synonyms, tokenize
 from .retrieve import Hit, SearchResult, result_head
-from .text import heading_level
+from .text import fold, heading_level
 
 _EMBED_SHORTLIST = 8
 _COSINE_WEIGHT = 0.3  # dev answer_hit 0.85 → 0.90 against 0.7 (docs/EVALUATION.md)
@@ -127,6 +127,10 @@ _META = re.compile(
 )
 
 
+_LIST_QUESTION = re.compile(r"哪些|哪几|有什么(?:方法|办法|渠道|途径|部门|机构)|\bwhich\b|\bwhat are\b", re.I)
+_ENDS_SENTENCE = re.compile(r"[。！？；!?;…」”）):：]\s*$")
+
+
 def _bigrams(text: str) -> set[str]:
     text = re.sub(r"\W", "", text)
     return {text[i:i + 2] for i in range(len(text) - 1)}
@@ -135,7 +139,7 @@ def _bigrams(text: str) -> set[str]:
 def is_filler(text: str, title: str, idf: Callable[[str], float] | None = None, *, common_idf: float = 0.0) -> bool:
     """A sentence that cannot answer anything: site filler, a restatement of the document's title, or one whose
     only content words are the title's own and words nearly every passage uses."""
-    if _META.search(text):
+    if _META.search(fold(text)):  # Traditional text is folded to Simplified first
         return True
     grams, title_grams = _bigrams(text), _bigrams(title)
     if grams and title_grams and len(grams & title_grams) / len(grams) >= 0.6:
@@ -153,7 +157,8 @@ def _sentences(hits: Sequence[Hit], idf: Callable[[str], float] | None = None, c
     for i, hit in enumerate(hits):
         anchor, anchor_is_lead_in = None, False
         for text in passage_sentences(hit.text):
-            is_heading = bool(heading_level(text, text))
+            # a short line with no sentence-ending mark is a subtitle or label, whatever its numbering
+            is_heading = bool(heading_level(text, text)) or (len(text) <= 24 and not _ENDS_SENTENCE.search(text))
             is_question = text.endswith(("?", "？"))
             is_lead_in = text.endswith((":", "：")) and not is_heading
             selectable = len(text) >= MIN_SENTENCE_CHARS and not (is_question or is_heading or is_lead_in) and not (
@@ -231,6 +236,14 @@ def compose(
     if best <= 0 and floor is None and query_vector is None:
         return Answer(found=True, sentences=(), passages=passages, **common)  # lexical: no sentence shares a term
     chosen = []
+    top = int(np.argmax(score))
+    lead = sentences[top].anchor
+    if _LIST_QUESTION.search(fold(result.question)) and lead is not None and sentences[lead].text.endswith((":", "：")):
+        # 「哪些…」 answered by a list item: the answer is the list (its first items, in order)
+        for sentence in sentences:
+            if sentence.anchor == lead and sentence.selectable and len(chosen) < config.max_answer_sentences:
+                chosen.append(AnswerSentence(sentence.text, sentence.passage + 1))
+        return Answer(found=True, sentences=tuple(chosen), passages=passages, **common)
     for j in np.argsort(-score, kind="stable"):
         if len(chosen) == config.max_answer_sentences or score[j] < 0.75 * best:
             break
