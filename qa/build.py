@@ -90,23 +90,27 @@ def _previous_sentence_vectors(target: Path, spec: str) -> dict[str, np.ndarray]
 
 
 def embed_sentences(chunks: Sequence[Chunk], embedder: Embedder, reusable: dict[str, np.ndarray], batch: int,
-                    progress: bool) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, int]:
+                    progress: bool, chunk_vectors: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, int]:
     """One vector per distinct answer-sized sentence of the chunks (overlaps embedded once), plus the chunk → rows
-    CSR map. Sentences are embedded shortest first so that a batch pads little."""
+    CSR map. Sentences are embedded shortest first so that a batch pads little. A chunk that is one sentence
+    already has its vector (`chunk_vectors`): that sentence is not embedded again."""
     from tqdm import tqdm
 
     row_of: dict[str, int] = {}
     texts: list[str] = []
+    whole: dict[int, int] = {}  # sentence row → the one-sentence chunk it is
     indptr = [0]
     rows: list[int] = []
-    for chunk in chunks:
-        for text in passage_sentences(chunk.text):
-            if len(text) < MIN_SENTENCE_CHARS:
-                continue
+    for c, chunk in enumerate(chunks):
+        units = [t for t in passage_sentences(chunk.text) if len(t) >= MIN_SENTENCE_CHARS]
+        for text in units:
             key = sentence_key(text)
             if key not in row_of:
                 row_of[key] = len(texts)
                 texts.append(text)
+                if len(units) == 1:
+                    whole[row_of[key]] = c
             rows.append(row_of[key])
         indptr.append(len(rows))
     keys = list(row_of)
@@ -116,6 +120,8 @@ def embed_sentences(chunks: Sequence[Chunk], embedder: Embedder, reusable: dict[
         old = reusable.get(key)
         if old is not None and old.shape == (embedder.dim,):
             vectors[i] = old
+        elif chunk_vectors is not None and i in whole:
+            vectors[i] = chunk_vectors[whole[i]]
         else:
             todo.append(i)
     todo.sort(key=lambda i: len(texts[i]))
@@ -174,7 +180,7 @@ def build_index(
             writer.write_vectors(vectors, index, embedder.embed_passages(background_sentences()))
             if config.sentence_vectors:
                 s_vectors, s_keys, s_indptr, s_rows, _ = embed_sentences(
-                    chunks, embedder, _previous_sentence_vectors(target, spec), config.embed_batch, progress)
+                    chunks, embedder, _previous_sentence_vectors(target, spec), config.embed_batch, progress, vectors)
                 writer.write_sentence_vectors(s_vectors, s_keys, s_indptr, s_rows)
             embedder_info = {"spec": spec, "dim": int(embedder.dim)}
         build_bm25([c.context for c in chunks], writer.tmp / BM25_DIR, k1=config.bm25_k1, b=config.bm25_b)

@@ -160,10 +160,12 @@ def evaluate_beir(qa, queries_path: Path, qrels_path: Path, *, mode: str = "hybr
         raise EvaluationError(f"no question of {queries_path} has a positive judgement in {qrels_path}")
     sums = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
     latencies = []
+    rejected = 0
     for text, relevant in queries:
         started = time.perf_counter()
         result = qa.search(text, k=depth, mode=mode)
         latencies.append((time.perf_counter() - started) * 1000)
+        rejected += not result.found
         for key, value in ranking_metrics(documents_of(result), relevant).items():
             sums[key] += value
     n = len(queries) or 1
@@ -171,5 +173,6 @@ def evaluate_beir(qa, queries_path: Path, qrels_path: Path, *, mode: str = "hybr
         "queries": len(queries),
         "mode": mode,
         **{key: round(value / n, 4) for key, value in sums.items()},
+        "rejected": round(rejected / n, 4),  # questions the relevance gate answered with 未找到相关内容
         **_latency(latencies),
     }
