@@ -61,9 +61,10 @@ class Config:
     gate_foreign_weight: float = 0.02
     gate_coverage_weight: float = 0.01
     gate_min_score: float = 0.053
-    # lexical mode (no model): answer when coverage - foreign_weight · foreign ≥ min_score
+    # lexical mode (no model): answer when coverage - foreign_weight · foreign ≥ min_score; set for real legal
+    # questions (STARD) to pass: in effect it rejects only questions dominated by foreign topic nouns
     gate_lexical_foreign_weight: float = 0.5
-    gate_lexical_min_score: float = 0.2
+    gate_lexical_min_score: float = -0.1  # ≤ 3 % of STARD train rejected on the 1,445- and 58k-article indexes
     answer_filter_filler: bool = True  # drop site filler, title restatements, sentences of title/common words only
     answer_min_sentence_margin: float = 0.03  # a term-less sentence must beat the background by this to answer
     related_only_message: str = "资料中没有直接回答的句子，以下段落可能相关"
