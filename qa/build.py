@@ -54,23 +54,35 @@ def _previous_vectors(target: Path, spec: str) -> dict[str, np.ndarray]:
     return {key: vectors[i] for i, key in enumerate(old.keys)}
 
 
-def _embed(chunks: Sequence[Chunk], keys: Sequence[str], embedder: Embedder, reusable: dict[str, np.ndarray],
-           batch: int, progress: bool) -> tuple[np.ndarray, int]:
-    from tqdm import tqdm
-
-    vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+def _reuse(keys: Sequence[str], reusable: dict[str, np.ndarray], dim: int) -> tuple[np.ndarray, list[int]]:
+    """Vectors filled from `reusable` where a key has one of the right size, and the rows still to embed."""
+    vectors = np.zeros((len(keys), dim), dtype=np.float32)
     todo = []
     for i, key in enumerate(keys):
         old = reusable.get(key)
-        if old is not None and old.shape == (embedder.dim,):
+        if old is not None and old.shape == (dim,):
             vectors[i] = old
         else:
             todo.append(i)
-    with tqdm(total=len(todo), unit="chunk", desc="embedding", disable=not progress or not todo, leave=False) as bar:
+    return vectors, todo
+
+
+def _embed_rows(texts: Sequence[str], todo: list[int], vectors: np.ndarray, embedder: Embedder, batch: int,
+                progress: bool, unit: str) -> None:
+    from tqdm import tqdm
+
+    desc = "embedding" if unit == "chunk" else "sentences"
+    with tqdm(total=len(todo), unit=unit, desc=desc, disable=not progress or not todo, leave=False) as bar:
         for start in range(0, len(todo), batch):
             ids = todo[start : start + batch]
-            vectors[ids] = embedder.embed_passages([chunks[i].context for i in ids])
+            vectors[ids] = embedder.embed_passages([texts[i] for i in ids])
             bar.update(len(ids))
+
+
+def _embed(chunks: Sequence[Chunk], keys: Sequence[str], embedder: Embedder, reusable: dict[str, np.ndarray],
+           batch: int, progress: bool) -> tuple[np.ndarray, int]:
+    vectors, todo = _reuse(keys, reusable, embedder.dim)
+    _embed_rows([c.context for c in chunks], todo, vectors, embedder, batch, progress, "chunk")
     return vectors, len(todo)
 
 
@@ -95,7 +107,6 @@ def embed_sentences(chunks: Sequence[Chunk], embedder: Embedder, reusable: dict[
     """One vector per distinct answer-sized sentence of the chunks (overlaps embedded once), plus the chunk → rows
     CSR map. Sentences are embedded shortest first so that a batch pads little. A chunk that is one sentence
     already has its vector (`chunk_vectors`): that sentence is not embedded again."""
-    from tqdm import tqdm
 
     row_of: dict[str, int] = {}
     texts: list[str] = []
@@ -114,22 +125,13 @@ def embed_sentences(chunks: Sequence[Chunk], embedder: Embedder, reusable: dict[
             rows.append(row_of[key])
         indptr.append(len(rows))
     keys = list(row_of)
-    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    todo = []
-    for i, key in enumerate(keys):
-        old = reusable.get(key)
-        if old is not None and old.shape == (embedder.dim,):
-            vectors[i] = old
-        elif chunk_vectors is not None and i in whole:
+    vectors, todo = _reuse(keys, reusable, embedder.dim)
+    if chunk_vectors is not None:
+        for i in [i for i in todo if i in whole]:
             vectors[i] = chunk_vectors[whole[i]]
-        else:
-            todo.append(i)
+        todo = [i for i in todo if i not in whole]
     todo.sort(key=lambda i: len(texts[i]))
-    with tqdm(total=len(todo), unit="sentence", desc="sentences", disable=not progress or not todo, leave=False) as bar:
-        for start in range(0, len(todo), batch):
-            ids = todo[start : start + batch]
-            vectors[ids] = embedder.embed_passages([texts[i] for i in ids])
-            bar.update(len(ids))
+    _embed_rows(texts, todo, vectors, embedder, batch, progress, "sentence")
     return vectors, keys, np.asarray(indptr, dtype=np.int64), np.asarray(rows, dtype=np.int64), len(todo)
 
 
