@@ -16,11 +16,11 @@ import numpy as np
 from .chunking import split_sentences
 from .citations import locator, safe_link
 from .config import DEFAULT, QueryConfig
+from .sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
 from .lexical import synonyms, tokenize
 from .retrieve import Hit, SearchResult, result_head
-from .text import heading_level
+from .text import fold, heading_level
 
-_MIN_SENTENCE_CHARS = 8
 _EMBED_SHORTLIST = 8
 _COSINE_WEIGHT = 0.3  # dev answer_hit 0.85 → 0.90 against 0.7 (docs/EVALUATION.md)
 
@@ -45,12 +45,20 @@ class Answer:
     notice: str | None = None
     not_found_message: str = DEFAULT.not_found_message
     support: str | None = None  # a calm message with hotline numbers when the question signals distress
+    related_only_message: str = DEFAULT.related_only_message
+
+    @property
+    def related_only(self) -> bool:
+        """Passages were found, but no sentence of them answers: they are shown as possibly related."""
+        return self.found and not self.sentences
 
     @property
     def text(self) -> str:
-        """The answer sentences with their [n] markers, or the not-found message."""
+        """The answer sentences with their [n] markers, the not-found message, or the related-only message."""
         if not self.found:
             return self.not_found_message
+        if not self.sentences:
+            return self.related_only_message
         return "".join(f"{s.text}[{s.citation}]" for s in self.sentences)
 
     def to_dict(self) -> dict:
@@ -121,20 +129,50 @@ class _Sentence:
     anchor: int | None  # the question, heading or lead-in this sentence answers by position (FAQ, lists), if any
 
 
-_LABEL = re.compile(r"^(?:[-•·*]\s*)*(?:(?:A|答)\s*[:：]\s*)?")  # list bullets and FAQ answer labels: layout
+# Sentences about the page rather than the subject: announcements of what the text will do, invitations to read
+# on, wishes that it helped. Phrased generally (any site's filler), not copied from this corpus.
+_META = re.compile(
+    r"本文|本站|小编|笔者|让我们|一起来看|下面(?:就|来|为|给|我们)|以下(?:是|为)?(?:小编|本站)|希望.{0,12}(?:帮助|有用)"
+    r"|以上就是|相信.{0,20}(?:了解|帮助)|欢迎(?:阅读|关注|收藏)|点击|(?:来|为)大家(?:解答|介绍|分享)"
+)
 
 
-def _sentences(hits: Sequence[Hit]) -> list[_Sentence]:
+_LIST_QUESTION = re.compile(r"哪些|哪几|有什么(?:方法|办法|渠道|途径|部门|机构)|\bwhich\b|\bwhat are\b", re.I)
+_ENDS_SENTENCE = re.compile(r"[。！？；!?;…」”）):：]\s*$")
+
+
+def _bigrams(text: str) -> set[str]:
+    text = re.sub(r"\W", "", text)
+    return {text[i:i + 2] for i in range(len(text) - 1)}
+
+
+def is_filler(text: str, title: str, idf: Callable[[str], float] | None = None, *, common_idf: float = 0.0) -> bool:
+    """A sentence that cannot answer anything: site filler, a restatement of the document's title, or one whose
+    only content words are the title's own and words nearly every passage uses."""
+    if _META.search(fold(text)):  # Traditional text is folded to Simplified first
+        return True
+    grams, title_grams = _bigrams(text), _bigrams(title)
+    if grams and title_grams and len(grams & title_grams) / len(grams) >= 0.6:
+        return True
+    if idf is not None:
+        own = set(tokenize(title))
+        content = [t for t in tokenize(text) if t not in own and len(t) >= 2]
+        if not content or all(idf(t) <= common_idf for t in content):
+            return True
+    return False
+
+
+def _sentences(hits: Sequence[Hit], idf: Callable[[str], float] | None = None, common_idf: float = 0.0) -> list[_Sentence]:
     out: list[_Sentence] = []
     for i, hit in enumerate(hits):
         anchor, anchor_is_lead_in = None, False
-        for a, b in split_sentences(hit.text):
-            raw = hit.text[a:b].strip()
-            text = raw[_LABEL.match(raw).end():].strip()
-            is_heading = bool(heading_level(text, text))
+        for text in passage_sentences(hit.text):
+            # a short line with no sentence-ending mark is a subtitle or label, whatever its numbering
+            is_heading = bool(heading_level(text, text)) or (len(text) <= 24 and not _ENDS_SENTENCE.search(text))
             is_question = text.endswith(("?", "？"))
             is_lead_in = text.endswith((":", "：")) and not is_heading
-            selectable = len(text) >= _MIN_SENTENCE_CHARS and not (is_question or is_heading or is_lead_in)
+            selectable = len(text) >= MIN_SENTENCE_CHARS and not (is_question or is_heading or is_lead_in) and not (
+                is_filler(text, hit.title, idf, common_idf=common_idf))
             out.append(_Sentence(i, text, selectable, anchor if selectable else None))
             if is_question or is_heading or is_lead_in:
                 # a question or heading is answered by the next sentence; a lead-in by the list that follows it
@@ -156,15 +194,24 @@ def compose(
     idf: Callable[[str], float],
     embed: Callable[[list[str]], np.ndarray] | None = None,
     query_vector: np.ndarray | None = None,
+    stored_vector: Callable[[str], np.ndarray | None] | None = None,
+    floor: float | None = None,
+    n_passages: int | None = None,
     config: QueryConfig = DEFAULT,
 ) -> Answer:
+    """`stored_vector(key)` gives a sentence's vector stored at build time (no model call); `floor` is the cosine
+    a sentence must beat to count as answering when it shares no term with the question (background level plus
+    margin)."""
     passages = result.hits[:k]
     common = dict(question=result.question, mode=result.mode, warning=result.warning, notice=result.notice,
-                  not_found_message=config.not_found_message)
+                  not_found_message=config.not_found_message, related_only_message=config.related_only_message)
     if not result.found or not passages:
         return Answer(found=False, sentences=(), passages=(), **common)
     pool = passages[: config.answer_passages]
-    sentences = _sentences(pool)
+    # words in at least half of the passages (with a floor of two) carry no topic
+    common_idf = float(np.log(1.0 + 0.5)) if n_passages is None else float(
+        np.log(1.0 + (n_passages - max(2, n_passages / 2) + 0.5) / (max(2, n_passages / 2) + 0.5)))
+    sentences = _sentences(pool, idf if config.answer_filter_filler else None, common_idf)
     if not any(s.selectable for s in sentences):
         return Answer(found=True, sentences=(), passages=passages, **common)
 
@@ -179,7 +226,11 @@ def compose(
         prior = np.array([1.0 - s.passage / len(pool) for s in sentences]) * 1e-3
         ids = [j for j in np.argsort(-(score + prior), kind="stable") if sentences[j].selectable or
                any(s.anchor == j for s in sentences)][:shortlist]
-        cosines = embed([sentences[j].text for j in ids]) @ query_vector
+        cosines = _sentence_cosines([sentences[j].text for j in ids], query_vector, embed, stored_vector)
+        if floor is not None and not any(score[j] > 0 for j in ids if sentences[j].selectable) and (
+                float(cosines.max()) < floor):
+            # nothing shares a term with the question and nothing is close in meaning: show passages only
+            return Answer(found=True, sentences=(), passages=passages, **common)
         # cosines of a small e5 model sit in a narrow band (0.86-0.90 is typical); rescaled within the shortlist
         # they break ties between sentences of similar coverage, at a weight that keeps noise from outvoting it
         spread = float(cosines.max() - cosines.min())
@@ -192,7 +243,17 @@ def compose(
     score[[not s.selectable for s in sentences]] = -np.inf
 
     best = float(score.max())
+    if best <= 0 and floor is None and query_vector is None:
+        return Answer(found=True, sentences=(), passages=passages, **common)  # lexical: no sentence shares a term
     chosen = []
+    top = int(np.argmax(score))
+    lead = sentences[top].anchor
+    if _LIST_QUESTION.search(fold(result.question)) and lead is not None and sentences[lead].text.endswith((":", "：")):
+        # 「哪些…」 answered by a list item: the answer is the list (its first items, in order)
+        for sentence in sentences:
+            if sentence.anchor == lead and sentence.selectable and len(chosen) < config.max_answer_sentences:
+                chosen.append(AnswerSentence(sentence.text, sentence.passage + 1))
+        return Answer(found=True, sentences=tuple(chosen), passages=passages, **common)
     for j in np.argsort(-score, kind="stable"):
         if len(chosen) == config.max_answer_sentences or score[j] < 0.75 * best:
             break
@@ -201,3 +262,14 @@ def compose(
             continue
         chosen.append(AnswerSentence(sentence.text, sentence.passage + 1))
     return Answer(found=True, sentences=tuple(chosen), passages=passages, **common)
+
+
+def _sentence_cosines(texts: list[str], query_vector: np.ndarray, embed, stored_vector) -> np.ndarray:
+    """Cosines from the vectors stored at build time; only a sentence without one is embedded now."""
+    vectors: list[np.ndarray | None] = [stored_vector(sentence_key(t)) if stored_vector else None for t in texts]
+    missing = [i for i, v in enumerate(vectors) if v is None]
+    if missing:
+        fresh = embed([texts[i] for i in missing])
+        for i, v in zip(missing, fresh):
+            vectors[i] = v
+    return np.asarray(np.stack(vectors), dtype=np.float32) @ query_vector

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .answer import Answer, compose
 from .build import BuildReport, build_index
-from .citations import by_article, with_locations
+from .citations import by_article
 from .config import DEFAULT, DEFAULT_BUILD, BuildConfig, QueryConfig
 from .distress import support_message
 from .embedding import Embedder
@@ -83,14 +83,17 @@ class QA:
             idf=self.index.terms.idf,
             embed=self.index.embed_passages if qvec is not None else None,
             query_vector=qvec,
+            stored_vector=self.index.sentence_vector if qvec is not None else None,
+            floor=self._retriever.answer_floor(qvec),
+            n_passages=len(self.index.chunks),
             config=self.config,
         )
         support = support_message(question, self.config)
         return replace(answer, support=support) if support else answer
 
     def _cited(self, result: SearchResult, k: int, sources: Sequence[str] | None) -> SearchResult:
-        """Articles the question names first (「民法典第680条」), and every hit's page, article and link."""
-        return with_locations(by_article(result, self.index, self._article_table(), k, sources), self.index)
+        """Articles the question names first (「民法典第680条」)."""
+        return by_article(result, self.index, self._article_table(), k, sources)
 
     def _article_table(self) -> ArticleTable:
         if self._articles is None:

@@ -16,6 +16,7 @@ from .corpus import Document, Skipped, SourceFile, discover, read_documents
 from .embedding import LEXICAL_ONLY, Embedder, check_spec, load_embedder, normalise_spec
 from .errors import CorpusError
 from .lexical import background_sentences, build_bm25, tokenizer_recipe
+from .sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
 from .store import EmbeddingJournal, IndexWriter, check_output, chunk_key, now_iso, previous_vectors, write_failure
 from .text import fold_recipe
 
@@ -55,27 +56,39 @@ def _previous_vectors(target: Path, embedder: Embedder) -> dict[str, np.ndarray]
     return vectors if recorded == today else {}
 
 
-def _embed(chunks: Sequence[Chunk], keys: Sequence[str], embedder: Embedder, reusable: dict[str, np.ndarray],
-           batch: int, progress: bool, journal: EmbeddingJournal) -> tuple[np.ndarray, int]:
-    """Vectors for every chunk: reused where the old index or an interrupted build's journal has them, else
-    embedded batch by batch, each batch committed to the journal before the next."""
-    from tqdm import tqdm
-
-    reusable = {**reusable, **journal.vectors()}
-    vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+def _reuse(keys: Sequence[str], reusable: dict[str, np.ndarray], dim: int) -> tuple[np.ndarray, list[int]]:
+    """Vectors filled from `reusable` where a key has one of the right size, and the rows still to embed."""
+    vectors = np.zeros((len(keys), dim), dtype=np.float32)
     todo = []
     for i, key in enumerate(keys):
         old = reusable.get(key)
-        if old is not None and old.shape == (embedder.dim,):
+        if old is not None and old.shape == (dim,):
             vectors[i] = old
         else:
             todo.append(i)
-    with tqdm(total=len(todo), unit="chunk", desc="embedding", disable=not progress or not todo, leave=False) as bar:
+    return vectors, todo
+
+
+def _embed_rows(texts: Sequence[str], keys: Sequence[str], todo: list[int], vectors: np.ndarray, embedder: Embedder,
+                batch: int, progress: bool, unit: str, journal: EmbeddingJournal) -> None:
+    """Embed rows `todo` batch by batch; each batch is committed to the journal before the next, so a build that is
+    killed and run again embeds only the rest."""
+    from tqdm import tqdm
+
+    desc = "embedding" if unit == "chunk" else "sentences"
+    with tqdm(total=len(todo), unit=unit, desc=desc, disable=not progress or not todo, leave=False) as bar:
         for start in range(0, len(todo), batch):
             ids = todo[start : start + batch]
-            vectors[ids] = embedder.embed_passages([chunks[i].context for i in ids])
+            vectors[ids] = embedder.embed_passages([texts[i] for i in ids])
             journal.add([keys[i] for i in ids], vectors[ids])
             bar.update(len(ids))
+
+
+def _embed(chunks: Sequence[Chunk], keys: Sequence[str], embedder: Embedder, reusable: dict[str, np.ndarray],
+           batch: int, progress: bool, journal: EmbeddingJournal) -> tuple[np.ndarray, int]:
+    """Passage vectors: reused where the old index or an interrupted build's journal has them, else embedded."""
+    vectors, todo = _reuse(keys, reusable, embedder.dim)
+    _embed_rows([c.context for c in chunks], keys, todo, vectors, embedder, batch, progress, "chunk", journal)
     return vectors, len(todo)
 
 
@@ -155,6 +168,40 @@ def _contexts(chunks: Sequence[Chunk], progress: bool) -> Iterator[str]:
     yield from (c.context for c in tqdm(chunks, unit="chunk", desc="BM25 indexing", leave=False))
 
 
+def embed_sentences(chunks: Sequence[Chunk], embedder: Embedder, reusable: dict[str, np.ndarray], batch: int,
+                    progress: bool, journal: EmbeddingJournal, chunk_vectors: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, int]:
+    """One vector per distinct answer-sized sentence of the chunks (overlaps embedded once), plus the chunk → rows
+    CSR map. Sentences are embedded shortest first so that a batch pads little. A chunk that is one sentence
+    already has its vector (`chunk_vectors`): that sentence is not embedded again."""
+
+    row_of: dict[str, int] = {}
+    texts: list[str] = []
+    whole: dict[int, int] = {}  # sentence row → the one-sentence chunk it is
+    indptr = [0]
+    rows: list[int] = []
+    for c, chunk in enumerate(chunks):
+        units = [t for t in passage_sentences(chunk.text) if len(t) >= MIN_SENTENCE_CHARS]
+        for text in units:
+            key = sentence_key(text)
+            if key not in row_of:
+                row_of[key] = len(texts)
+                texts.append(text)
+                if len(units) == 1:
+                    whole[row_of[key]] = c
+            rows.append(row_of[key])
+        indptr.append(len(rows))
+    keys = list(row_of)
+    vectors, todo = _reuse(keys, reusable, embedder.dim)
+    if chunk_vectors is not None:
+        for i in [i for i in todo if i in whole]:
+            vectors[i] = chunk_vectors[whole[i]]
+        todo = [i for i in todo if i not in whole]
+    todo.sort(key=lambda i: len(texts[i]))
+    _embed_rows(texts, keys, todo, vectors, embedder, batch, progress, "sentence", journal)
+    return vectors, keys, np.asarray(indptr, dtype=np.int64), np.asarray(rows, dtype=np.int64), len(todo)
+
+
 def build_index(
     paths: Iterable[str | Path],
     index_dir: str | Path,
@@ -193,12 +240,16 @@ def build_index(
 
             embedder = embedder or load_embedder(spec)
             journal = EmbeddingJournal(writer.target, embedder.recipe())
-            vectors, embedded = _embed(chunks, keys, embedder, _previous_vectors(target, embedder), EMBED_BATCH,
-                                       progress, journal)
+            reusable = {**_previous_vectors(target, embedder), **journal.vectors()}
+            vectors, embedded = _embed(chunks, keys, embedder, reusable, EMBED_BATCH, progress, journal)
             reused = len(chunks) - embedded
             index, vector_info = build_vector_index(vectors, kind=build.ann)
             writer.write_vectors(vectors, index, embedder.embed_passages(background_sentences()))
             embedder_info = embedder.recipe()
+            if build.sentence_vectors:
+                s_vectors, s_keys, s_indptr, s_rows, _ = embed_sentences(
+                    chunks, embedder, reusable, EMBED_BATCH, progress, journal, vectors)
+                writer.write_sentence_vectors(s_vectors, s_keys, s_indptr, s_rows)
         writer.write_bm25(*build_bm25(_contexts(chunks, progress), k1=build.bm25_k1, b=build.bm25_b))
         writer.write_chunks(chunks, keys)
         writer.commit(

@@ -11,15 +11,6 @@ if TYPE_CHECKING:
     from .statutes import ArticleTable
 
 
-def with_locations(result: "SearchResult", index: "Index") -> "SearchResult":
-    hits = []
-    for hit in result.hits:
-        chunk = index.chunks[hit.chunk_id]
-        hits.append(replace(hit, page=chunk.page, article=chunk.article, url=chunk.url)
-                    if chunk.page is not None or chunk.article or chunk.url else hit)
-    return replace(result, hits=tuple(hits))
-
-
 def by_article(result: "SearchResult", index: "Index", table: "ArticleTable", k: int,
                sources: Sequence[str] | None) -> "SearchResult":
     """The named articles first (found even when retrieval missed them or the gate said nothing matched),
@@ -38,10 +29,8 @@ def by_article(result: "SearchResult", index: "Index", table: "ArticleTable", k:
         if i in existing:
             first.append(existing[i])
             continue
-        c = index.chunks[i]
         # coverage 1: the question names this very article, the strongest lexical evidence there is
-        first.append(Hit(0, top, c.doc_id, c.source, c.title, c.chunk_id, c.start, c.end, c.text, c.heading,
-                         coverage=1.0, line=c.line))
+        first.append(Hit.of(index.chunks[i], 0, top, coverage=1.0))
     rest = [h for h in result.hits if h.chunk_id not in set(named)]
     hits = tuple(replace(h, rank=n) for n, h in enumerate([*first, *rest][:k], start=1))
     return replace(result, hits=hits, found=True)

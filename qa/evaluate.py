@@ -92,11 +92,11 @@ def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
         result = qa.search(item["q"], k=k, mode=mode)
         latencies.append((time.perf_counter() - started) * 1000)
         if not must:
-            negatives.append({"id": item.get("id"), "found": result.found})
+            negatives.append({"id": item.get("id"), "found": result.found, "split": item.get("split")})
             continue
         rank = next((h.rank for h in result.hits if _holds(h.text, must)), None)
         sentences = [s.text for s in qa.ask(item["q"], mode=mode).sentences]
-        rows.append({"id": item.get("id"), "rank": rank, "found": result.found,
+        rows.append({"id": item.get("id"), "split": item.get("split"), "rank": rank, "found": result.found,
                      "answer": any(_holds(s, must) for s in sentences),
                      "answer@1": bool(sentences) and _holds(sentences[0], must)})
     n = len(rows) or 1
@@ -117,6 +117,21 @@ def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
         report["off_topic"] = len(negatives)
         report["off_topic_rejected"] = round(sum(1 for r in negatives if not r["found"]) / len(negatives), 4)
         report["off_topic_shown"] = [r["id"] for r in negatives if r["found"]]
+    splits = sorted({r["split"] for r in rows + negatives if r["split"]})
+    if splits:  # calibration files mark a tune and a held-out half (eval/README.md): report each
+        report["splits"] = {}
+        for name in splits:
+            pos = [r for r in rows if r["split"] == name]
+            neg = [r for r in negatives if r["split"] == name]
+            part = {}
+            if pos:
+                part.update({"questions": len(pos), "found": round(sum(r["found"] for r in pos) / len(pos), 4),
+                             "hit@5": round(sum(1 for r in pos if r["rank"] and r["rank"] <= 5) / len(pos), 4),
+                             "answer_hit": round(sum(r["answer"] for r in pos) / len(pos), 4)})
+            if neg:
+                part.update({"off_topic": len(neg),
+                             "off_topic_rejected": round(sum(not r["found"] for r in neg) / len(neg), 4)})
+            report["splits"][name] = part
     return report
 
 
@@ -172,10 +187,12 @@ def evaluate_beir(qa, queries_path: Path, qrels_path: Path, *, mode: str = "hybr
         raise EvaluationError(f"no question of {queries_path} has a positive judgement in {qrels_path}")
     sums = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
     latencies = []
+    rejected = 0
     for text, relevant in queries:
         started = time.perf_counter()
         result = qa.search(text, k=depth, mode=mode)
         latencies.append((time.perf_counter() - started) * 1000)
+        rejected += not result.found
         for key, value in ranking_metrics(documents_of(result), relevant).items():
             sums[key] += value
     n = len(queries) or 1
@@ -183,5 +200,6 @@ def evaluate_beir(qa, queries_path: Path, qrels_path: Path, *, mode: str = "hybr
         "queries": len(queries),
         "mode": mode,
         **{key: round(value / n, 4) for key, value in sums.items()},
+        "rejected": round(rejected / n, 4),  # questions the relevance gate answered with 未找到相关内容
         **_latency(latencies),
     }

@@ -85,6 +85,8 @@ class Index:
         self._lock = threading.RLock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = query_cache
+        self._sentence_owner: np.ndarray | None = None
+        self._sentence_row: dict[str, int] | None = None
         if embedder is not None:
             self._embedder = self._checked(embedder)
         self._sources = np.array([c.source for c in stored.chunks])
@@ -133,6 +135,32 @@ class Index:
     def vectors(self) -> np.ndarray | None:
         """(chunks, dim) passage vectors, memory-mapped; row i is chunk i."""
         return self._stored.vectors
+
+    @property
+    def sentences(self):
+        """Per-sentence vectors (qa.sentences.SentenceVectors, memory-mapped), or None for an index built without."""
+        return self._stored.sentences
+
+    def sentence_owner(self) -> np.ndarray:
+        """Sentence row → the first chunk holding it (-1 for none); computed once."""
+        with self._lock:
+            if self._sentence_owner is None:
+                sv = self.sentences
+                owner = np.full(len(sv.vectors), -1, dtype=np.int64)
+                chunk_of_entry = np.repeat(np.arange(len(sv.indptr) - 1), np.diff(sv.indptr))
+                owner[sv.rows[::-1]] = chunk_of_entry[::-1]  # first chunk wins
+                self._sentence_owner = owner
+            return self._sentence_owner
+
+    def sentence_vector(self, key: str) -> np.ndarray | None:
+        """The vector stored at build time for the sentence with this key (qa.sentences.sentence_key), if any."""
+        if self.sentences is None:
+            return None
+        with self._lock:
+            if self._sentence_row is None:
+                self._sentence_row = self.sentences.row_of()
+        row = self._sentence_row.get(key)
+        return None if row is None else np.asarray(self.sentences.vectors[row])
 
     def is_current(self) -> bool:
         """False once the directory has been rebuilt since this snapshot was read (load it again to see it)."""

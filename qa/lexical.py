@@ -74,6 +74,31 @@ def _tokenizer():
     return tokenizer
 
 
+# Part-of-speech tags (jieba/ICTCLAS) of words that name a topic; function words, pronouns, idioms, adverbs and
+# measure words are left out of the foreign-topic evidence: 「怎么办」「哪些」 say nothing about the subject.
+_TOPIC_TAGS = frozenset({"n", "nz", "vn", "j", "nt", "ns", "ng", "nl", "nrt"})
+_FUNCTION_TAGS = frozenset({"r", "l", "d", "m", "f", "a", "b", "c", "p", "u", "y", "e", "o", "q", "s", "i", "ad",
+                            "t", "uj", "ul", "zg", "x", "mq", "z"})
+
+
+@lru_cache(maxsize=1)
+def _pos_tokenizer():
+    import jieba.posseg
+
+    return jieba.posseg.POSTokenizer(_tokenizer())
+
+
+def content_words(text: str) -> list[tuple[str, bool]]:
+    """The question's Chinese content words (two characters or more) as (word, names_a_topic) pairs."""
+    stop = stopwords()
+    out = []
+    for pair in _pos_tokenizer().cut(fold(text)):
+        word, flag = pair.word.strip(), pair.flag
+        if len(word) >= 2 and _HAN.search(word) and flag not in _FUNCTION_TAGS and word not in stop:
+            out.append((word, flag in _TOPIC_TAGS))
+    return out
+
+
 def tokenize(text: str, *, drop_stopwords: bool = True) -> list[str]:
     """Folded jieba search-mode tokens (words plus their sub-words), punctuation and stop words removed."""
     stop = stopwords() if drop_stopwords else frozenset()

@@ -8,13 +8,16 @@ from typing import Sequence
 
 import numpy as np
 
+from .chunking import Chunk
 from .config import DEFAULT, MODES, QueryConfig
 from .errors import ConfigError, EmptyQuestionError
 from .index import Index
-from .lexical import expand, index_tokens, synonyms, tokenize
+from .lexical import content_words, expand, index_tokens, synonyms, tokenize
 from .text import strip_control
 
 log = logging.getLogger(__name__)
+_GATE_DEPTH = 5  # the gate looks at the sentences of this many top passages (fused and dense)
+_SENTENCE_SCAN_MAX = 300_000  # exact scan of all sentence vectors up to here (~384 · 300k MACs, a few ms)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,14 @@ class Hit:
     page: int | None = None  # the PDF page the passage starts on
     article: str | None = None  # the statute article (第六百七十九条)
     url: str | None = None  # the web page's canonical link
+
+    @classmethod
+    def of(cls, chunk: Chunk, rank: int, score: float, dense_score: float | None = None, lexical_score: float = 0.0,
+           coverage: float = 0.0) -> "Hit":
+        """The hit for a passage, with everything that locates it (source, offsets, heading, line, page, article, url)."""
+        c = chunk
+        return cls(rank, score, c.doc_id, c.source, c.title, c.chunk_id, c.start, c.end, c.text, c.heading, dense_score,
+                   lexical_score, coverage, c.line, c.page, c.article, c.url)
 
     def to_dict(self) -> dict:
         out = {
@@ -73,6 +84,7 @@ class SearchResult:
     warning: str | None = None
     notice: str | None = None
     found: bool = True
+    evidence: "Evidence | None" = None  # what the relevance gate saw
 
     def to_dict(self) -> dict:
         return {**result_head(self), "hits": [h.to_dict() for h in self.hits]}
@@ -103,7 +115,7 @@ def prepare_question(question: str, config: QueryConfig = DEFAULT) -> Query:
 
 
 class Retriever:
-    """Hybrid search over one `Index` with one `QueryConfig`."""
+    """Hybrid search over one `Index` with one `QueryConfig`, and the relevance gate."""
 
     def __init__(self, index: Index, config: QueryConfig = DEFAULT) -> None:
         self.index = index
@@ -135,7 +147,7 @@ class Retriever:
                 for q, qvec, ranked in zip(queries, qvecs, dense)]
 
     def _rank(self, query: Query, k: int, mode: str, mask: np.ndarray | None, depth: int, qvec: np.ndarray | None,
-              dense_ranked: list[int], warning: str | None) -> tuple[SearchResult, np.ndarray | None]:
+              ann_ranked: list[int], warning: str | None) -> tuple[SearchResult, np.ndarray | None]:
         terms = list(dict.fromkeys(tokenize(query.text)))
         bm25 = self.index.terms
         lexical = bm25.scores(index_tokens(query.text))
@@ -145,34 +157,82 @@ class Retriever:
             lexical = np.where(mask, lexical, 0.0)
         lexical_ranked = _top(lexical, depth, positive_only=True)
 
+        dense_ranked: list[int] = []
+        dense_blend: dict[int, float] = {}
+        if qvec is not None:
+            dense_ranked, dense_blend = self._dense_candidates(qvec, ann_ranked, depth, mask)
+
         if mode == "lexical":
             order = lexical_ranked
             fused = {i: float(lexical[i]) for i in order}
         elif mode == "dense":
             order = dense_ranked
-            fused = {}
+            fused = dict(dense_blend)
         else:
-            fused = self._fuse(qvec, dense_ranked, lexical, lexical_ranked)
+            fused = self._fuse(qvec, dense_ranked, dense_blend, lexical, lexical_ranked)
             order = sorted(fused, key=fused.__getitem__, reverse=True)
         order = order[:k]
         dense_scores = self.index.cosines(qvec, order) if qvec is not None else [None] * len(order)
         coverage = self._coverage(terms, order)
         hits = []
         for rank, (i, cos, cov) in enumerate(zip(order, dense_scores, coverage), start=1):
-            c = self.index.chunks[i]
-            score = fused[i] if fused else float(cos)
-            hits.append(Hit(rank, score, c.doc_id, c.source, c.title, c.chunk_id, c.start, c.end, c.text, c.heading,
-                            None if cos is None else float(cos), float(lexical[i]), float(cov), c.line))
-        found = self._relevant(hits, self._margin(qvec, dense_ranked))
-        result = SearchResult(query.text, mode, tuple(hits) if found else (), warning, query.notice, found)
+            score = fused[i] if i in fused else float(cos)
+            hits.append(Hit.of(self.index.chunks[i], rank, score, None if cos is None else float(cos),
+                               float(lexical[i]), float(cov)))
+        evidence = self._evidence(query.text, hits, qvec, dense_ranked, order, mode)
+        found = self._relevant(hits, evidence)
+        result = SearchResult(query.text, mode, tuple(hits) if found else (), warning, query.notice, found, evidence)
         return result, qvec
 
-    def _fuse(self, qvec: np.ndarray, dense: list[int], lexical: np.ndarray, lexical_ranked: list[int]) -> dict[int, float]:
+    def _dense_candidates(self, qvec: np.ndarray, ranked: list[int], depth: int,
+                          mask: np.ndarray | None) -> tuple[list[int], dict[int, float]]:
+        """Dense candidates ranked by the blend of passage cosine and best-sentence cosine.
+
+        One 320-character passage is one vector of a small model: the sentence that answers is averaged away.
+        With sentence vectors, passages holding a close sentence join the candidates and rank by
+        (1 - w) · passage cosine + w · best sentence cosine (Dense X Retrieval, Chen et al. 2023).
+        """
+        sv = self.index.sentences
+        w = self.config.sentence_weight
+        if sv is None or not w:
+            return ranked, {i: float(c) for i, c in zip(ranked, self.index.cosines(qvec, ranked))}
+        if len(sv.vectors) <= _SENTENCE_SCAN_MAX:
+            sims = np.asarray(sv.vectors) @ qvec
+            top = np.argpartition(-sims, min(depth, len(sims) - 1))[:depth] if len(sims) > depth else np.arange(len(sims))
+            owner = self.index.sentence_owner()
+            extra = [int(c) for c in owner[top] if c >= 0 and (mask is None or mask[c])]
+            ranked = list(dict.fromkeys(ranked + extra))
+        blend = self._blend(qvec, ranked)
+        order = sorted(ranked, key=lambda i: -blend[i])
+        return order, {i: blend[i] for i in order}
+
+    def _fuse(self, qvec: np.ndarray, dense: list[int], dense_blend: dict[int, float], lexical: np.ndarray,
+              lexical_ranked: list[int]) -> dict[int, float]:
         if self.config.fusion == "rrf":
             return rrf_fuse(dense, lexical_ranked, k=self.config.rrf_k, dense_weight=self.config.dense_weight)
         pool = list(dict.fromkeys(dense + lexical_ranked))
-        cosines = self.index.cosines(qvec, pool)
+        missing = [i for i in pool if i not in dense_blend]
+        if missing:
+            dense_blend = {**dense_blend, **self._blend(qvec, missing)}
+        cosines = np.array([dense_blend[i] for i in pool]) if pool else np.zeros(0)
         return linear_fuse(pool, cosines, len(dense), lexical, lexical_ranked, dense_weight=self.config.dense_weight)
+
+    def answer_floor(self, qvec: np.ndarray | None) -> float | None:
+        """Cosine a sentence must reach to answer without sharing a word: background level plus a margin."""
+        background = self.index.background_cosines(qvec) if qvec is not None else np.zeros(0)
+        if not len(background) or self.index.sentences is None:
+            return None
+        return float(np.sort(background)[-3:].mean()) + self.config.answer_min_sentence_margin
+
+    def _blend(self, qvec: np.ndarray, ids: list[int]) -> dict[int, float]:
+        if not ids:
+            return {}
+        passage = self.index.cosines(qvec, ids)
+        sv, w = self.index.sentences, self.config.sentence_weight
+        if sv is None or not w:
+            return {i: float(c) for i, c in zip(ids, passage)}
+        best = sv.best_per_chunk(qvec, ids)
+        return {i: float((1 - w) * p + w * b) if b > -1 else float(p) for i, p, b in zip(ids, passage, best)}
 
     def _coverage(self, terms: list[str], ids: list[int]) -> list[float]:
         """idf-weighted share of the question's terms that occur (themselves or a synonym) in each passage."""
@@ -187,25 +247,80 @@ class Retriever:
                 present[:, j] |= bm25.contains(variant, targets)
         return list((present @ weights) / weights.sum())
 
-    def _margin(self, qvec: np.ndarray | None, dense_ranked: list[int]) -> float | None:
-        """How much closer the best passage is to the question than off-topic background sentences are.
+    def _evidence(self, query: str, hits: list[Hit], qvec: np.ndarray | None, dense_ranked: list[int],
+                  order: list[int], mode: str) -> "Evidence":
+        """What the gate decides on; see Evidence."""
+        margin = sentence_margin = None
+        background_cosines = self.index.background_cosines(qvec) if qvec is not None else np.zeros(0)
+        if qvec is not None and dense_ranked and len(background_cosines):
+            background = float(np.sort(background_cosines)[-3:].mean())
+            margin = float(self.index.cosines(qvec, dense_ranked[:1])[0]) - background
+            if self.index.sentences is not None:
+                top = list(dict.fromkeys(order[:_GATE_DEPTH] + dense_ranked[:_GATE_DEPTH]))
+                best = self.index.sentences.best_per_chunk(qvec, top)
+                if (best > -1).any():
+                    sentence_margin = float(best.max()) - background
+        coverage = max((h.coverage for h in hits), default=0.0)
+        return Evidence(mode, self._foreign_share(query), coverage, margin, sentence_margin)
 
-        Raw cosines of e5-like models sit in a narrow band that moves with the question's language and length;
-        the margin over a fixed background cancels that shift.
+    def _foreign_share(self, query: str) -> float:
+        """idf-weighted share of the question's content words that are topic words (nouns) the corpus never uses.
+
+        A question about 股票 or 遗产 asked of a corpus that never says so is about something else, however
+        close its other words are. Only nouns count: a colloquial verb or pronoun the corpus lacks (「抱团」 is a
+        noun to jieba, 「打通」 is not) does not change the subject. Latin words are left out: an English
+        question to a Chinese corpus is normal.
         """
-        background = self.index.background_cosines(qvec) if qvec is not None else np.zeros(0)
-        if qvec is None or not dense_ranked or not len(background):
-            return None
-        best = float(self.index.cosines(qvec, dense_ranked[:1])[0])
-        return best - float(np.sort(background)[-3:].mean())
+        words = content_words(query)
+        if not words:
+            return 0.0
+        bm25 = self.index.terms
+        weights = np.array([bm25.idf(w) for w, _ in words])
+        foreign = np.array([topic and w not in bm25.vocab and not any(v in bm25.vocab for v in synonyms(w))
+                            for w, topic in words])
+        return float(weights[foreign].sum() / weights.sum())
 
-    def _relevant(self, hits: list[Hit], margin: float | None) -> bool:
-        """Some hit must be closer in meaning than the background, or share most of the question's terms."""
+    def _relevant(self, hits: list[Hit], evidence: "Evidence") -> bool:
+        """Decide 未找到 from the evidence (weights and thresholds in QueryConfig, calibrated in docs/EVALUATION.md)."""
         if not hits:
             return False
-        if max(h.coverage for h in hits) >= self.config.min_lexical_coverage:
-            return True
-        return margin is not None and margin >= self.config.min_dense_margin
+        c = self.config
+        if evidence.mode == "lexical" or evidence.margin is None:
+            return evidence.lexical_score(c) >= c.gate_lexical_min_score
+        if evidence.sentence_margin is None:  # an index built without sentence vectors: the older rule
+            return evidence.coverage >= c.min_lexical_coverage or evidence.margin >= c.min_dense_margin
+        return evidence.score(c) >= c.gate_min_score
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why a question was (not) answered.
+
+    foreign: idf-weighted share of the question's content words that are nouns the corpus never uses;
+    coverage: the best passage's idf-weighted share of question terms; margin: best passage cosine minus the mean
+    of the top-3 background cosines; sentence_margin: the same for the best sentence of the top passages (None
+    without sentence vectors or a model).
+    """
+
+    mode: str
+    foreign: float
+    coverage: float
+    margin: float | None
+    sentence_margin: float | None
+
+    def score(self, config: QueryConfig = DEFAULT) -> float:
+        """Dense-mode gate score: the sentence margin, lowered by foreign topic words, raised by term coverage."""
+        return ((self.sentence_margin or 0.0) - config.gate_foreign_weight * self.foreign
+                + config.gate_coverage_weight * self.coverage)
+
+    def lexical_score(self, config: QueryConfig = DEFAULT) -> float:
+        """Lexical-mode gate score: term coverage, lowered by foreign topic words."""
+        return self.coverage - config.gate_lexical_foreign_weight * self.foreign
+
+    def to_dict(self) -> dict:
+        r = lambda x: None if x is None else round(x, 4)  # noqa: E731
+        return {"mode": self.mode, "foreign": r(self.foreign), "coverage": r(self.coverage), "margin": r(self.margin),
+                "sentence_margin": r(self.sentence_margin)}
 
 
 def rrf_fuse(dense: Sequence[int], lexical: Sequence[int], *, k: float, dense_weight: float) -> dict[int, float]:

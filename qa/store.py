@@ -42,6 +42,10 @@ _BM25_VOCAB = "vocab.index.json"
 _HASH_LIMIT = 64 * 1024 * 1024  # files up to this size are checksummed on every load; larger ones by sampled blocks
 _BLOCK = 4 * 1024 * 1024  # block size of the per-block checksums recorded for large files
 _SAMPLED_BLOCKS = 8  # blocks of a large file checked on load (first, last, the rest at random); all with --verify
+# sentence vectors: one row per distinct sentence text, and each chunk's rows (CSR); absent when built without them
+SENTENCE_VECTORS = "sentence_vectors.npy"
+SENTENCE_KEYS = "sentence_keys.json"  # row → key (sha256 of the sentence text), for reuse on rebuild
+CHUNK_SENTENCES = "chunk_sentences.npz"  # indptr (chunks + 1) and rows: chunk i's sentence rows
 
 
 def chunk_key(chunk: Chunk) -> str:
@@ -108,6 +112,7 @@ class StoredIndex:
     vectors: np.ndarray | None  # (chunks, dim) float32, memory-mapped
     background: np.ndarray | None  # off-topic reference sentences' vectors
     faiss: Any  # the FAISS index over `vectors`, or None
+    sentences: Any  # qa.sentences.SentenceVectors (memory-mapped), or None for an index built without them
     stamp: str  # sha256 of manifest.json as read: tells whether the directory was rebuilt since
 
     @property
@@ -129,7 +134,8 @@ def _rebuild_hint(directory: Path, manifest: dict[str, Any] | None = None) -> st
 
 
 # -- where an index may be written: never over anything qa did not create ------------------------------------
-_LAYOUT = {MANIFEST, CHUNKS, DOCUMENTS, VECTORS, FAISS, BACKGROUND, BM25_DIR}  # every name qa writes into an index
+_LAYOUT = {MANIFEST, CHUNKS, DOCUMENTS, VECTORS, FAISS, BACKGROUND, BM25_DIR, SENTENCE_VECTORS, SENTENCE_KEYS,
+           CHUNK_SENTENCES}  # every name qa writes into an index
 _PARTIAL = ".qa-partial"  # marker inside a build's temp directory: qa made it, so qa may delete it
 
 
@@ -377,6 +383,11 @@ class IndexWriter:
         retriever.save(str(out), show_progress=False)
         np.save(out / DF, df)
 
+    def write_sentence_vectors(self, vectors: np.ndarray, keys: list[str], indptr: np.ndarray, rows: np.ndarray) -> None:
+        np.save(self.tmp / SENTENCE_VECTORS, vectors.astype(np.float32))
+        (self.tmp / SENTENCE_KEYS).write_text(json.dumps(keys), encoding="utf-8")
+        np.savez(self.tmp / CHUNK_SENTENCES, indptr=indptr.astype(np.int64), rows=rows.astype(np.int32))
+
     def commit(self, manifest: dict[str, Any]) -> None:
         files = {}
         for path in sorted(p for p in self.tmp.rglob("*") if p.is_file() and p.name != _PARTIAL):
@@ -539,8 +550,25 @@ def _read(directory: Path, manifest: dict[str, Any], stamp: str) -> StoredIndex:
         index = _read_faiss(directory, manifest)
         if len(vectors) != len(chunks) or index.ntotal != len(chunks):
             raise _corrupt(directory, f"{len(vectors)} vectors for {len(chunks)} chunks")
+    sentences = _read_sentences(directory, len(chunks)) if SENTENCE_VECTORS in manifest.get("files", {}) else None
     return StoredIndex(directory, manifest, tuple(chunks), tuple(keys), documents, bm25, vectors, background, index,
-                       stamp)
+                       sentences, stamp)
+
+
+def _read_sentences(directory: Path, n_chunks: int):
+    """The per-sentence vectors (memory-mapped) with their keys and the chunk → rows map."""
+    from .sentences import SentenceVectors
+
+    try:
+        keys = tuple(json.loads((directory / SENTENCE_KEYS).read_text(encoding="utf-8")))
+        with np.load(directory / CHUNK_SENTENCES) as csr:
+            indptr, rows = csr["indptr"].astype(np.int64), csr["rows"].astype(np.int64)
+        vectors = np.load(directory / SENTENCE_VECTORS, mmap_mode="r")
+    except (OSError, ValueError, KeyError) as exc:
+        raise _corrupt(directory, f"cannot read the sentence vectors: {exc}") from exc
+    if len(keys) != len(vectors) or len(indptr) != n_chunks + 1:
+        raise _corrupt(directory, "sentence vectors do not agree with their keys or the chunks")
+    return SentenceVectors(vectors, keys, indptr, rows)
 
 
 def load(directory: str | Path) -> StoredIndex:
@@ -555,7 +583,8 @@ def load(directory: str | Path) -> StoredIndex:
 
 
 def previous_vectors(directory: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
-    """(embedder entry of its manifest, chunk key → vector) of the index at `directory`, for a rebuild to reuse.
+    """(embedder entry of its manifest, text key → vector for its passages and sentences) of the index at
+    `directory`, for a rebuild to reuse.
 
     Reads indexes of earlier format versions too, so upgrading qa does not re-embed an unchanged corpus.
     None when there is no intact index with vectors there.
@@ -572,7 +601,14 @@ def previous_vectors(directory: str | Path) -> tuple[dict[str, Any], dict[str, n
         return None
     if len(vectors) != len(keys):
         return None
-    return manifest["embedder"], {key: vectors[i] for i, key in enumerate(keys)}
+    found = {key: vectors[i] for i, key in enumerate(keys)}
+    if SENTENCE_VECTORS in manifest["files"]:  # sentence keys hash the sentence's text as chunk keys hash theirs
+        try:
+            found.update(zip(json.loads((directory / SENTENCE_KEYS).read_text(encoding="utf-8")),
+                             np.load(directory / SENTENCE_VECTORS, mmap_mode="r")))
+        except (OSError, ValueError):
+            pass
+    return manifest["embedder"], found
 
 
 def is_current(stored: StoredIndex) -> bool:

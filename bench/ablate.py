@@ -1,0 +1,69 @@
+"""Issue 8 ablation: each part of the gate / sentence ranking / answer filter switched off, one QueryConfig change each.
+
+    python -m bench.ablate must -i index                      # dev + eval/calibration.jsonl + eval/offtopic.jsonl
+    python -m bench.ablate stard -i /tmp/trust-stard          # STARD train, hybrid
+    python -m bench.ablate stard -i IDX --change '{"gate_min_score": -9}'   # any one change (JSON of QueryConfig fields)
+
+Prints one Markdown table row per variant (the tables in docs/EVALUATION.md).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+VARIANTS = {
+    "default": {},
+    "no sentence ranking (sentence_weight 0)": {"sentence_weight": 0.0},
+    "no filler filter": {"answer_filter_filler": False},
+    "no foreign-noun evidence": {"gate_foreign_weight": 0.0},
+    "no coverage in gate": {"gate_coverage_weight": 0.0},
+    "gate off": {"gate_min_score": -9.0, "gate_lexical_min_score": -9.0},
+    "gate off, no sentence ranking": {"gate_min_score": -9.0, "gate_lexical_min_score": -9.0, "sentence_weight": 0.0},
+}
+
+
+def must_row(index: Path, name: str, change: dict) -> str:
+    from qa import QA
+    from qa.config import DEFAULT
+    from qa.evaluate import evaluate_must
+
+    qa = QA.load(index, config=replace(DEFAULT, **change))
+    d = evaluate_must(qa, SHARED / "eval" / "dev.jsonl")
+    c = evaluate_must(qa, ROOT / "eval" / "calibration.jsonl")
+    o = evaluate_must(qa, ROOT / "eval" / "offtopic.jsonl")
+    t, h = c["splits"]["tune"], c["splits"]["heldout"]
+    return (f"| {name} | {d['hit@5']:.2f} | {d['mrr@10']:.3f} | {d['answer_hit']:.2f} | {d['found']:.2f} | "
+            f"{t['off_topic_rejected']:.2f} / {t['found']:.2f} | {h['off_topic_rejected']:.2f} / {h['found']:.2f} | "
+            f"{h['answer_hit']:.2f} | {round(o['off_topic_rejected'] * o['off_topic'])}/{o['off_topic']} |")
+
+
+def stard_row(index: Path, name: str, change: dict, mode: str) -> str:
+    from qa import QA
+    from qa.config import DEFAULT
+    from qa.evaluate import evaluate_beir
+
+    stard = SHARED / "data" / "stard"
+    r = evaluate_beir(QA.load(index, config=replace(DEFAULT, **change)), stard / "queries.jsonl",
+                      stard / "qrels" / "train.tsv", mode=mode)
+    return f"| {name} ({mode}) | {r['ndcg@10']:.4f} | {r['recall@100']:.4f} | {100 * r['rejected']:.2f} % |"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("suite", choices=["must", "stard"])
+    parser.add_argument("-i", "--index", type=Path, default=ROOT / "index")
+    parser.add_argument("--mode", default="hybrid")
+    parser.add_argument("--change", default=None, help="one QueryConfig change as JSON instead of the built-in variants")
+    args = parser.parse_args(argv)
+    variants = {args.change: json.loads(args.change)} if args.change else VARIANTS
+    for name, change in variants.items():
+        row = must_row(args.index, name, change) if args.suite == "must" else stard_row(args.index, name, change, args.mode)
+        print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()

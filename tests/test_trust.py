@@ -1,0 +1,107 @@
+"""Issue 8: sentence vectors in the index, the evidence gate, answer sentences that answer."""
+import json
+
+import numpy as np
+import pytest
+
+from qa import QA
+from qa.answer import Answer, AnswerSentence, is_filler
+from qa.config import DEFAULT
+from qa.sentences import passage_sentences, sentence_key
+
+
+def test_sentence_vectors_are_stored_once_per_sentence_and_map_to_chunks(qa_hash, hash_index):
+    stored = qa_hash.index
+    sv = stored.sentences
+    assert sv is not None and isinstance(sv.vectors, np.memmap)  # memory-mapped, not read into memory
+    assert len(sv.keys) == len(set(sv.keys)) == len(sv.vectors)  # overlapping chunks share their sentences' rows
+    assert len(sv.indptr) == len(stored.chunks) + 1
+    row = sv.row_of()
+    for chunk in stored.chunks[:10]:
+        keys = [sentence_key(t) for t in passage_sentences(chunk.text) if len(t) >= 8]
+        assert sorted(row[k] for k in keys) == sorted(sv.rows[sv.indptr[chunk.chunk_id]:sv.indptr[chunk.chunk_id + 1]])
+    manifest = json.loads((hash_index / "manifest.json").read_text(encoding="utf-8"))
+    assert {"sentence_vectors.npy", "sentence_keys.json", "chunk_sentences.npz"} <= set(manifest["files"])
+
+
+def test_rebuild_reuses_sentence_vectors(corpus_dir, tmp_path, monkeypatch):
+    from qa import build
+
+    QA.build([corpus_dir], tmp_path / "idx", model="hash:64")
+    embedded = []
+    original = build.embed_sentences
+
+    def counting(*args, **kwargs):
+        out = original(*args, **kwargs)
+        embedded.append(out[-1])
+        return out
+
+    monkeypatch.setattr(build, "embed_sentences", counting)
+    QA.build([corpus_dir], tmp_path / "idx", model="hash:64")
+    assert embedded == [0]
+
+
+def test_index_without_sentence_vectors_still_answers(corpus_dir, tmp_path):
+    from dataclasses import replace
+
+    from qa.config import DEFAULT_BUILD
+
+    QA.build([corpus_dir], tmp_path / "idx", model="hash:64", build=replace(DEFAULT_BUILD, sentence_vectors=False))
+    assert not (tmp_path / "idx" / "sentence_vectors.npy").exists()
+    answer = QA.load(tmp_path / "idx").ask("起诉前需要准备哪些证据")
+    assert answer.found
+
+
+def test_a_question_about_a_topic_the_corpus_never_names_is_not_answered(qa_hash):
+    for question in ("股票怎么买", "遗产继承的顺序是什么"):
+        result = qa_hash.search(question, mode="lexical")
+        assert not result.found and result.evidence.foreign > 0.5
+
+
+def test_lexical_gate_keeps_a_question_in_the_corpus_words(qa_hash):
+    result = qa_hash.search("强制下款会影响征信吗", mode="lexical")
+    assert result.found and result.evidence.foreign == 0.0
+
+
+def test_related_only_answer_says_so():
+    answer = Answer(question="q", mode="hybrid", found=True, sentences=(), passages=())
+    assert answer.related_only and answer.text == DEFAULT.related_only_message
+    assert Answer("q", "hybrid", True, (AnswerSentence("句子。", 1),), ()).text == "句子。[1]"
+    assert Answer("q", "hybrid", False, (), ()).text == DEFAULT.not_found_message
+
+
+@pytest.mark.parametrize("sentence, filler", [
+    ("本文将从多个角度出发为客户提供切实可行的建议。", True),
+    ("現在讓我們一起來看看吧!", True),  # Traditional script is folded first
+    ("希望以上信息能幫助您有效解決問題。", True),
+    ("维信催收怎么处理", True),  # the title again
+    ("12377是中央网信办关于互联网违法和不良信息的免费举报电话。", False),
+])
+def test_filler_is_detected_by_method(sentence, filler):
+    assert is_filler(sentence, "维信催收怎么处理") is filler
+
+
+def test_list_question_is_answered_by_the_list(tmp_path):
+    (tmp_path / "laws.md").write_text(
+        "# 催收\n\n在中国，针对催收行为的法律法规主要包括：\n"
+        "《民法典》：明确了债务人和债权人的权利与义务。\n"
+        "《反不正当竞争法》：禁止不当催收行为，维护市场秩序。\n"
+        "《消费者权益保护法》：保护消费者的合法权益。\n", encoding="utf-8")
+    QA.build([tmp_path], tmp_path / "idx", model="hash:64")
+    answer = QA.load(tmp_path / "idx").ask("哪些法律法规禁止不当催收行为", mode="lexical")
+    texts = [s.text for s in answer.sentences]
+    assert len(texts) == 3 and texts[0].startswith("《民法典》") and texts[1].startswith("《反不正当竞争法》")
+
+
+def test_calibration_file_is_split_and_its_must_strings_occur_in_the_corpus():
+    from qa.evaluate import normalise_for_match
+
+    from .conftest import ROOT
+
+    corpus = "".join(normalise_for_match(p.read_text(encoding="utf-8")) for p in (ROOT / "corpus").glob("*.txt"))
+    rows = [json.loads(line) for line in (ROOT / "eval" / "calibration.jsonl").read_text(encoding="utf-8").splitlines()]
+    for kind in ("answerable", "unanswerable"):
+        part = [r for r in rows if r["kind"] == kind]
+        assert len(part) >= 80 and {r["split"] for r in part} == {"tune", "heldout"}
+    for row in rows:
+        assert all(normalise_for_match(m) in corpus for m in row.get("must", [])), row["id"]
