@@ -105,3 +105,17 @@ def test_calibration_file_is_split_and_its_must_strings_occur_in_the_corpus():
         assert len(part) >= 80 and {r["split"] for r in part} == {"tune", "heldout"}
     for row in rows:
         assert all(normalise_for_match(m) in corpus for m in row.get("must", [])), row["id"]
+
+
+def test_a_passage_holding_every_term_and_no_foreign_topic_answers(qa_hash):
+    """「12378是什么热线」: every term in one passage, nothing foreign, yet a low sentence margin — answered."""
+    from dataclasses import replace
+
+    from qa.retrieve import Evidence, Retriever
+
+    retriever = Retriever(qa_hash.index, qa_hash.config)
+    hits = list(qa_hash.search("强制下款", k=1).hits)
+    weak = Evidence("hybrid", foreign=0.0, coverage=1.0, margin=0.0, sentence_margin=0.0)
+    assert retriever._relevant(hits, weak)
+    assert not retriever._relevant(hits, replace(weak, foreign=0.3))
+    assert not retriever._relevant(hits, replace(weak, coverage=0.5))
