@@ -1,12 +1,13 @@
 """Corpus paths → index directory. Unchanged chunks reuse the vectors of the index being replaced."""
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -15,14 +16,13 @@ from .config import DEFAULT_BUILD, BuildConfig
 from .corpus import Document, Skipped, SourceFile, discover, read_documents
 from .embedding import LEXICAL_ONLY, Embedder, check_spec, load_embedder, normalise_spec
 from .errors import CorpusError
-from .lexical import background_sentences, build_bm25, tokenizer_recipe
+from .lexical import BM25Builder, background_sentences, tokenizer_recipe
 from .store import EmbeddingJournal, IndexWriter, check_output, chunk_key, now_iso, previous_vectors, write_failure
 from .text import fold_recipe
 
 log = logging.getLogger(__name__)
 EMBED_BATCH = 32  # passages per model call: speed only, the vectors are the same
-_PROGRESS_BYTES = 5_000_000  # corpora above this show a reading progress bar with an ETA
-_PROGRESS_CHUNKS = 5_000  # and above this many chunks, a BM25 indexing bar
+_PROGRESS_BYTES = 5_000_000  # corpora above this show a progress bar with an ETA for reading and BM25 indexing
 
 
 @dataclass(frozen=True)
@@ -55,28 +55,44 @@ def _previous_vectors(target: Path, embedder: Embedder) -> dict[str, np.ndarray]
     return vectors if recorded == today else {}
 
 
-def _embed(chunks: Sequence[Chunk], keys: Sequence[str], embedder: Embedder, reusable: dict[str, np.ndarray],
-           batch: int, progress: bool, journal: EmbeddingJournal) -> tuple[np.ndarray, int]:
+def _embed(written: Iterator[tuple[Chunk, str]], keys: Sequence[str], embedder: Embedder,
+           reusable: dict[str, np.ndarray], batch: int, progress: bool,
+           journal: EmbeddingJournal) -> tuple[np.ndarray, int]:
     """Vectors for every chunk: reused where the old index or an interrupted build's journal has them, else
-    embedded batch by batch, each batch committed to the journal before the next."""
+    embedded batch by batch, each batch committed to the journal before the next. The chunks are streamed back
+    from the chunk store already written (`written`), never held all at once."""
     from tqdm import tqdm
 
     reusable = {**reusable, **journal.vectors()}
-    vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
-    todo = []
+    vectors = np.zeros((len(keys), embedder.dim), dtype=np.float32)
+    todo = np.zeros(len(keys), dtype=bool)
     for i, key in enumerate(keys):
         old = reusable.get(key)
         if old is not None and old.shape == (embedder.dim,):
             vectors[i] = old
         else:
-            todo.append(i)
-    with tqdm(total=len(todo), unit="chunk", desc="embedding", disable=not progress or not todo, leave=False) as bar:
-        for start in range(0, len(todo), batch):
-            ids = todo[start : start + batch]
-            vectors[ids] = embedder.embed_passages([chunks[i].context for i in ids])
+            todo[i] = True
+    del reusable
+    count = int(todo.sum())
+    with tqdm(total=count, unit="chunk", desc="embedding", disable=not progress or not count, leave=False) as bar:
+
+        def embed(ids: list[int], contexts: list[str]) -> None:
+            vectors[ids] = embedder.embed_passages(contexts)
             journal.add([keys[i] for i in ids], vectors[ids])
             bar.update(len(ids))
-    return vectors, len(todo)
+
+        ids: list[int] = []
+        contexts: list[str] = []
+        for i, (chunk, _) in enumerate(written if count else ()):
+            if todo[i]:
+                ids.append(i)
+                contexts.append(chunk.context)
+                if len(ids) == batch:
+                    embed(ids, contexts)
+                    ids, contexts = [], []
+        if ids:
+            embed(ids, contexts)
+    return vectors, count
 
 
 _WORD = re.compile(r"[^\W_]")
@@ -96,7 +112,7 @@ def _nothing_readable(paths: Sequence[Path], skipped: list[Skipped]) -> str:
 
 def _read_with_progress(files: Sequence[SourceFile], skipped: list[Skipped], progress: bool) -> Iterator[Document]:
     """Documents one file at a time, with a progress bar in bytes (its rate and ETA say how long a big build
-    will take) when the corpus is large enough for it to matter."""
+    will take: chunks are segmented for BM25 as they are read) when the corpus is large enough for it to matter."""
     total = sum(f.size for f in files)
     if not progress or total < _PROGRESS_BYTES:
         yield from read_documents(files, skipped)
@@ -104,7 +120,7 @@ def _read_with_progress(files: Sequence[SourceFile], skipped: list[Skipped], pro
     from tqdm import tqdm
 
     log.info("reading %d files, %.1f MB", len(files), total / 1e6)
-    with tqdm(total=total, unit="B", unit_scale=True, desc="reading", leave=False) as bar:
+    with tqdm(total=total, unit="B", unit_scale=True, desc="reading, BM25 indexing", leave=False) as bar:
 
         def counted() -> Iterator[SourceFile]:
             for file in files:
@@ -112,6 +128,18 @@ def _read_with_progress(files: Sequence[SourceFile], skipped: list[Skipped], pro
                 bar.update(file.size)  # the file before the next one is done
 
         yield from read_documents(counted(), skipped)
+
+
+def _release_free_memory() -> None:
+    """Collect cycles and hand freed heap back to the system between build stages: the next stage's big numpy
+    arrays are mapped anew and cannot reuse it, so without this the peak is the sum of the stages (glibc only)."""
+    import ctypes
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class _Count:
@@ -127,9 +155,10 @@ class _Count:
 
 
 def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], build: BuildConfig, progress: bool,
-                 chunks: list[Chunk]) -> Iterator[dict]:
-    """Document rows for the store, one document at a time; its chunks are appended to `chunks`, numbered 0, 1, 2 … in
-    order (a skipped document leaves no gap: chunk_id is a position)."""
+                 take: Callable[[Chunk], None]) -> Iterator[dict]:
+    """Document rows for the store, one document at a time; its chunks are handed to `take` as they are made,
+    numbered 0, 1, 2 … in order (a skipped document leaves no gap: chunk_id is a position)."""
+    taken = 0
     for doc, cleaned_text, doc_chunks in chunk_documents(
         _read_with_progress(files, skipped, progress), size=build.chunk_size, overlap=build.chunk_overlap,
         maximum=build.chunk_max
@@ -137,21 +166,12 @@ def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], build: Bui
         if not doc_chunks or not has_words(cleaned_text):
             skipped.append(Skipped(doc.source, "no text left after cleaning (only whitespace, punctuation or markup)"))
             continue
-        if doc_chunks[0].chunk_id != len(chunks):
-            doc_chunks = [replace(c, chunk_id=len(chunks) + i) for i, c in enumerate(doc_chunks)]
-        chunks.extend(doc_chunks)
+        if doc_chunks[0].chunk_id != taken:
+            doc_chunks = [replace(c, chunk_id=taken + i) for i, c in enumerate(doc_chunks)]
+        for chunk in doc_chunks:
+            take(chunk)
+        taken += len(doc_chunks)
         yield {"doc_id": doc.doc_id, "source": doc.source, "line": doc.line, "title": doc.title, "text": cleaned_text}
-
-
-def _contexts(chunks: Sequence[Chunk], progress: bool) -> Iterator[str]:
-    """Chunk contexts for BM25, one at a time (never all held at once); segmenting them is most of a big lexical
-    build, so a progress bar with its ETA is shown for big corpora."""
-    if not progress or len(chunks) < _PROGRESS_CHUNKS:
-        yield from (c.context for c in chunks)
-        return
-    from tqdm import tqdm
-
-    yield from (c.context for c in tqdm(chunks, unit="chunk", desc="BM25 indexing", leave=False))
 
 
 def build_index(
@@ -176,13 +196,27 @@ def build_index(
     writer = IndexWriter(target)  # takes the output's lock before the corpus is read: a second build fails at once
     try:
         files, skipped = discover(paths, exclude=out)  # an index inside a corpus folder is not read as documents
-        chunks: list[Chunk] = []
         documents = _Count()
-        # documents are written while the corpus is read: no cleaned text is held after its chunks are made
-        writer.write_documents(documents.count(_read_corpus(files, skipped, build, progress, chunks)))
-        if not chunks:
+        keys: list[str] = []
+        lexical = BM25Builder(k1=build.bm25_k1, b=build.bm25_b, spill_dir=writer.tmp)
+        # One pass, nothing held whole (issue 9): documents and chunks are written to the store while the corpus is
+        # read, and each chunk is segmented for BM25 as it is made; only its key and its distinct term ids and
+        # counts are kept.
+        with writer.chunk_rows() as write_chunk:
+
+            def take(chunk: Chunk) -> None:
+                key = chunk_key(chunk)
+                write_chunk(chunk, key)
+                keys.append(key)
+                lexical.add(chunk.context)
+
+            writer.write_documents(documents.count(_read_corpus(files, skipped, build, progress, take)))
+        if not keys:
             raise CorpusError(_nothing_readable(paths, skipped))
-        keys = [chunk_key(c) for c in chunks]
+        _release_free_memory()  # what reading and chunking freed goes back before BM25's arrays are allocated
+        writer.write_bm25(*lexical.finish())
+        del lexical
+        _release_free_memory()
         embedded = reused = 0
         journal = None
         vector_info = None
@@ -192,14 +226,12 @@ def build_index(
 
             embedder = embedder or load_embedder(spec)
             journal = EmbeddingJournal(writer.target, embedder.recipe())
-            vectors, embedded = _embed(chunks, keys, embedder, _previous_vectors(target, embedder), EMBED_BATCH,
-                                       progress, journal)
-            reused = len(chunks) - embedded
+            vectors, embedded = _embed(writer.written_chunks(), keys, embedder, _previous_vectors(target, embedder),
+                                       EMBED_BATCH, progress, journal)
+            reused = len(keys) - embedded
             index, vector_info = build_vector_index(vectors, kind=build.ann)
             writer.write_vectors(vectors, index, embedder.embed_passages(background_sentences()))
             embedder_info = embedder.recipe()
-        writer.write_bm25(*build_bm25(_contexts(chunks, progress), k1=build.bm25_k1, b=build.bm25_b))
-        writer.write_chunks(chunks, keys)
         writer.commit(
             {
                 "created": now_iso(),
@@ -209,7 +241,7 @@ def build_index(
                 "tokenizer": tokenizer_recipe(),
                 "text": fold_recipe(),
                 "bm25": {"library": "bm25s", "method": "lucene"},
-                "counts": {"documents": documents.n, "chunks": len(chunks)},
+                "counts": {"documents": documents.n, "chunks": len(keys)},
                 "corpus": {
                     "roots": [str(p) for p in paths],
                     "files": {f.name: f.sha256 for f in files},
@@ -228,7 +260,7 @@ def build_index(
     return BuildReport(
         index_dir=str(target),
         documents=documents.n,
-        chunks=len(chunks),
+        chunks=len(keys),
         skipped=tuple(str(s) for s in skipped),
         embedded=embedded,
         reused=reused,

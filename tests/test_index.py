@@ -55,7 +55,7 @@ def test_failed_build_leaves_previous_index_intact(corpus_dir, tmp_path, monkeyp
     def explode(*args, **kwargs):
         raise RuntimeError("killed halfway")
 
-    monkeypatch.setattr(build_module, "build_bm25", explode)
+    monkeypatch.setattr(build_module.BM25Builder, "finish", explode)
     with pytest.raises(RuntimeError):
         QA.build([corpus_dir], out, model="hash:64")
     assert (out / MANIFEST).read_text(encoding="utf-8") == before
