@@ -1,6 +1,6 @@
 """The web page: `python app.py` serves the Q&A page on http://127.0.0.1:7860 (see `qa.ui`).
 
-    python app.py [--host HOST] [--port PORT] [--index DIR] [--corpus DIR]
+    python app.py [--host HOST] [--port PORT] [--index DIR] [--corpus DIR] [--workers N] [--auth USER:PASS]
 
 The port also follows GRADIO_SERVER_PORT. A missing index is built from the corpus first, with progress shown.
 """
@@ -19,11 +19,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--index", default=str(ROOT / "index"), help="index directory (default: index/ here)")
     parser.add_argument("--corpus", default=str(ROOT / "corpus"),
                         help="documents to build the index from when it is missing (default: corpus/ here)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="questions answered at once (default: one per CPU core)")
+    parser.add_argument("--auth", default=None,
+                        help="USER:PASS visitors must log in with (default $QA_AUTH; none: no login)")
     args = parser.parse_args(argv)
 
     from qa.ui import serve  # Gradio is imported only here, never by `import qa`
 
-    serve(index_dir=args.index, host=args.host, port=args.port, corpus_dir=args.corpus)
+    serve(index_dir=args.index, host=args.host, port=args.port, corpus_dir=args.corpus, workers=args.workers,
+          auth=args.auth)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,23 @@
-"""Regenerate docs/screenshot.png: the real page on the committed index, answering one question, in headless Chromium.
+"""Regenerate the README's pictures: the real page on the committed index answering one question, in headless
+Chromium, on a desktop (docs/screenshot.png) and on a 390×844 phone (docs/screenshot-phone.png).
 
     python docs/screenshot.py ["被强制下款的钱需要还吗？"]
 
-Needs Debian's chromium (/usr/bin/chromium) and Python Playwright (the `test` extra).
+Needs Debian's chromium (/usr/bin/chromium), a CJK font (fonts-noto-cjk) and Python Playwright (the `test` extra).
 """
 from __future__ import annotations
 
 import socket
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "被强制下款的钱需要还吗？"
+SHOTS = (
+    ("screenshot.png", {"width": 1100, "height": 1350}, False),
+    ("screenshot-phone.png", {"width": 390, "height": 844}, True),
+)
 
 
 def main() -> None:
@@ -31,18 +37,25 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                         args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-            page = browser.new_page(locale="zh-CN", viewport={"width": 1100, "height": 1350})
-            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
-            box = page.locator("#qa-question textarea").first
-            box.fill(question)
-            box.press("Enter")
-            page.locator("#qa-answer .qa-card").first.wait_for(timeout=120_000)
-            page.wait_for_timeout(500)  # let the cards settle before the picture
-            page.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
+            for name, viewport, phone in SHOTS:
+                context = browser.new_context(locale="zh-CN", viewport=viewport, has_touch=phone, is_mobile=phone,
+                                              device_scale_factor=2 if phone else 1)
+                page = context.new_page()
+                # the phone opens a shared link (?q=…): the page asks and scrolls to the answer by itself
+                page.goto(f"http://127.0.0.1:{port}/" + (f"?q={quote(question)}" if phone else ""),
+                          wait_until="domcontentloaded")
+                if not phone:
+                    box = page.locator("#qa-question textarea").first
+                    box.fill(question)
+                    box.press("Enter")
+                page.locator("#qa-answer .qa-card").first.wait_for(timeout=120_000)
+                page.wait_for_timeout(1500)  # let the cards and the scrolling settle before the picture
+                page.screenshot(path=str(ROOT / "docs" / name))
+                context.close()
+                print(f"wrote docs/{name}")
             browser.close()
     finally:
         app.close()
-    print("wrote docs/screenshot.png")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .chunking import split_sentences
+from .citations import locator, safe_link
 from .config import DEFAULT, QueryConfig
 from .lexical import synonyms, tokenize
 from .retrieve import Hit, SearchResult, result_head
@@ -43,6 +44,7 @@ class Answer:
     warning: str | None = None
     notice: str | None = None
     not_found_message: str = DEFAULT.not_found_message
+    support: str | None = None  # a calm message with hotline numbers when the question signals distress
 
     @property
     def text(self) -> str:
@@ -53,6 +55,8 @@ class Answer:
 
     def to_dict(self) -> dict:
         out = result_head(self)
+        if self.support:
+            out["support"] = self.support
         out["answer"] = self.text
         out["sentences"] = [s.to_dict() for s in self.sentences]
         out["passages"] = [p.to_dict() for p in self.passages]
@@ -65,7 +69,8 @@ class Answer:
                 lines.append(f"> {_md_escape(note)}\n")
         lines.append(_md_escape(self.text) + "\n")
         for i, hit in enumerate(self.passages, start=1):
-            lines.append(f"**[{i}] {_md_escape(hit.title)}** — `{hit.source}` (score {hit.score:.3f})\n")
+            where = f" — {_md_escape(locator(hit))}" if locator(hit) else ""
+            lines.append(f"**[{i}] {_md_escape(hit.title)}** — `{hit.source}`{where} (score {hit.score:.3f})\n")
             lines.append("> " + _md_escape(hit.text).replace("\n", "\n> ") + "\n")
         return "\n".join(lines)
 
@@ -80,22 +85,26 @@ class Answer:
                 parts.append(f"<p><i>{esc(note)}</i></p>")
         parts.append(f"<p>{esc(self.text)}</p><ol>")
         for hit in self.passages:
+            where = f" <span class='qa-where'>{esc(locator(hit))}</span>" if locator(hit) else ""
+            if safe_link(hit.url):
+                where += f" <a href='{esc(hit.url)}' rel='noopener noreferrer'>链接</a>"
             parts.append(
-                f"<li><b>{esc(hit.title)}</b> <code>{esc(hit.source)}</code> ({hit.score:.3f})"
+                f"<li><b>{esc(hit.title)}</b> <code>{esc(hit.source)}</code>{where} ({hit.score:.3f})"
                 f"<blockquote style='white-space:pre-wrap'>{esc(hit.text)}</blockquote></li>"
             )
         parts.append("</ol></div>")
         return "".join(parts)
 
     def __str__(self) -> str:
-        lines = []
+        lines = [self.support] if self.support else []
         for note in (self.warning, self.notice):
             if note:
                 lines.append(f"({note})")
         lines.append(self.text)
         for i, hit in enumerate(self.passages, start=1):
             lines.append("")
-            lines.append(f"[{i}] {hit.title} — {hit.source} (score {hit.score:.3f})")
+            where = f" — {locator(hit)}" if locator(hit) else ""
+            lines.append(f"[{i}] {hit.title} — {hit.source}{where} (score {hit.score:.3f})")
             lines.append(hit.text)
         return "\n".join(lines)
 

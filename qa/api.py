@@ -3,15 +3,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .answer import Answer, compose
 from .build import BuildReport, build_index
+from .citations import by_article, with_locations
 from .config import DEFAULT, DEFAULT_BUILD, BuildConfig, QueryConfig
+from .distress import support_message
 from .embedding import Embedder
-from .index import Index, is_integer
 from .errors import ConfigError
+from .index import Index, is_integer
 from .retrieve import Retriever, SearchResult
+from .statutes import ArticleTable
+
+if TYPE_CHECKING:
+    from .library import LibraryChange, LibraryEntry
 
 
 class QA:
@@ -21,6 +27,7 @@ class QA:
         self.index = index
         self.config = config
         self._retriever = Retriever(index, config)
+        self._articles: ArticleTable | None = None
 
     @classmethod
     def load(cls, index_dir: str | Path = "index", *, config: QueryConfig = DEFAULT,
@@ -53,20 +60,24 @@ class QA:
     def search(self, question: str, k: int | None = None, mode: str | None = None,
                sources: Sequence[str] | None = None) -> SearchResult:
         k = _check_k(k, self.config.k_search)
-        result, _ = self._retriever.search(question, k, mode or self.config.mode, self._check_sources(sources))
-        return result
+        sources = self._check_sources(sources)
+        result, _ = self._retriever.search(question, k, mode or self.config.mode, sources)
+        return self._cited(result, k, sources)
 
     def search_many(self, questions: Sequence[str], k: int | None = None, mode: str | None = None,
                     sources: Sequence[str] | None = None) -> list[SearchResult]:
         """`search` for many questions at once (their vectors are computed in batches)."""
         k, mode = _check_k(k, self.config.k_search), mode or self.config.mode
-        return [result for result, _ in self._retriever.search_many(questions, k, mode, self._check_sources(sources))]
+        sources = self._check_sources(sources)
+        return [self._cited(result, k, sources) for result, _ in self._retriever.search_many(questions, k, mode, sources)]
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
             sources: Sequence[str] | None = None) -> Answer:
         k = _check_k(k, self.config.k_ask)
-        result, qvec = self._retriever.search(question, k, mode or self.config.mode, self._check_sources(sources))
-        return compose(
+        sources = self._check_sources(sources)
+        result, qvec = self._retriever.search(question, k, mode or self.config.mode, sources)
+        result = self._cited(result, k, sources)
+        answer = compose(
             result,
             k=k,
             idf=self.index.terms.idf,
@@ -74,6 +85,39 @@ class QA:
             query_vector=qvec,
             config=self.config,
         )
+        support = support_message(question, self.config)
+        return replace(answer, support=support) if support else answer
+
+    def _cited(self, result: SearchResult, k: int, sources: Sequence[str] | None) -> SearchResult:
+        """Articles the question names first (「民法典第680条」), and every hit's page, article and link."""
+        return with_locations(by_article(result, self.index, self._article_table(), k, sources), self.index)
+
+    def _article_table(self) -> ArticleTable:
+        if self._articles is None:
+            self._articles = ArticleTable(self.index.chunks)
+        return self._articles
+
+    # -- the library -----------------------------------------------------------------------------------------
+    def add(self, paths: Iterable[str | Path], *, corpus: str | Path | None = None, progress: bool = False,
+            replace_existing: bool = False) -> "LibraryChange":
+        """Copy files into the corpus folder and rebuild incrementally; returns the change and the reloaded QA
+        (`change.qa`). Names are sanitised; types and sizes checked against the config (`LibraryConfig`)."""
+        from .library import add_files
+
+        return add_files(self, paths, corpus=corpus, progress=progress, replace_existing=replace_existing)
+
+    def remove(self, docs: Iterable[str], *, corpus: str | Path | None = None, progress: bool = False) -> "LibraryChange":
+        """Take documents (by file name as listed in `sources`) out of the corpus folder and rebuild
+        incrementally. Removed files are moved to the corpus's `.removed/` folder, never deleted."""
+        from .library import remove_files
+
+        return remove_files(self, docs, corpus=corpus, progress=progress)
+
+    def library(self, *, corpus: str | Path | None = None) -> list["LibraryEntry"]:
+        """The files of the index: title, type, documents, chunks, pages, link, when added."""
+        from .library import library_entries
+
+        return library_entries(self, corpus)
 
     # -- the index -------------------------------------------------------------------------------------------
     @property

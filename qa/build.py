@@ -161,7 +161,7 @@ def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], build: Bui
     taken = 0
     for doc, cleaned_text, doc_chunks in chunk_documents(
         _read_with_progress(files, skipped, progress), size=build.chunk_size, overlap=build.chunk_overlap,
-        maximum=build.chunk_max
+        maximum=build.chunk_max, statutes=build.statutes
     ):
         if not doc_chunks or not has_words(cleaned_text):
             skipped.append(Skipped(doc.source, "no text left after cleaning (only whitespace, punctuation or markup)"))
@@ -171,7 +171,8 @@ def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], build: Bui
         for chunk in doc_chunks:
             take(chunk)
         taken += len(doc_chunks)
-        yield {"doc_id": doc.doc_id, "source": doc.source, "line": doc.line, "title": doc.title, "text": cleaned_text}
+        yield {"doc_id": doc.doc_id, "source": doc.source, "line": doc.line, "title": doc.title, "text": cleaned_text,
+               "url": doc.url}
 
 
 def build_index(

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Iterator
 
 from .corpus import Document
@@ -28,6 +28,9 @@ class Chunk:
     clean_start: int  # offsets into the cleaned document text, for surrounding context
     clean_end: int
     line: int | None = None  # the JSONL line of the document, if it came from one
+    page: int | None = None  # the PDF page (1-based) the passage starts on
+    article: str | None = None  # the statute article it is (第六百七十九条), see qa/statutes.py
+    url: str | None = None  # the web page's canonical link
 
     @property
     def context(self) -> str:
@@ -98,12 +101,47 @@ def _path_at(paths: list[tuple[int, tuple[str, ...]]], offset: int) -> tuple[str
 
 
 def chunk_document(
-    doc: Document, *, size: int, overlap: int, maximum: int, first_id: int = 0, cleaned: Cleaned | None = None
+    doc: Document, *, size: int, overlap: int, maximum: int, first_id: int = 0, cleaned: Cleaned | None = None,
+    statutes: bool = True,
 ) -> list[Chunk]:
     cleaned = cleaned or clean(doc.text)
-    text = cleaned.text
-    if not text.strip():
+    if not cleaned.text.strip():
         return []
+    if statutes:
+        from .statutes import chunk_statute, is_statute
+
+        if is_statute(cleaned):
+            return located(doc, chunk_statute(doc, cleaned, maximum=maximum, first_id=first_id))
+    return located(doc, _chunk_prose(doc, cleaned, size=size, overlap=overlap, maximum=maximum, first_id=first_id,
+                                     breaks=page_breaks(doc, cleaned)), statutes=statutes)
+
+
+def page_breaks(doc: Document, cleaned: Cleaned) -> set[int]:
+    """Cleaned offsets where a new PDF page begins: a passage never spans two pages, so its page is exact."""
+    from bisect import bisect_left
+
+    return {bisect_left(cleaned.offsets, start, 0, len(cleaned.text)) for start in doc.page_starts[1:]}
+
+
+def located(doc: Document, chunks: list[Chunk], *, statutes: bool = True) -> list[Chunk]:
+    """Where each passage is, for citations: its PDF page, the web page's link, the article a record is."""
+    article = None
+    if statutes and doc.line is not None:
+        from .statutes import record_article
+
+        article = record_article(doc.title)  # a JSONL record that is one article (STARD)
+    if not (doc.page_starts or doc.url or article):
+        return chunks
+    return [
+        replace(c, page=bisect_right(doc.page_starts, c.start) or 1 if doc.page_starts else None, url=doc.url,
+                article=c.article or article)
+        for c in chunks
+    ]
+
+
+def _chunk_prose(doc: Document, cleaned: Cleaned, *, size: int, overlap: int, maximum: int, first_id: int,
+                 breaks: set[int] = frozenset()) -> list[Chunk]:
+    text = cleaned.text
     sentences = _limit(text, split_sentences(text), maximum)
     paths = _heading_paths(cleaned)
     section_starts = {offset for offset, level, _ in cleaned.headings if level <= 2}
@@ -114,9 +152,10 @@ def chunk_document(
         return group[-1][1] - group[0][0] if group else 0
 
     for sentence in sentences:
-        starts_section = sentence[0] in section_starts
+        starts_section = sentence[0] in section_starts or sentence[0] in breaks
         too_long = current and sentence[1] - current[0][0] > size
-        if current and (too_long or (starts_section and length(current) >= size // 3)):
+        new_page = sentence[0] in breaks
+        if current and (too_long or new_page or (starts_section and length(current) >= size // 3)):
             groups.append(current)
             carried: list[tuple[int, int]] = []
             if not starts_section:
@@ -154,11 +193,13 @@ def chunk_document(
     return chunks
 
 
-def chunk_documents(docs: Iterable[Document], *, size: int, overlap: int, maximum: int) -> Iterator[tuple[Document, str, list[Chunk]]]:
+def chunk_documents(docs: Iterable[Document], *, size: int, overlap: int, maximum: int,
+                    statutes: bool = True) -> Iterator[tuple[Document, str, list[Chunk]]]:
     """Yield (document, cleaned text, chunks) with globally numbered chunk ids."""
     next_id = 0
     for doc in docs:
         cleaned = clean(doc.text)
-        chunks = chunk_document(doc, size=size, overlap=overlap, maximum=maximum, first_id=next_id, cleaned=cleaned)
+        chunks = chunk_document(doc, size=size, overlap=overlap, maximum=maximum, first_id=next_id, cleaned=cleaned,
+                                statutes=statutes)
         next_id += len(chunks)
         yield doc, cleaned.text, chunks

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from .citations import locator
 from .config import ANN_KINDS, DEFAULT, DEFAULT_BUILD, FUSIONS, MODES
 from .errors import QAError
 from .text import decode_line, repair_surrogates, strip_terminal
@@ -147,12 +148,16 @@ def ask(question, index, k, mode, fusion, as_json):
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
     _note(answer)
+    if answer.support:
+        click.secho(_out(answer.support), bold=True)
+        click.echo("")
     click.echo(_out(answer.text))
     for i, hit in enumerate(answer.passages, start=1):
         heading = f" › {' › '.join(hit.heading)}" if hit.heading else ""
         click.echo("")
         click.secho(_out(f"[{i}] {hit.title}{heading}"), bold=True)
-        click.echo(_out(f"    {hit.source}  score {hit.score:.4f}"))
+        where = f"  {locator(hit)}" if locator(hit) else ""
+        click.echo(_out(f"    {hit.source}{where}  score {hit.score:.4f}"))
         click.echo(_out("    " + hit.text.replace("\n", "\n    ")))
 
 
@@ -179,7 +184,8 @@ def search(question, index, k, mode, fusion, as_json):
         if not result.found:
             click.echo(qa.config.not_found_message)
         for hit in result.hits:
-            click.echo(_out(f"{hit.rank:>3}  {hit.score:.4f}  {hit.title}  ({hit.source}#{hit.chunk_id})"))
+            where = f"  {locator(hit)}" if locator(hit) else ""
+            click.echo(_out(f"{hit.rank:>3}  {hit.score:.4f}  {hit.title}  ({hit.source}#{hit.chunk_id}){where}"))
             click.echo(_out("     " + hit.text.replace("\n", " ")[:160]))
 
 
@@ -219,12 +225,49 @@ def evaluate(file, index, qrels, mode, fusion, as_json):
 @click.option("-i", "--index", default="index", show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None, help="Default: $GRADIO_SERVER_PORT or 7860.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Questions answered at once. Default: one per CPU core.")
+@click.option("--auth", default=None, metavar="USER:PASS", help="Ask visitors to log in. Default: $QA_AUTH.")
 @_friendly
-def serve(index, host, port):
+def serve(index, host, port, workers, auth):
     """Start the web Q&A page."""
     from .ui import serve as serve_ui
 
-    serve_ui(index_dir=index, host=host, port=port)
+    serve_ui(index_dir=index, host=host, port=port, workers=workers, auth=auth)
+
+
+
+def _library_change(change) -> None:
+    for refused in change.refused:
+        click.echo(f"refused {refused}", err=True)
+    if change.report:
+        for skipped in change.report.skipped:
+            click.echo(f"skipped {skipped}", err=True)
+    click.echo(change.summary())
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("-i", "--index", default="index", show_default=True)
+@click.option("--corpus", type=click.Path(), help="Corpus folder to copy into (default: the folder the index was built from).")
+@click.option("--replace", "replace_existing", is_flag=True, help="Overwrite a file of the same name in the corpus folder.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_friendly
+def add(files, index, corpus, replace_existing, quiet):
+    """Copy FILES into the index's corpus folder and rebuild it incrementally."""
+    _library_change(_load(index).add(files, corpus=corpus, progress=not quiet, replace_existing=replace_existing))
+
+
+@main.command()
+@click.argument("docs", nargs=-1, required=True)
+@click.option("-i", "--index", default="index", show_default=True)
+@click.option("--corpus", type=click.Path(), help="Corpus folder (default: the folder the index was built from).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_friendly
+def remove(docs, index, corpus, quiet):
+    """Take documents (file names as `qa info` lists them) out of the corpus folder (moved to .removed/) and
+    rebuild the index incrementally."""
+    _library_change(_load(index).remove(docs, corpus=corpus, progress=not quiet))
 
 
 if __name__ == "__main__":  # pragma: no cover

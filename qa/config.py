@@ -22,6 +22,8 @@ class BuildConfig:
     chunk_size: int = 320
     chunk_overlap: int = 80
     chunk_max: int = 600  # a single sentence longer than this is cut at ，/ hard limit
+    # a document written in 第X条 articles is chunked one article per chunk (qa/statutes.py; docs/EVALUATION.md)
+    statutes: bool = True
     # vector index: "auto" picks exact search for small corpora, ANN above qa.ann.AUTO_ANN_THRESHOLD
     ann: str = "auto"
     bm25_k1: float = 1.2
@@ -52,7 +54,6 @@ class QueryConfig:
     mode: str = "hybrid"
     k_search: int = 10
     k_ask: int = 5
-    k_max: int = 100  # the most passages one question may ask for (CLI, API and web page alike)
     # fusion of the dense and lexical lists: "rrf" (weighted reciprocal rank) or "linear" (min-max normalised
     # scores); dense_weight is the dense list's share, 1 - dense_weight the lexical list's
     fusion: str = "linear"
@@ -75,8 +76,32 @@ class QueryConfig:
     max_question_chars: int = 500
     query_cache: int = 1024  # question vectors kept (eval runs search and ask; people repeat questions)
 
+    # library management (QA.add / QA.remove, `qa add` / `qa remove`, the web page's upload): what may be added
+    library_read_only: bool = False  # a public deployment: add/remove refused (the web page hides them)
+    library_max_bytes: int = 50 * 1024 * 1024
+    library_types: tuple[str, ...] = (".txt", ".md", ".markdown", ".jsonl", ".html", ".htm", ".pdf", ".docx",
+                                      ".png", ".jpg", ".jpeg")
+
     not_found_message: str = "未找到相关内容"
     lexical_only_warning: str = "语义模型不可用，仅使用关键词检索（lexical）。"
+
+    # --- the web page and people in distress (qa/ui/, qa/distress.py) ---
+    k_max: int = 10  # the most passages a question may ask for on the web page and its API: one limit for both
+    web_max_file_size: str = "5mb"  # Gradio refuses larger uploads (POST /gradio_api/upload); the page has none
+    web_workers: int | None = None  # questions answered at once by the web app; None: one per CPU core
+    # A question that signals distress (qa/distress.py) gets this first, instead of 「未找到相关内容」.
+    distress_message: str = (
+        "听起来你现在很难受。你不是一个人，债务的事情总有办法慢慢解决。"
+        "如果你有伤害自己的想法，请拨打全国心理援助热线 12356，有人愿意听你说；"
+        "如果你或身边的人正处在危险中，请立即拨打 110。"
+    )
+    # Folded (Simplified, lower case) regular expressions; any match counts as distress.
+    distress_patterns: tuple[str, ...] = (
+        r"自杀|轻生|寻死|想死|不想活|活不下去|活不了了|活着没意思|结束(我的|自己的)?生命|了结自己|一死了之"
+        r"|跳楼|跳河|割腕|吃安眠药|喝农药",
+        r"suicid|kill(ing)? my ?self|end (my life|it all)|want(ed)? to die|don'?t want to (live|be alive)"
+        r"|can'?t go on|no reason to live|hurt(ing)? myself|self[- ]harm",
+    )
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -87,6 +112,8 @@ class QueryConfig:
             raise ConfigError("dense_weight must be between 0 and 1")
         if self.rrf_k <= 0:
             raise ConfigError("rrf_k must be positive")
+        if self.k_max < 1:
+            raise ConfigError("k_max must be at least 1")
 
 
 DEFAULT_BUILD = BuildConfig()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .errors import CorpusError
+from .formats import SUFFIXES as FORMAT_SUFFIXES
 from .text import repair_surrogates
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -25,6 +26,8 @@ class Document:
     title: str
     text: str  # decoded original text
     line: int | None = None  # the line of a JSONL record
+    url: str | None = None  # a web page's canonical link (qa/formats.py)
+    page_starts: tuple[int, ...] = ()  # offsets in `text` where page 1, 2, … of a PDF or image begin
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ def discover(paths: Iterable[str | Path], exclude: Path | None = None) -> tuple[
             if problem:
                 skipped.append(Skipped(name, problem))
                 continue
-            if path.suffix.lower() not in TEXT_SUFFIXES | JSONL_SUFFIXES:
+            if path.suffix.lower() not in TEXT_SUFFIXES | JSONL_SUFFIXES | FORMAT_SUFFIXES:
                 skipped.append(Skipped(name, f"unsupported file type {path.suffix or '(none)'}"))
                 continue
             try:
@@ -231,15 +234,18 @@ def read_documents(files: Iterable[SourceFile], skipped: list[Skipped]) -> Itera
     first_seen: dict[str, str] = {}
     for file in files:
         try:
-            text = decode(file.data)
-        except ValueError as exc:
+            formatted = _formatted_document(file, skipped) if file.path.suffix.lower() in FORMAT_SUFFIXES else None
+            text = decode(file.data) if formatted is None else ""
+        except ValueError as exc:  # formats.UnreadableError is one
             skipped.append(Skipped(file.name, str(exc)))
             continue
         except OSError as exc:
             skipped.append(Skipped(file.name, f"cannot be read ({exc.strerror})"))
             continue
-        if file.path.suffix.lower() in JSONL_SUFFIXES:
-            docs: Iterable[Document] = _jsonl_documents(file.name, text, skipped)
+        if formatted is not None:
+            docs: Iterable[Document] = [formatted]
+        elif file.path.suffix.lower() in JSONL_SUFFIXES:
+            docs = _jsonl_documents(file.name, text, skipped)
         else:
             title = None
             if file.path.suffix.lower() in (".md", ".markdown"):
@@ -287,3 +293,15 @@ def _jsonl_documents(name: str, text: str, skipped: list[Skipped]) -> Iterator[D
             continue
         title = record.get("title") or ""
         yield Document(doc_id=str(doc_id), source=name, title=str(title), text=body, line=line_no)
+
+
+def _formatted_document(file: SourceFile, skipped: list[Skipped]) -> Document:
+    """A web page, PDF, DOCX or image through its reader (qa/formats.py); raises formats.UnreadableError (a
+    ValueError) with the reason. Pages left out (no text layer) are reported in `skipped`."""
+    from .formats import extract
+
+    found = extract(file.path.suffix, file.data)
+    skipped.extend(Skipped(file.name, note) for note in found.notes)
+    title = found.title or title_for(file.name, found.text)
+    return Document(doc_id=file.name, source=file.name, title=title, text=found.text, url=found.url,
+                   page_starts=found.page_starts)

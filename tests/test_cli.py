@@ -133,3 +133,16 @@ def test_multi_line_library_messages_print_as_one_line(run, hash_index, monkeypa
     monkeypatch.setattr(api, "build_index", fail)
     result = run("build", hash_index, "-o", hash_index.parent / "never")
     assert result.exit_code == 2 and result.output == "qa: error: cannot load model: first reason second reason\n"
+
+
+def test_ask_in_distress_shows_the_hotlines_first(tmp_path):
+    """Someone writing 「我想自杀」 gets the calm message with 12356 and 110 before anything else, also as JSON."""
+    from qa.config import DEFAULT
+
+    result = CliRunner().invoke(main, ["ask", "被催收逼得活不下去了，我想自杀", "-i", str(ROOT / "index")])
+    assert result.exit_code == 0
+    assert result.stdout.startswith(DEFAULT.distress_message) and "12356" in result.stdout and "110" in result.stdout
+    as_json = CliRunner().invoke(main, ["ask", "I want to die", "-i", str(ROOT / "index"), "--json"])
+    assert json.loads(as_json.stdout)["support"] == DEFAULT.distress_message
+    plain = CliRunner().invoke(main, ["ask", "强制下款的钱要还吗", "-i", str(ROOT / "index"), "--json"])
+    assert "support" not in json.loads(plain.stdout)

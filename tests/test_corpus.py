@@ -23,7 +23,7 @@ def test_bad_files_are_reported_and_the_rest_indexed(tmp_path):
     (tmp_path / "good.txt").write_text(TEXT, encoding="utf-8")
     (tmp_path / "empty.txt").write_bytes(b"")
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02\xff" * 50)
-    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    (tmp_path / "image.gif").write_bytes(b"GIF89a")
     (tmp_path / "docs.jsonl").write_text(
         json.dumps({"id": "a", "title": "T", "text": "正文内容。"}, ensure_ascii=False) + "\n{broken\n"
         + json.dumps({"_id": 7, "text": "另一篇。"}, ensure_ascii=False) + "\n" + json.dumps({"id": "x"}) + "\n",
@@ -35,7 +35,7 @@ def test_bad_files_are_reported_and_the_rest_indexed(tmp_path):
     reasons = {s.path: s.reason for s in skipped}
     assert reasons["empty.txt"] == "empty file"
     assert reasons["binary.txt"] == "binary file"
-    assert "unsupported" in reasons["image.png"]
+    assert "unsupported" in reasons["image.gif"]
     assert "bad JSON" in reasons["docs.jsonl:2"]
     assert "needs an id" in reasons["docs.jsonl:4"]
     assert all(isinstance(s, Skipped) for s in skipped)

@@ -1,0 +1,66 @@
+"""Where a hit is, for citations you can locate: its PDF page, statute article and web link (from its chunk), and
+the articles a question names by number brought to the top (「民法典第680条」 finds 第六百八十条 directly)."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from .index import Index
+    from .retrieve import SearchResult
+    from .statutes import ArticleTable
+
+
+def with_locations(result: "SearchResult", index: "Index") -> "SearchResult":
+    hits = []
+    for hit in result.hits:
+        chunk = index.chunks[hit.chunk_id]
+        hits.append(replace(hit, page=chunk.page, article=chunk.article, url=chunk.url)
+                    if chunk.page is not None or chunk.article or chunk.url else hit)
+    return replace(result, hits=tuple(hits))
+
+
+def by_article(result: "SearchResult", index: "Index", table: "ArticleTable", k: int,
+               sources: Sequence[str] | None) -> "SearchResult":
+    """The named articles first (found even when retrieval missed them or the gate said nothing matched),
+    then the rest of the ranking, k in all."""
+    from .retrieve import Hit
+
+    ranked = [h.chunk_id for h in result.hits]
+    named = [i for i in table.lookup(result.question, ranked, k)
+             if not sources or index.chunks[i].source in set(sources)]
+    if not named:
+        return result
+    existing = {h.chunk_id: h for h in result.hits}
+    top = max((h.score for h in result.hits), default=1.0)
+    first = []
+    for i in named:
+        if i in existing:
+            first.append(existing[i])
+            continue
+        c = index.chunks[i]
+        # coverage 1: the question names this very article, the strongest lexical evidence there is
+        first.append(Hit(0, top, c.doc_id, c.source, c.title, c.chunk_id, c.start, c.end, c.text, c.heading,
+                         coverage=1.0, line=c.line))
+    rest = [h for h in result.hits if h.chunk_id not in set(named)]
+    hits = tuple(replace(h, rank=n) for n, h in enumerate([*first, *rest][:k], start=1))
+    return replace(result, hits=hits, found=True)
+
+
+def locator(hit) -> str:
+    """Where a passage is, in words: 「《民法典》第六百八十条 · p. 2 · https://…」; '' for a plain text passage."""
+    from .statutes import citation
+
+    parts = []
+    if hit.article:
+        parts.append(citation(hit.title, hit.article))
+    if hit.page is not None:
+        parts.append(f"p. {hit.page}")
+    if hit.url:
+        parts.append(hit.url)
+    return " · ".join(parts)
+
+
+def safe_link(url: str | None) -> str | None:
+    """A link that may be rendered as a hyperlink (http/https only: a page's canonical URL is untrusted input)."""
+    return url if url and url.lower().startswith(("http://", "https://")) else None

@@ -1,0 +1,286 @@
+"""Managing the library an index is built from: add files to its corpus folder, take documents out, rebuild.
+
+Both go through the ordinary incremental build (unchanged chunks reuse their vectors) and return the reloaded
+`QA`; an index being rebuilt keeps answering from its previous snapshot until the new one is swapped in. Safety:
+only types on the allow-list and files under the size limit (`QueryConfig.library_types`, `library_max_bytes`) are
+taken; names are reduced to a plain file name inside the corpus folder (no path traversal, no hidden files, no
+writing through links); an existing file is never overwritten unless asked; a file that no reader can parse is
+refused before it is copied. Removed files are moved to the corpus's `.removed/` folder (which discovery skips),
+never deleted: the tool does not delete what it did not create.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import TYPE_CHECKING, Iterable, Union
+
+from .errors import ConfigError, CorpusError
+
+if TYPE_CHECKING:
+    from .api import QA
+    from .build import BuildReport
+
+REMOVED_DIR = ".removed"
+MAX_NAME_CHARS = 120
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f<>:\"/\\|?*]")
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+# what may be added: a file path, or (file name, content) as an upload delivers it
+Item = Union[str, Path, tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class LibraryChange:
+    added: tuple[str, ...]  # names in the corpus folder
+    removed: tuple[str, ...]
+    refused: tuple[str, ...]  # "name: reason", one line each
+    report: "BuildReport | None"  # None when nothing changed, so nothing was rebuilt
+    qa: "QA" = field(repr=False, compare=False, default=None)
+
+    def summary(self) -> str:
+        parts = []
+        if self.added:
+            parts.append(f"added {len(self.added)}: {', '.join(self.added)}")
+        if self.removed:
+            parts.append(f"removed {len(self.removed)}: {', '.join(self.removed)}")
+        if self.refused:
+            parts.append(f"refused {len(self.refused)}: {'; '.join(self.refused)}")
+        if self.report:
+            parts.append(self.report.summary())
+        return "; ".join(parts) or "nothing changed"
+
+
+def safe_name(name: str) -> str:
+    """A plain file name for an uploaded or added file: the last path component of either path style, control
+    and reserved characters replaced, no leading dots (hidden files are not indexed), NFC, at most 120 chars."""
+    base = PureWindowsPath(PurePosixPath(str(name)).name).name
+    base = unicodedata.normalize("NFC", _UNSAFE.sub("_", base)).strip().lstrip(".").strip()
+    stem, suffix = os.path.splitext(base)
+    if len(base) > MAX_NAME_CHARS:
+        base = stem[: MAX_NAME_CHARS - len(suffix)] + suffix
+    if not os.path.splitext(base)[0].strip(" _"):
+        base = "document" + suffix
+    return base
+
+
+def _writable(qa: "QA") -> None:
+    if qa.config.library_read_only:
+        raise ConfigError("this library is read-only (library_read_only): documents cannot be added or removed")
+
+
+def corpus_folder(qa: "QA", corpus: str | Path | None) -> Path:
+    """The folder files are added to: given, or the one directory the index was built from."""
+    if corpus is not None:
+        folder = Path(corpus)
+    else:
+        roots = [Path(r) for r in (qa.index.manifest.get("corpus") or {}).get("roots", [])]
+        dirs = [r for r in roots if r.is_dir()]
+        if len(dirs) != 1:
+            raise ConfigError(
+                f"index {qa.directory} was built from {', '.join(map(str, roots)) or 'no recorded folder'}; "
+                "name the corpus folder to change (corpus=… / --corpus DIR)"
+            )
+        folder = dirs[0]
+    if not folder.is_dir():
+        raise CorpusError(f"corpus folder {folder} does not exist")
+    return folder
+
+
+def _lock(index_dir: Path) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(str(index_dir.resolve()), threading.Lock())
+
+
+def _roots(qa: "QA", folder: Path) -> list[Path]:
+    """The paths to rebuild from: those the index was built from, with the corpus folder among them."""
+    roots = [Path(r) for r in (qa.index.manifest.get("corpus") or {}).get("roots", []) if Path(r).exists()]
+    if not any(r.resolve() == folder.resolve() for r in roots):
+        roots.append(folder)
+    return roots
+
+
+def _rebuild(qa: "QA", folder: Path, progress: bool) -> tuple["BuildReport", "QA"]:
+    from .api import QA
+    from .build import build_index
+
+    report = build_index(_roots(qa, folder), qa.directory, build=qa.index.recipe.build, progress=progress)
+    return report, QA.load(qa.directory, config=qa.config)
+
+
+def _readable(name: str, data: bytes) -> str | None:
+    """Why no document would come out of this file, or None when one does (the same readers as a build)."""
+    from .corpus import discover, read_documents
+
+    with tempfile.TemporaryDirectory(prefix="qa-add-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        files, skipped = discover([path])
+        docs = list(read_documents(files, skipped))
+    if docs:
+        return None
+    return skipped[0].reason if skipped else "no document in it"
+
+
+def _load_item(item: Item, limit: int) -> tuple[str, bytes]:
+    if isinstance(item, tuple):
+        name, data = item
+        if len(data) > limit:
+            raise CorpusError(f"{len(data) / 1e6:.1f} MB is over the limit of {limit / 1e6:.0f} MB")
+        return str(name), bytes(data)
+    path = Path(item)
+    if not path.is_file():
+        raise CorpusError("not a regular file" if path.exists() else "no such file")
+    size = path.stat().st_size
+    if size > limit:
+        raise CorpusError(f"{size / 1e6:.1f} MB is over the limit of {limit / 1e6:.0f} MB")
+    return path.name, path.read_bytes()
+
+
+def _free_name(folder: Path, name: str, data: bytes, replace_existing: bool) -> tuple[Path, bool]:
+    """(target path, whether it already holds exactly this content)."""
+    target = folder / name
+    stem, suffix = os.path.splitext(name)
+    n = 2
+    while target.exists() or target.is_symlink():
+        if target.is_file() and not target.is_symlink():
+            if hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(data).digest():
+                return target, True
+            if replace_existing:
+                return target, False
+        target = folder / f"{stem}-{n}{suffix}"
+        n += 1
+    return target, False
+
+
+def _write(target: Path, data: bytes) -> None:
+    """Write beside the target and rename into place, so a reader never sees half a file."""
+    part = target.with_name(f".{target.name}.part-{os.getpid()}")
+    try:
+        with part.open("xb") as handle:
+            handle.write(data)
+        os.replace(part, target)
+    except BaseException:
+        part.unlink(missing_ok=True)  # ours: a half-written copy (disk full, interrupted)
+        raise
+
+
+def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = None, progress: bool = False,
+              replace_existing: bool = False) -> LibraryChange:
+    _writable(qa)
+    folder = corpus_folder(qa, corpus)
+    config = qa.config
+    allowed = {t.lower() for t in config.library_types}
+    added, refused = [], []
+    with _lock(qa.directory):
+        for item in items:
+            shown = item[0] if isinstance(item, tuple) else str(item)
+            try:
+                raw_name, data = _load_item(item, config.library_max_bytes)
+                name = safe_name(raw_name)
+                suffix = os.path.splitext(name)[1].lower()
+                if suffix not in allowed:
+                    raise CorpusError(f"type {suffix or '(none)'} is not allowed ({', '.join(sorted(allowed))})")
+                problem = _readable(name, data)
+                if problem:
+                    raise CorpusError(problem)
+                target, same = _free_name(folder, name, data, replace_existing)
+                if target.resolve().parent != folder.resolve():
+                    raise CorpusError("would be written outside the corpus folder")
+                if not same:
+                    _write(target, data)
+                    added.append(target.name)
+            except (CorpusError, OSError) as exc:
+                refused.append(f"{shown}: {exc}")
+        if not added:
+            if refused:
+                raise CorpusError("nothing added: " + "; ".join(refused))
+            return LibraryChange((), (), (), None, qa)
+        report, reloaded = _rebuild(qa, folder, progress)
+    return LibraryChange(tuple(added), (), tuple(refused), report, reloaded)
+
+
+def remove_files(qa: "QA", docs: Iterable[str], *, corpus: str | Path | None = None,
+                 progress: bool = False) -> LibraryChange:
+    _writable(qa)
+    folder = corpus_folder(qa, corpus)
+    sources = set(qa.sources)
+    by_id = {doc_id: d.source for doc_id, d in qa.index.documents.items()}
+    moved = []
+    with _lock(qa.directory):
+        targets = []
+        for doc in docs:
+            source = doc if doc in sources else by_id.get(doc)
+            if source is None:
+                raise CorpusError(f"no document {doc!r} in index {qa.directory}")
+            if source != doc and doc in by_id and qa.index.documents[doc].line is not None:
+                raise CorpusError(f"{doc!r} is a record of {source}; remove {source} or edit it")
+            path = (folder / source)
+            if not path.resolve().is_relative_to(folder.resolve()) or not path.is_file():
+                raise CorpusError(f"{source} is not a file in the corpus folder {folder}")
+            targets.append((source, path))
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for source, path in dict(targets).items():  # a document named twice is moved once
+            destination = folder / REMOVED_DIR / stamp / source
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(path), str(destination))
+            moved.append(source)
+        if not moved:
+            return LibraryChange((), (), (), None, qa)
+        try:
+            report, reloaded = _rebuild(qa, folder, progress)
+        except CorpusError:
+            # nothing left to index: put the files back rather than leave an index that no longer matches
+            for source in moved:
+                shutil.move(str(folder / REMOVED_DIR / stamp / source), str(folder / source))
+            raise CorpusError("cannot remove every document of the index; add others first")
+    return LibraryChange((), tuple(moved), (), report, reloaded)
+
+
+@dataclass(frozen=True)
+class LibraryEntry:
+    """One file of the library as the index holds it (what a library panel lists)."""
+
+    source: str  # the file, relative to the corpus folder (what `remove` takes)
+    title: str
+    kind: str  # file type: "pdf", "docx", "html", "txt", "md", "jsonl", "png" …
+    documents: int  # 1, or the records of a JSONL file
+    chunks: int
+    pages: int | None  # PDF pages with passages
+    url: str | None
+    added: str | None  # when the file was last written into the corpus folder (ISO time), if it is there
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def library_entries(qa: "QA", corpus: str | Path | None = None) -> list[LibraryEntry]:
+    try:
+        folder: Path | None = corpus_folder(qa, corpus)
+    except (ConfigError, CorpusError):
+        folder = None
+    per_source: dict[str, list] = {}
+    for chunk in qa.index.chunks:
+        per_source.setdefault(chunk.source, []).append(chunk)
+    documents: dict[str, list] = {}
+    for doc in qa.index.documents.values():
+        documents.setdefault(doc.source, []).append(doc)
+    entries = []
+    for source, chunks in per_source.items():
+        docs = documents.get(source, [])
+        title = docs[0].title if len(docs) == 1 else source
+        pages = {c.page for c in chunks if c.page is not None}
+        added = None
+        if folder is not None and (folder / source).is_file():
+            added = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime((folder / source).stat().st_mtime))
+        entries.append(LibraryEntry(source, title, os.path.splitext(source)[1].lstrip(".").lower() or "txt", len(docs),
+                                    len(chunks), max(pages) if pages else None, chunks[0].url, added))
+    return sorted(entries, key=lambda e: e.source)

@@ -1,0 +1,277 @@
+"""Library results → escaped HTML and plain text for the page: pure functions, no Gradio, unit-tested.
+
+Everything that comes from the corpus or the question is HTML-escaped here before it reaches the page; question
+terms are highlighted on the escaped pieces and the answer sentence is marked inside its cited card. A display
+script (简/繁) converts what is shown; the citation (source file, and the copied text) stays the original.
+"""
+from __future__ import annotations
+
+import html
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ..answer import Answer
+
+from ..retrieve import Hit
+
+PROMPT = "请在上方输入您的问题，按回车或点击「提问」。也可以点一个示例问题试试。"
+SUGGESTIONS = (
+    "换一种说法，或用更具体的词，例如「强制下款」「协商还款」「投诉催收」；",
+    "如果选了「来源筛选」，清空它再问一次；",
+    "点击上方的示例问题，看看这里能回答哪类问题。",
+)
+LEXICAL_NOTICE = "语义模型不可用，本次仅使用关键词检索，结果可能不够全面。"
+MODES = (("混合检索（推荐）", "hybrid"), ("语义检索", "dense"), ("关键词检索", "lexical"))
+MODE_NAMES = {value: label.split("（")[0] for label, value in MODES}
+# display script: the label shown on the toggle → the OpenCC conversion (None: the documents' own script)
+SCRIPTS = (("原文", None), ("简体", "t2s"), ("繁體", "s2t"))
+
+Convert = Callable[[str], str]
+
+
+def _same(text: str) -> str:
+    return text
+
+
+@lru_cache(maxsize=4)
+def converter(conversion: str | None) -> Convert:
+    """OpenCC conversion for display ("t2s", "s2t"), or the identity for None / an unknown name."""
+    if conversion not in {c for _, c in SCRIPTS if c}:
+        return _same
+    import opencc
+
+    return opencc.OpenCC(conversion).convert
+
+
+def esc(text: object) -> str:
+    """HTML-escape for text and attributes; `$`, backtick and braces too, so no template syntax survives."""
+    out = html.escape("" if text is None else str(text), quote=True)
+    return out.replace("$", "&#36;").replace("`", "&#96;").replace("{", "&#123;").replace("}", "&#125;")
+
+
+def question_terms(question: str) -> list[str]:
+    """The question's terms to highlight: the library's own tokens (folded, stop words removed)."""
+    from ..lexical import question_terms as library_terms
+
+    terms = library_terms(question)
+    long_terms = [t for t in terms if len(t) >= 2]
+    return long_terms or terms
+
+
+def _aligned_fold(text: str) -> str:
+    """The matching form of `text` with one character per original character (so positions carry over)."""
+    from ..text import fold
+
+    folded = fold(text)
+    if len(folded) == len(text):
+        return folded
+    chars = []
+    for ch in text:
+        f = fold(ch)
+        chars.append(f[0] if f else "\0")
+    return "".join(chars)
+
+
+def _match_spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
+    if not terms or not text:
+        return []
+    folded = _aligned_fold(text)
+    spans = []
+    for term in sorted(set(terms), key=len, reverse=True):
+        start = folded.find(term)
+        while start != -1:
+            spans.append((start, start + len(term)))
+            start = folded.find(term, start + 1)
+    spans.sort()
+    merged: list[list[int]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return [(s, e) for s, e in merged]
+
+
+def highlight(text: str, terms: Sequence[str]) -> str:
+    """Escaped `text` with the question's terms wrapped in <mark>; matching is script/width/case-insensitive."""
+    out, pos = [], 0
+    for s, e in _match_spans(text, terms):
+        out.append(esc(text[pos:s]))
+        out.append(f"<mark>{esc(text[s:e])}</mark>")
+        pos = e
+    out.append(esc(text[pos:]))
+    return "".join(out)
+
+
+def _score_line(hit: Hit) -> str:
+    parts = [f"相关度 {hit.score:.3f}"]
+    if hit.dense_score is not None:
+        parts.append(f"语义 {hit.dense_score:.3f}")
+    if hit.lexical_score:
+        parts.append(f"关键词 {hit.lexical_score:.3f}")
+    return " · ".join(parts)
+
+
+def _marked_passage(text: str, said: Sequence[str], terms: Sequence[str], convert: Convert) -> str:
+    """The passage with the question's terms highlighted and the answer sentences taken from it marked."""
+    spans = []
+    for sentence in said:
+        at = text.find(sentence)
+        if at >= 0:
+            spans.append((at, at + len(sentence)))
+    out, pos = [], 0
+    for s, e in sorted(spans):
+        if s < pos:
+            continue
+        out.append(highlight(convert(text[pos:s]), terms))
+        out.append(f'<span class="qa-said">{highlight(convert(text[s:e]), terms)}</span>')
+        pos = e
+    out.append(highlight(convert(text[pos:]), terms))
+    return "".join(out)
+
+
+def _context_html(context: str | None, passage: str, terms: Sequence[str], convert: Convert) -> str:
+    if not context:
+        return ""
+    at = context.find(passage) if passage else -1
+    if at < 0:
+        body = highlight(convert(context), terms)
+    else:
+        body = (
+            highlight(convert(context[:at]), terms)
+            + f'<span class="qa-self">{highlight(convert(passage), terms)}</span>'
+            + highlight(convert(context[at + len(passage):]), terms)
+        )
+    return (
+        '<details class="qa-context"><summary>展开上下文</summary>'
+        f'<div class="qa-context-text">{body}</div></details>'
+    )
+
+
+def render_card(n: int, hit: Hit, terms: Sequence[str], context: str | None = None, *,
+                said: Sequence[str] = (), convert: Convert = _same) -> str:
+    """One numbered passage card: title, file (never converted: it is the citation), heading, scores, text."""
+    heading = " › ".join(hit.heading)
+    meta = [f"文件 <code>{esc(hit.source)}</code>"]
+    if heading:
+        meta.append(f"章节 {esc(convert(heading))}")
+    meta.append(esc(_score_line(hit)))
+    return (
+        f'<div class="qa-card" id="qa-p{n}">'
+        f'<div class="qa-card-head"><span class="qa-num">[{n}]</span>'
+        f'<span class="qa-title">{esc(convert(hit.title))}</span></div>'
+        f'<div class="qa-meta">{" · ".join(meta)}</div>'
+        f'<div class="qa-passage">{_marked_passage(hit.text, said, terms, convert)}</div>'
+        f"{_context_html(context, hit.text, terms, convert)}"
+        "</div>"
+    )
+
+
+def render_notices(answer: Answer) -> str:
+    notes = []
+    if answer.mode == "lexical" and answer.warning:  # the model could not be loaded here
+        notes.append(f"{LEXICAL_NOTICE}（{answer.warning}）")
+    elif answer.warning:
+        notes.append(answer.warning)
+    if answer.notice:
+        notes.append(answer.notice)
+    return "".join(f'<div class="qa-notice">{esc(n)}</div>' for n in notes)
+
+
+def render_support(message: str) -> str:
+    """The calm message for someone in distress (QueryConfig.distress_message), above everything else."""
+    return f'<div class="qa-support" role="alert">{esc(message)}</div>'
+
+
+def render_prompt(message: str = PROMPT) -> str:
+    return f'<div class="qa-prompt">{esc(message)}</div>'
+
+
+def render_searching() -> str:
+    return '<div class="qa-status qa-searching">正在查找答案……</div>'
+
+
+def render_waiting() -> str:
+    return '<div class="qa-status">资料库索引正在建立中，建好后会自动回答这个问题，请稍候……</div>'
+
+
+def render_error(message: str) -> str:
+    return f'<div class="qa-error" role="alert">{esc(message)}</div>'
+
+
+def plain_text(answer: Answer) -> str:
+    """What 复制答案 copies: the answer with its [n] markers, then each cited source — original script."""
+    lines = [answer.question, "", answer.text]
+    cited = sorted({s.citation for s in answer.sentences}) or range(1, len(answer.passages) + 1)
+    if answer.passages:
+        lines += ["", "来源："]
+        for n in cited:
+            hit = answer.passages[n - 1]
+            lines.append(f"[{n}] {hit.title}（{hit.source}）")
+    return "\n".join(lines)
+
+
+def render_answer(answer: Answer, contexts: Sequence[str | None] = (), *, support: str | None = None,
+                  convert: Convert = _same) -> str:
+    """The whole answer block: a support message if the question signals distress, notices, the answer line
+    (`Answer.text`'s sentences with [n] links, or its message), a copy button, then the numbered passage cards."""
+    head = f'<div class="qa-answer" data-question="{esc(answer.question)}">'
+    top = (render_support(support) if support else "") + render_notices(answer)
+    if not answer.found or not answer.passages:
+        if support:  # 「未找到相关内容」 is the wrong thing to say to someone in distress
+            return f"{head}{top}</div>"
+        items = "".join(f"<li>{esc(s)}</li>" for s in SUGGESTIONS)
+        return (f'{head}{top}<div class="qa-empty"><div class="qa-h">{esc(answer.text)}</div>'
+                f"可以试试：<ul>{items}</ul></div></div>")
+    terms = question_terms(answer.question)
+    contexts = list(contexts) + [None] * len(answer.passages)
+    if answer.sentences:
+        line = "".join(
+            f'<p>{esc(convert(s.text))}<a class="qa-cite" href="#qa-p{s.citation}">[{s.citation}]</a></p>'
+            for s in answer.sentences
+        )
+    else:  # found, but no sentence answers directly: the library's own words for it
+        line = f"<p>{esc(convert(answer.text))}</p>"
+    said: dict[int, list[str]] = {}
+    for s in answer.sentences:
+        said.setdefault(s.citation, []).append(s.text)
+    cards = "".join(render_card(i, hit, terms, contexts[i - 1], said=said.get(i, ()), convert=convert)
+                    for i, hit in enumerate(answer.passages, 1))
+    mode = MODE_NAMES.get(answer.mode, answer.mode)
+    return (
+        f"{head}{top}"
+        '<div class="qa-h qa-h-row">回答<button type="button" class="qa-copy">复制答案</button></div>'
+        f'<div class="qa-sentences">{line}</div>'
+        f'<textarea class="qa-copy-text" readonly tabindex="-1" aria-hidden="true">{esc(plain_text(answer))}'
+        "</textarea>"
+        f'<div class="qa-h">引用段落</div>{cards}'
+        f'<div class="qa-foot">检索方式：{esc(mode)}。回答由上面引用的原文句子组成，请以原文为准。</div></div>'
+    )
+
+
+def answer_dict(answer: Answer, support: str | None = None) -> dict:
+    """What the `ask` API endpoint returns: `Answer.to_dict()` (answer text with [n] markers, sentences, cited
+    passages) plus `n` on each passage, `sources`, `message` (the not-found text), `support` (the distress
+    message or None), and `warning`/`notice` always present."""
+    out = answer.to_dict()
+    for n, passage in enumerate(out["passages"], 1):
+        passage["n"] = n
+    out.setdefault("warning", None)
+    out.setdefault("notice", None)
+    out["message"] = None if answer.found else answer.not_found_message
+    out["support"] = support
+    out["sources"] = list(dict.fromkeys(p["source"] for p in out["passages"]))
+    return out
+
+
+def display_dir(path: Path | str, base: Path | None = None) -> str:
+    """A directory as the page shows it: relative to the working directory when inside it, else its name —
+    never the server's absolute layout."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to((base or Path.cwd()).resolve())) + "/"
+    except ValueError:
+        return path.name + "/"
+
+

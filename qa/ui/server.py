@@ -1,0 +1,58 @@
+"""Serving the page: address, login and start-up messages for `python app.py` and `qa serve`."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import ConfigError
+from .layout import build_app, launch_kwargs
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+NO_LOGIN_WARNING = ("警告：网页在 {host} 上对其他电脑开放，且没有登录。请只在可信网络中使用，"
+                    "或用 --auth 用户名:密码（或环境变量 QA_AUTH）要求登录。")
+
+
+def resolve_address(host: str | None = None, port: int | str | None = None) -> tuple[str, int]:
+    """--host/--port win, then GRADIO_SERVER_NAME/GRADIO_SERVER_PORT, then 127.0.0.1:7860."""
+    host = host or os.environ.get("GRADIO_SERVER_NAME") or DEFAULT_HOST
+    port = port or os.environ.get("GRADIO_SERVER_PORT") or DEFAULT_PORT
+    return host, int(port)
+
+
+def parse_auth(auth: str | None = None) -> tuple[str, str] | None:
+    """`user:pass` from --auth, else from $QA_AUTH, as Gradio's `auth=` pair; None when neither is set."""
+    value = auth if auth is not None else os.environ.get("QA_AUTH")
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise ConfigError("--auth / QA_AUTH must look like user:password")
+    return user, password
+
+
+def serve(index_dir: str | Path = "index", host: str | None = None, port: int | None = None, *,
+          corpus_dir: str | Path | None = None, model: str | None = None, workers: int | None = None,
+          auth: str | None = None, block: bool = True):
+    """Start the page (blocks until Ctrl-C unless block=False). A missing index is built from `corpus_dir`
+    (default `corpus/` beside the index directory) while the page shows progress. `auth` ("user:pass", default
+    $QA_AUTH) asks visitors to log in; without it, listening beyond this machine prints a one-line warning."""
+    host, port = resolve_address(host, port)
+    credentials = parse_auth(auth)
+    app = build_app(index_dir, corpus_dir=corpus_dir, model=model, workers=workers)
+    if host not in LOOPBACK and credentials is None:
+        print(NO_LOGIN_WARNING.format(host=host), flush=True)
+    app.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, auth=credentials,
+               auth_message="请输入用户名和密码。" if credentials else None,
+               **launch_kwargs(workers=app.qa_workers))
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    print(f"问答网页已启动：http://{shown}:{port}/（同时回答 {app.qa_workers} 个问题；按 Ctrl+C 停止）", flush=True)
+    if block:
+        try:
+            app.block_thread()
+        except KeyboardInterrupt:  # pragma: no cover - interactive
+            pass
+        finally:
+            app.close()
+    return app

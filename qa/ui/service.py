@@ -1,0 +1,187 @@
+"""The page's one `QA`: loaded at start, or built from the corpus in a background thread on first start (the page
+shows progress meanwhile), and asked questions from several workers at once.
+
+Questions run concurrently (`workers` in the layout); the library guards the one thing that is not thread-safe,
+the embedding model's call, so a question's BM25, FAISS and answer work overlap with others'.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ..answer import Answer
+from ..api import QA
+from ..build import BuildReport
+from ..config import DEFAULT, QueryConfig
+from ..errors import EmptyQuestionError, IndexNotFoundError, QAError
+from .render import display_dir, esc, render_error
+
+BUILD_WAIT_S = 1800  # how long a question waits for a first-start index build
+CONTEXT_CHARS = 400
+
+
+class InvalidInputError(QAError):
+    """A question's options are out of range (top-k, mode); the message is shown to the visitor as is."""
+
+
+@dataclass
+class _State:
+    qa: QA | None = None
+    error: str | None = None
+    building: bool = False
+    started: float = 0.0
+    finished: float = 0.0
+    report: BuildReport | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One asked question: the answer, each cited passage's surrounding text, and the distress message if any."""
+    answer: Answer
+    contexts: tuple[str | None, ...]
+    support: str | None = None
+
+
+class Service:
+    """Holds the app's QA. With no index yet, builds it from `corpus_dir` in a thread and reports progress."""
+
+    def __init__(self, qa_or_index_dir: QA | str | os.PathLike, corpus_dir: str | Path | None = None,
+                 model: str | None = None, clock: Callable[[], float] = time.monotonic):
+        self.state = _State()
+        self.ready = threading.Event()
+        self.index_dir: Path | None = None
+        self.corpus_dir: Path | None = None
+        self.model = model
+        self.clock = clock
+        self._reload_lock = threading.Lock()
+        if isinstance(qa_or_index_dir, QA):
+            self._loaded(qa_or_index_dir)
+            return
+        self.index_dir = Path(qa_or_index_dir)
+        self.corpus_dir = Path(corpus_dir) if corpus_dir is not None else self.index_dir.parent / "corpus"
+        try:
+            self._loaded(QA.load(self.index_dir))
+        except IndexNotFoundError:
+            self._start_build()
+        except QAError as exc:  # corrupt or incompatible index: shown on the page, never rebuilt over silently
+            self.state.error = f"索引无法加载：{exc}"
+            self.ready.set()
+
+    @property
+    def config(self) -> QueryConfig:
+        """The loaded QA's settings (the library defaults until one is loaded)."""
+        return self.state.qa.config if self.state.qa is not None else DEFAULT
+
+    def _loaded(self, qa: QA) -> None:
+        self.state.qa = qa  # one assignment: a question sees the old QA or the new one, never half of either
+        self.ready.set()
+        threading.Thread(target=self._warm_up, args=(qa,), name="qa-warm-up", daemon=True).start()
+
+    @staticmethod
+    def _warm_up(qa: QA) -> None:
+        """Load the embedding model and vectors in the background, so the first visitor does not wait for it."""
+        try:
+            qa.search("借款", k=1)
+        except QAError:  # the first real question reports any problem
+            pass
+
+    def _start_build(self) -> None:
+        self.state.building = True
+        self.state.started = self.clock()
+        print(f"索引 {self.index_dir} 不存在，正在从 {self.corpus_dir} 建立……", flush=True)
+        threading.Thread(target=self._build, name="qa-index-build", daemon=True).start()
+
+    def _build(self) -> None:
+        try:
+            kwargs = {} if self.model is None else {"model": self.model}
+            self.state.report = QA.build([self.corpus_dir], self.index_dir, progress=True, **kwargs)
+            qa = QA.load(self.index_dir)
+        except Exception as exc:  # noqa: BLE001 - any failure is shown on the page
+            self.state.error = f"无法从 {display_dir(self.corpus_dir)} 建立索引：{exc}"
+            qa = None
+        self.state.finished = self.clock()
+        self.state.building = False
+        if qa is not None:
+            self._loaded(qa)
+        self.ready.set()
+
+    def sources(self) -> list[str]:
+        qa = self.state.qa
+        return list(qa.sources) if qa is not None else []
+
+    def status_html(self) -> str:
+        s = self.state
+        if s.building:
+            elapsed = int(self.clock() - s.started)
+            return (
+                f'<div class="qa-status">正在从 <code>{esc(display_dir(self.corpus_dir))}</code> 建立索引'
+                f"（首次启动需要一点时间），已用 {elapsed} 秒……建好后即可提问，已提交的问题会自动回答。</div>"
+            )
+        if s.error:
+            return render_error(s.error)
+        if s.qa is None:
+            return ""
+        built = ""
+        if s.report is not None:
+            built = (f"刚刚从 <code>{esc(display_dir(self.corpus_dir))}</code> 建立了索引"
+                     f"（用时 {s.finished - s.started:.0f} 秒）。")
+        return f'<div class="qa-status qa-ok">{built}资料库：{len(self.sources())} 篇文档。</div>'
+
+    def get(self) -> QA:
+        """The QA, waiting for a build in progress; raises QAError with a readable message when unusable."""
+        if not self.ready.is_set():
+            self.ready.wait(BUILD_WAIT_S)
+        if self.state.qa is None:
+            raise QAError(self.state.error or "索引仍在建立中，请稍后再试。")
+        return self._current(self.state.qa)
+
+    def _current(self, qa: QA) -> QA:
+        """After `qa build` replaced the index directory while the page runs, load the new index once and swap
+        it in whole; questions already running finish on the old one."""
+        if self.index_dir is None or qa.is_current():
+            return qa
+        with self._reload_lock:
+            if self.state.qa is qa:  # not swapped by another question meanwhile
+                try:
+                    self._loaded(QA.load(self.index_dir))
+                except QAError as exc:  # a half-written or broken rebuild: keep answering from the old index
+                    print(f"新索引无法加载，继续使用旧索引：{exc}", flush=True)
+                    return qa
+        return self.state.qa
+
+
+def check_k(k: object, config: QueryConfig) -> int:
+    """Top-k as an int within 1..config.k_max — the one limit of the page and the API — or InvalidInputError."""
+    if k is None or k == "":
+        return config.k_ask
+    try:
+        value = float(k)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"检索段落数必须是 1 到 {config.k_max} 之间的整数（收到 {k!r}）。") from None
+    if value != int(value) or not 1 <= value <= config.k_max:
+        raise InvalidInputError(f"检索段落数必须是 1 到 {config.k_max} 之间的整数（收到 {k}）。")
+    return int(value)
+
+
+def run_question(service: Service, question: object, k: object = None, mode: str | None = None,
+                 sources: Sequence[str] | str | None = None) -> Reply:
+    """Asks `QA.ask` and fetches each cited passage's surrounding text. Raises EmptyQuestionError/QAError."""
+    question = "" if question is None else str(question)
+    if not question.strip():
+        raise EmptyQuestionError("empty question")
+    qa = service.get()
+    k = check_k(k, qa.config)
+    if isinstance(sources, str):
+        sources = [sources] if sources else None
+    answer = qa.ask(question, k=k, mode=str(mode or qa.config.mode), sources=list(sources) if sources else None)
+    contexts = []
+    for hit in answer.passages:
+        try:
+            contexts.append(qa.context(hit.chunk_id, chars=CONTEXT_CHARS))
+        except (QAError, LookupError):  # the card still shows without its context
+            contexts.append(None)
+    return Reply(answer, tuple(contexts), answer.support)

@@ -1,0 +1,55 @@
+"""Shared by the web-page tests: a tiny corpus (with an XSS document) and its index with the fake embedder
+(pytest fixtures: import them into the test module)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+LOAN = """被强制下款的处理办法
+
+一、被强制下款的钱需要还吗
+如果网贷平台在借款人没有同意的情况下强制下款，借款人应当保存短信、转账记录等证据。
+被强制下款的本金一般需要归还，但借款人可以拒绝支付高额利息和砍头息等不合理费用。
+
+二、怎样协商还款
+协商还款需要准备身份证明、收入证明、借款合同和还款记录等材料，并说明自己的困难。
+"""
+COLLECTION = """暴力催收的投诉渠道
+
+催收人员不得骚扰借款人的家人和同事，也不得使用威胁、辱骂等暴力催收手段。
+遇到暴力催收，可以向银保监会12378热线、中国人民银行、互联网金融协会投诉，情节严重的可以报警。
+"""
+TRADITIONAL = """協商還款的步驟
+
+與平台協商還款時，應當說明自己的經濟困難，並提出分期還款的方案。
+"""
+XSS = """脚本注入测试文档
+
+特殊标记测试：<script>window.__xss=1</script> 这一段用来检查网页是否把文本当作代码执行。
+图片标记测试：<img src=x onerror="window.__xss=2"> 模板标记测试：${window.__xss=3} {{constructor}} 结束。
+"""
+XSS_QUESTION = "特殊标记测试 <script>window.__xss=9</script> 脚本注入"
+
+
+def write_corpus(d: Path) -> Path:
+    (d / "loan.txt").write_text(LOAN, encoding="utf-8")
+    (d / "collection.txt").write_text(COLLECTION, encoding="utf-8")
+    (d / "traditional.txt").write_text(TRADITIONAL, encoding="utf-8")
+    (d / "xss.txt").write_text(XSS, encoding="utf-8")
+    return d
+
+
+@pytest.fixture(scope="module")
+def ui_corpus(tmp_path_factory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="module")
+def qa_obj(ui_corpus, tmp_path_factory):
+    """A real index of the corpus above, with the fake `hash:64` embedder."""
+    from qa import QA
+
+    idx = tmp_path_factory.mktemp("ui") / "idx"
+    QA.build(sorted(ui_corpus.glob("*.txt")), idx, model="hash:64", progress=False)
+    return QA.load(idx)
