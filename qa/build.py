@@ -1,12 +1,13 @@
 """Corpus paths → index directory. Unchanged chunks reuse the vectors of the index being replaced."""
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -15,15 +16,14 @@ from .config import DEFAULT_BUILD, BuildConfig
 from .corpus import Document, Skipped, SourceFile, discover, read_documents
 from .embedding import LEXICAL_ONLY, Embedder, check_spec, load_embedder, normalise_spec
 from .errors import CorpusError
-from .lexical import background_sentences, build_bm25, tokenizer_recipe
+from .lexical import BM25Builder, background_sentences, tokenizer_recipe
 from .sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
 from .store import EmbeddingJournal, IndexWriter, check_output, chunk_key, now_iso, previous_vectors, write_failure
 from .text import fold_recipe
 
 log = logging.getLogger(__name__)
 EMBED_BATCH = 32  # passages per model call: speed only, the vectors are the same
-_PROGRESS_BYTES = 5_000_000  # corpora above this show a reading progress bar with an ETA
-_PROGRESS_CHUNKS = 5_000  # and above this many chunks, a BM25 indexing bar
+_PROGRESS_BYTES = 5_000_000  # corpora above this show a progress bar with an ETA for reading and BM25 indexing
 
 
 @dataclass(frozen=True)
@@ -69,26 +69,39 @@ def _reuse(keys: Sequence[str], reusable: dict[str, np.ndarray], dim: int) -> tu
     return vectors, todo
 
 
-def _embed_rows(texts: Sequence[str], keys: Sequence[str], todo: list[int], vectors: np.ndarray, embedder: Embedder,
-                batch: int, progress: bool, unit: str, journal: EmbeddingJournal) -> None:
-    """Embed rows `todo` batch by batch; each batch is committed to the journal before the next, so a build that is
-    killed and run again embeds only the rest."""
+def _embed_rows(rows: Iterable[tuple[int, str]], total: int, keys: Sequence[str], vectors: np.ndarray,
+                embedder: Embedder, batch: int, progress: bool, unit: str, journal: EmbeddingJournal) -> None:
+    """Embed (row, text) pairs batch by batch into `vectors`; each batch is committed to the journal before the
+    next, so a build that is killed and run again embeds only the rest."""
     from tqdm import tqdm
 
     desc = "embedding" if unit == "chunk" else "sentences"
-    with tqdm(total=len(todo), unit=unit, desc=desc, disable=not progress or not todo, leave=False) as bar:
-        for start in range(0, len(todo), batch):
-            ids = todo[start : start + batch]
-            vectors[ids] = embedder.embed_passages([texts[i] for i in ids])
+    with tqdm(total=total, unit=unit, desc=desc, disable=not progress or not total, leave=False) as bar:
+        ids: list[int] = []
+        texts: list[str] = []
+        for row, text in rows:
+            ids.append(row)
+            texts.append(text)
+            if len(ids) == batch:
+                vectors[ids] = embedder.embed_passages(texts)
+                journal.add([keys[i] for i in ids], vectors[ids])
+                bar.update(len(ids))
+                ids, texts = [], []
+        if ids:
+            vectors[ids] = embedder.embed_passages(texts)
             journal.add([keys[i] for i in ids], vectors[ids])
             bar.update(len(ids))
 
 
-def _embed(chunks: Sequence[Chunk], keys: Sequence[str], embedder: Embedder, reusable: dict[str, np.ndarray],
-           batch: int, progress: bool, journal: EmbeddingJournal) -> tuple[np.ndarray, int]:
-    """Passage vectors: reused where the old index or an interrupted build's journal has them, else embedded."""
+def _embed(written: Iterator[tuple[Chunk, str]], keys: Sequence[str], embedder: Embedder,
+           reusable: dict[str, np.ndarray], batch: int, progress: bool,
+           journal: EmbeddingJournal) -> tuple[np.ndarray, int]:
+    """Passage vectors: reused where the old index or an interrupted build's journal has them, else embedded. The
+    chunks are streamed back from the chunk store already written (`written`), never held all at once."""
     vectors, todo = _reuse(keys, reusable, embedder.dim)
-    _embed_rows([c.context for c in chunks], keys, todo, vectors, embedder, batch, progress, "chunk", journal)
+    wanted = set(todo)
+    rows = ((i, chunk.context) for i, (chunk, _) in enumerate(written if todo else ()) if i in wanted)
+    _embed_rows(rows, len(todo), keys, vectors, embedder, batch, progress, "chunk", journal)
     return vectors, len(todo)
 
 
@@ -109,7 +122,7 @@ def _nothing_readable(paths: Sequence[Path], skipped: list[Skipped]) -> str:
 
 def _read_with_progress(files: Sequence[SourceFile], skipped: list[Skipped], progress: bool) -> Iterator[Document]:
     """Documents one file at a time, with a progress bar in bytes (its rate and ETA say how long a big build
-    will take) when the corpus is large enough for it to matter."""
+    will take: chunks are segmented for BM25 as they are read) when the corpus is large enough for it to matter."""
     total = sum(f.size for f in files)
     if not progress or total < _PROGRESS_BYTES:
         yield from read_documents(files, skipped)
@@ -117,7 +130,7 @@ def _read_with_progress(files: Sequence[SourceFile], skipped: list[Skipped], pro
     from tqdm import tqdm
 
     log.info("reading %d files, %.1f MB", len(files), total / 1e6)
-    with tqdm(total=total, unit="B", unit_scale=True, desc="reading", leave=False) as bar:
+    with tqdm(total=total, unit="B", unit_scale=True, desc="reading, BM25 indexing", leave=False) as bar:
 
         def counted() -> Iterator[SourceFile]:
             for file in files:
@@ -125,6 +138,18 @@ def _read_with_progress(files: Sequence[SourceFile], skipped: list[Skipped], pro
                 bar.update(file.size)  # the file before the next one is done
 
         yield from read_documents(counted(), skipped)
+
+
+def _release_free_memory() -> None:
+    """Collect cycles and hand freed heap back to the system between build stages: the next stage's big numpy
+    arrays are mapped anew and cannot reuse it, so without this the peak is the sum of the stages (glibc only)."""
+    import ctypes
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class _Count:
@@ -140,9 +165,10 @@ class _Count:
 
 
 def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], build: BuildConfig, progress: bool,
-                 chunks: list[Chunk]) -> Iterator[dict]:
-    """Document rows for the store, one document at a time; its chunks are appended to `chunks`, numbered 0, 1, 2 … in
-    order (a skipped document leaves no gap: chunk_id is a position)."""
+                 take: Callable[[Chunk], None]) -> Iterator[dict]:
+    """Document rows for the store, one document at a time; its chunks are handed to `take` as they are made,
+    numbered 0, 1, 2 … in order (a skipped document leaves no gap: chunk_id is a position)."""
+    taken = 0
     for doc, cleaned_text, doc_chunks in chunk_documents(
         _read_with_progress(files, skipped, progress), size=build.chunk_size, overlap=build.chunk_overlap,
         maximum=build.chunk_max, statutes=build.statutes
@@ -150,25 +176,16 @@ def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], build: Bui
         if not doc_chunks or not has_words(cleaned_text):
             skipped.append(Skipped(doc.source, "no text left after cleaning (only whitespace, punctuation or markup)"))
             continue
-        if doc_chunks[0].chunk_id != len(chunks):
-            doc_chunks = [replace(c, chunk_id=len(chunks) + i) for i, c in enumerate(doc_chunks)]
-        chunks.extend(doc_chunks)
+        if doc_chunks[0].chunk_id != taken:
+            doc_chunks = [replace(c, chunk_id=taken + i) for i, c in enumerate(doc_chunks)]
+        for chunk in doc_chunks:
+            take(chunk)
+        taken += len(doc_chunks)
         yield {"doc_id": doc.doc_id, "source": doc.source, "line": doc.line, "title": doc.title, "text": cleaned_text,
                "url": doc.url}
 
 
-def _contexts(chunks: Sequence[Chunk], progress: bool) -> Iterator[str]:
-    """Chunk contexts for BM25, one at a time (never all held at once); segmenting them is most of a big lexical
-    build, so a progress bar with its ETA is shown for big corpora."""
-    if not progress or len(chunks) < _PROGRESS_CHUNKS:
-        yield from (c.context for c in chunks)
-        return
-    from tqdm import tqdm
-
-    yield from (c.context for c in tqdm(chunks, unit="chunk", desc="BM25 indexing", leave=False))
-
-
-def embed_sentences(chunks: Sequence[Chunk], embedder: Embedder, reusable: dict[str, np.ndarray], batch: int,
+def embed_sentences(chunks: Iterable[Chunk], embedder: Embedder, reusable: dict[str, np.ndarray], batch: int,
                     progress: bool, journal: EmbeddingJournal, chunk_vectors: np.ndarray | None = None
                     ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, int]:
     """One vector per distinct answer-sized sentence of the chunks (overlaps embedded once), plus the chunk → rows
@@ -198,7 +215,8 @@ def embed_sentences(chunks: Sequence[Chunk], embedder: Embedder, reusable: dict[
             vectors[i] = chunk_vectors[whole[i]]
         todo = [i for i in todo if i not in whole]
     todo.sort(key=lambda i: len(texts[i]))
-    _embed_rows(texts, keys, todo, vectors, embedder, batch, progress, "sentence", journal)
+    _embed_rows(((i, texts[i]) for i in todo), len(todo), keys, vectors, embedder, batch, progress, "sentence",
+                journal)
     return vectors, keys, np.asarray(indptr, dtype=np.int64), np.asarray(rows, dtype=np.int64), len(todo)
 
 
@@ -224,13 +242,27 @@ def build_index(
     writer = IndexWriter(target)  # takes the output's lock before the corpus is read: a second build fails at once
     try:
         files, skipped = discover(paths, exclude=out)  # an index inside a corpus folder is not read as documents
-        chunks: list[Chunk] = []
         documents = _Count()
-        # documents are written while the corpus is read: no cleaned text is held after its chunks are made
-        writer.write_documents(documents.count(_read_corpus(files, skipped, build, progress, chunks)))
-        if not chunks:
+        keys: list[str] = []
+        lexical = BM25Builder(k1=build.bm25_k1, b=build.bm25_b, spill_dir=writer.tmp)
+        # One pass, nothing held whole (issue 9): documents and chunks are written to the store while the corpus is
+        # read, and each chunk is segmented for BM25 as it is made; only its key and its distinct term ids and
+        # counts are kept.
+        with writer.chunk_rows() as write_chunk:
+
+            def take(chunk: Chunk) -> None:
+                key = chunk_key(chunk)
+                write_chunk(chunk, key)
+                keys.append(key)
+                lexical.add(chunk.context)
+
+            writer.write_documents(documents.count(_read_corpus(files, skipped, build, progress, take)))
+        if not keys:
             raise CorpusError(_nothing_readable(paths, skipped))
-        keys = [chunk_key(c) for c in chunks]
+        _release_free_memory()  # what reading and chunking freed goes back before BM25's arrays are allocated
+        writer.write_bm25(*lexical.finish())
+        del lexical
+        _release_free_memory()
         embedded = reused = 0
         journal = None
         vector_info = None
@@ -241,17 +273,18 @@ def build_index(
             embedder = embedder or load_embedder(spec)
             journal = EmbeddingJournal(writer.target, embedder.recipe())
             reusable = {**_previous_vectors(target, embedder), **journal.vectors()}
-            vectors, embedded = _embed(chunks, keys, embedder, reusable, EMBED_BATCH, progress, journal)
-            reused = len(chunks) - embedded
+            vectors, embedded = _embed(writer.written_chunks(), keys, embedder, reusable, EMBED_BATCH, progress,
+                                       journal)
+            reused = len(keys) - embedded
             index, vector_info = build_vector_index(vectors, kind=build.ann)
             writer.write_vectors(vectors, index, embedder.embed_passages(background_sentences()))
             embedder_info = embedder.recipe()
             if build.sentence_vectors:
                 s_vectors, s_keys, s_indptr, s_rows, _ = embed_sentences(
-                    chunks, embedder, reusable, EMBED_BATCH, progress, journal, vectors)
+                    (c for c, _ in writer.written_chunks()), embedder, reusable, EMBED_BATCH, progress, journal,
+                    vectors)
                 writer.write_sentence_vectors(s_vectors, s_keys, s_indptr, s_rows)
-        writer.write_bm25(*build_bm25(_contexts(chunks, progress), k1=build.bm25_k1, b=build.bm25_b))
-        writer.write_chunks(chunks, keys)
+            del reusable
         writer.commit(
             {
                 "created": now_iso(),
@@ -261,7 +294,7 @@ def build_index(
                 "tokenizer": tokenizer_recipe(),
                 "text": fold_recipe(),
                 "bm25": {"library": "bm25s", "method": "lucene"},
-                "counts": {"documents": documents.n, "chunks": len(chunks)},
+                "counts": {"documents": documents.n, "chunks": len(keys)},
                 "corpus": {
                     "roots": [str(p) for p in paths],
                     "files": {f.name: f.sha256 for f in files},
@@ -280,7 +313,7 @@ def build_index(
     return BuildReport(
         index_dir=str(target),
         documents=documents.n,
-        chunks=len(chunks),
+        chunks=len(keys),
         skipped=tuple(str(s) for s in skipped),
         embedded=embedded,
         reused=reused,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
+from collections import Counter
 import re
 import unicodedata
 from functools import lru_cache
@@ -166,23 +167,116 @@ def expand(terms: list[str]) -> list[str]:
     return list(extra)
 
 
-def build_bm25(texts: Iterable[str], *, k1: float, b: float, show_progress: bool = False):
-    """A bm25s index over `texts` and each term's document frequency; the store saves both."""
-    import bm25s
-    from bm25s.tokenization import Tokenized
+class BM25Builder:
+    """A bm25s index built from texts streamed in one at a time, in bounded memory (issue 9).
 
-    # Term ids in order of first appearance: given its own token lists bm25s numbers terms from a Python set,
-    # which changes with hash randomisation, so the same corpus would give different index files every build.
-    vocab: dict[str, int] = {}
-    # array('i'): 4 bytes a token instead of a list's 8-byte pointers (issue 9: bounded build memory)
-    ids = [array("i", [vocab.setdefault(token, len(vocab)) for token in index_tokens(t)]) for t in texts]
-    retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
-    retriever.index(Tokenized(ids=ids, vocab=vocab), show_progress=show_progress)
-    # document frequencies, for the relevance gate's query-coverage measure
-    df = np.zeros(len(vocab), dtype=np.int32)
-    for doc in ids:
-        df[list(set(doc))] += 1
-    return retriever, df
+    Per passage only its length and its distinct term ids with their counts are kept, and the (term id, count)
+    pairs go to an anonymous scratch file as they come (`spill_dir`; gone when closed or the process dies), so
+    segmenting a corpus holds no token lists. `finish` computes bm25s's scores with bm25s's own idf and
+    term-frequency functions and places them straight into the CSC arrays bm25s saves (a counting sort by term,
+    passages in order), block by block. bm25s's `index` would hold every token list plus several full-size copies
+    of the posting arrays; the files written are byte-identical (tests/test_index.py compares them).
+    """
+
+    _BLOCK = 1 << 18  # postings per spill and per scoring step (~2 MB each): bounds the temporary arrays
+
+    def __init__(self, *, k1: float, b: float, spill_dir: str | Path | None = None) -> None:
+        import tempfile
+
+        self.k1, self.b = k1, b
+        # Term ids in order of first appearance: given its own token lists bm25s numbers terms from a Python set,
+        # which changes with hash randomisation, so the same corpus would give different index files every build.
+        self.vocab: dict[str, int] = {}
+        self._pairs = array("i")  # (term id, count) of each passage's distinct terms, not yet spilled
+        self._spill = tempfile.TemporaryFile(dir=spill_dir, prefix=".bm25-postings-")
+        self._df = np.zeros(0, dtype=np.int64)  # passages per term id, of the spilled postings
+        self._widths = array("i")  # distinct terms per passage
+        self._lengths = array("i")  # tokens per passage
+
+    def add(self, text: str) -> None:
+        vocab = self.vocab
+        ids = [vocab.setdefault(token, len(vocab)) for token in index_tokens(text)]
+        counts = Counter(ids)
+        for pair in counts.items():
+            self._pairs.extend(pair)
+        self._widths.append(len(counts))
+        self._lengths.append(len(ids))
+        if len(self._pairs) >= 2 * self._BLOCK:
+            self._flush()
+
+    def _flush(self) -> None:
+        terms = np.frombuffer(self._pairs, dtype=np.int32)[::2]
+        seen = np.bincount(terms, minlength=len(self.vocab))
+        seen[: len(self._df)] += self._df
+        self._df = seen
+        self._pairs.tofile(self._spill)
+        self._pairs = array("i")
+
+    def finish(self):
+        """(bm25s.BM25 holding the index, document frequency per term id); the builder cannot be used again."""
+        import bm25s
+        from bm25s import scoring
+
+        self._flush()
+        n_docs, n_vocab = len(self._lengths), len(self.vocab)
+        df = np.zeros(n_vocab, dtype=np.int64)
+        df[: len(self._df)] = self._df
+        # as bm25s computes them: the mean passage length, and idf by its lucene formula (once per distinct df)
+        lengths = np.array(self._lengths, dtype=np.int64)
+        avg_doc_len = lengths.mean() if n_docs else np.float64(np.nan)
+        distinct, which = np.unique(df, return_inverse=True)
+        idf = scoring._build_idf_array(dict(enumerate(distinct.tolist())), n_docs=n_docs,
+                                       compute_idf_fn=scoring._select_idf_scorer("lucene"), dtype="float32")[which]
+        tfc = scoring._select_tfc_scorer("lucene")
+        indptr = np.zeros(n_vocab + 1, dtype=np.int64)
+        np.cumsum(df, out=indptr[1:])
+        data = np.empty(int(indptr[-1]), dtype=np.float32)
+        indices = np.empty(int(indptr[-1]), dtype=np.int32)
+        heads = indptr[:-1].copy()  # next free slot of each term's postings
+        widths = np.array(self._widths, dtype=np.int64)
+        ends = np.cumsum(widths)
+        self._spill.seek(0)
+        first_doc = 0
+        while first_doc < n_docs:
+            start = int(ends[first_doc - 1]) if first_doc else 0
+            last_doc = max(int(np.searchsorted(ends, start + self._BLOCK, side="right")), first_doc + 1)
+            stop = int(ends[last_doc - 1])
+            pairs = np.fromfile(self._spill, dtype=np.int32, count=2 * (stop - start)).reshape(-1, 2)
+            cols = pairs[:, 0]
+            rows = np.repeat(np.arange(first_doc, last_doc, dtype=np.int32), widths[first_doc:last_doc])
+            tf = pairs[:, 1].astype(np.float32)
+            scores = idf[cols] * tfc(tf_array=tf, l_d=lengths[rows], l_avg=avg_doc_len, k1=self.k1, b=self.b)
+            # counting sort by term: rows ascend within the block and blocks come in row order, so each term's
+            # postings stay sorted by passage, as bm25s's CSC arrays are
+            order = np.argsort(cols, kind="stable")
+            cols, rows, scores = cols[order], rows[order], scores[order]
+            starts = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
+            sizes = np.diff(np.r_[starts, len(cols)])
+            at = heads[cols] + (np.arange(len(cols)) - np.repeat(starts, sizes))
+            data[at] = scores
+            indices[at] = rows
+            heads[cols[starts]] += sizes
+            first_doc = last_doc
+        self._spill.close()
+        self._widths, self._lengths = array("i"), array("i")
+        retriever = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
+        retriever.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": n_docs}
+        retriever.nonoccurrence_array = None
+        vocab, self.vocab = self.vocab, {}
+        if "" not in vocab:  # bm25s's placeholder for passages without tokens, added as its `index` does
+            vocab[""] = max(vocab.values(), default=-1) + 1
+        retriever.vocab_dict = vocab
+        counts = np.zeros(len(vocab), dtype=np.int32)  # one per vocab entry, the placeholder's 0 included
+        counts[:n_vocab] = df
+        return retriever, counts
+
+
+def build_bm25(texts: Iterable[str], *, k1: float, b: float):
+    """A bm25s index over `texts` and each term's document frequency; the store saves both."""
+    builder = BM25Builder(k1=k1, b=b)
+    for text in texts:
+        builder.add(text)
+    return builder.finish()
 
 
 class BM25Index:

@@ -17,9 +17,10 @@ import shutil
 import socket
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -371,6 +372,17 @@ class IndexWriter:
     def write_chunks(self, chunks: Iterator[Chunk], keys: Iterator[str]) -> None:
         self.write_jsonl(CHUNKS, (_chunk_row(c, k) for c, k in zip(chunks, keys)))
 
+    @contextmanager
+    def chunk_rows(self) -> Iterator[Callable[[Chunk, str], None]]:
+        """chunks.jsonl written a chunk at a time as chunks are made, so a big build never holds them all; the rows
+        are those of `write_chunks`."""
+        with (self.tmp / CHUNKS).open("w", encoding="utf-8", errors="backslashreplace") as handle:
+            yield lambda chunk, key: handle.write(json.dumps(_chunk_row(chunk, key), ensure_ascii=False) + "\n")
+
+    def written_chunks(self) -> Iterator[tuple[Chunk, str]]:
+        """(chunk, key) of the chunks.jsonl written so far, streamed back in order."""
+        yield from _iter_chunks(self.tmp / CHUNKS)
+
     def write_vectors(self, vectors: np.ndarray, index, background: np.ndarray) -> None:
         np.save(self.tmp / VECTORS, vectors)
         np.save(self.tmp / BACKGROUND, background)
@@ -496,12 +508,18 @@ def _chunk_row(chunk: Chunk, key: str) -> dict[str, Any]:
     return {**row, "key": key}
 
 
+def _iter_chunks(path: Path) -> Iterator[tuple[Chunk, str]]:
+    for row in _read_jsonl(path):
+        key = row.pop("key")
+        row["heading"] = tuple(row["heading"])
+        yield Chunk(**row), key
+
+
 def _read_chunks(directory: Path) -> tuple[list[Chunk], list[str]]:
     chunks, keys = [], []
-    for row in _read_jsonl(directory / CHUNKS):
-        keys.append(row.pop("key"))
-        row["heading"] = tuple(row["heading"])
-        chunks.append(Chunk(**row))
+    for chunk, key in _iter_chunks(directory / CHUNKS):
+        chunks.append(chunk)
+        keys.append(key)
     return chunks, keys
 
 

@@ -55,7 +55,7 @@ def test_failed_build_leaves_previous_index_intact(corpus_dir, tmp_path, monkeyp
     def explode(*args, **kwargs):
         raise RuntimeError("killed halfway")
 
-    monkeypatch.setattr(build_module, "build_bm25", explode)
+    monkeypatch.setattr(build_module.BM25Builder, "finish", explode)
     with pytest.raises(RuntimeError):
         QA.build([corpus_dir], out, model="hash:64")
     assert (out / MANIFEST).read_text(encoding="utf-8") == before
@@ -121,3 +121,39 @@ def test_bm25_files_do_not_depend_on_hash_randomisation(tmp_path):
         subprocess.run([sys.executable, "-c", code, str(tmp_path / seed)], check=True, env=env)
     for path in sorted((tmp_path / "1").iterdir()):
         assert path.read_bytes() == (tmp_path / "2" / path.name).read_bytes(), path.name
+
+
+def test_streamed_bm25_writes_what_bm25s_index_writes(tmp_path):
+    """build_bm25 places bm25s's scores into its CSC arrays itself, in blocks: the saved files must be the bytes
+    bm25s's own `index` writes for the same token ids (tiny blocks, so the block edges are crossed many times)."""
+    import random
+    from array import array
+
+    import bm25s
+    import numpy as np
+    from bm25s.tokenization import Tokenized
+
+    from qa.lexical import BM25Builder, index_tokens
+
+    rng = random.Random(7)
+    words = ["催收", "协商还款", "征信", "强制下款", "利息", "合同", "借款人", "the", "loan", "2024"]
+    texts = [" ".join(rng.choice(words) + rng.choice(["", "的", "了"]) for _ in range(rng.randint(0, 40)))
+             for _ in range(300)] + ["。。。"]
+    builder = BM25Builder(k1=1.2, b=0.75)
+    builder._BLOCK = 37
+    for text in texts:
+        builder.add(text)
+    ours, df = builder.finish()
+    ours.save(str(tmp_path / "ours"), show_progress=False)
+
+    vocab: dict[str, int] = {}
+    ids = [array("i", [vocab.setdefault(t, len(vocab)) for t in index_tokens(text)]) for text in texts]
+    theirs = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    theirs.index(Tokenized(ids=ids, vocab=vocab), show_progress=False)
+    theirs.save(str(tmp_path / "theirs"), show_progress=False)
+    expected = np.zeros(len(vocab), dtype=np.int32)
+    for doc in ids:
+        expected[list(set(doc))] += 1
+    for path in sorted((tmp_path / "theirs").iterdir()):
+        assert path.read_bytes() == (tmp_path / "ours" / path.name).read_bytes(), path.name
+    assert df.dtype == np.int32 and (df == expected).all()
