@@ -207,21 +207,19 @@ class Index:
         if embedder is None:
             raise EmbedderError(self._embedder_error or "this index was built without an embedding model")
         with self._lock:
-            todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            found = {t: self._cache[t] for t in texts if t in self._cache}
+        todo = [t for t in dict.fromkeys(texts) if t not in found]
         if todo:
-            vectors = embedder.embed_queries(todo)
-            with self._lock:
-                for text, vector in zip(todo, vectors):
-                    self._cache[text] = vector
-                    self._cache.move_to_end(text)
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        with self._lock:
-            found = {t: self._cache.get(t) for t in texts}
-        missing = [t for t, v in found.items() if v is None]  # evicted by a concurrent batch: embed again
-        if missing:
-            found.update(zip(missing, embedder.embed_queries(missing)))
-        return np.stack([found[t] for t in texts]) if texts else np.zeros((0, embedder.dim), dtype=np.float32)
+            found.update(zip(todo, embedder.embed_queries(todo)))
+            if self._cache_size:
+                with self._lock:
+                    for text in todo:
+                        self._cache[text] = found[text]
+                    while len(self._cache) > self._cache_size:
+                        self._cache.popitem(last=False)  # least recently added
+        if not texts:
+            return np.zeros((0, embedder.dim), dtype=np.float32)
+        return np.stack([found[t] for t in texts])
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         embedder = self.embedder()

@@ -86,7 +86,12 @@ _FUNCTION_TAGS = frozenset({"r", "l", "d", "m", "f", "a", "b", "c", "p", "u", "y
 def _pos_tokenizer():
     import jieba.posseg
 
-    return jieba.posseg.POSTokenizer(_tokenizer())
+    # jieba.posseg has read the dictionary's tags for its own tokenizer on import (~0.3 s); a POSTokenizer of our
+    # own would read them again. The same table serves ours: both tokenizers use jieba's main dictionary.
+    pos = jieba.posseg.POSTokenizer.__new__(jieba.posseg.POSTokenizer)
+    pos.tokenizer = _tokenizer()
+    pos.word_tag_tab = jieba.posseg.dt.word_tag_tab
+    return pos
 
 
 def content_words(text: str) -> list[tuple[str, bool]]:

