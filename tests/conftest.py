@@ -50,3 +50,18 @@ def qa_hash(hash_index):
     from qa import QA
 
     return QA.load(hash_index)
+
+
+@pytest.fixture()
+def run():
+    """`qa` with its arguments, in process (click's runner): result.exit_code, .stdout, .stderr."""
+    from click.testing import CliRunner
+
+    from qa.cli import main
+
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(main, [str(a) for a in args], input=input)
+
+    return invoke

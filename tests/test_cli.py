@@ -3,21 +3,9 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
-from qa.cli import main
 
 from .conftest import ROOT
-
-
-@pytest.fixture()
-def run():
-    runner = CliRunner()
-
-    def invoke(*args, input=None):
-        return runner.invoke(main, [str(a) for a in args], input=input)
-
-    return invoke
 
 
 def test_ask_prints_answer_then_cited_passages(run, hash_index):
@@ -135,14 +123,14 @@ def test_multi_line_library_messages_print_as_one_line(run, hash_index, monkeypa
     assert result.exit_code == 2 and result.output == "qa: error: cannot load model: first reason second reason\n"
 
 
-def test_ask_in_distress_shows_the_hotlines_first(tmp_path):
+def test_ask_in_distress_shows_the_hotlines_first(run):
     """Someone writing 「我想自杀」 gets the calm message with 12356 and 110 before anything else, also as JSON."""
     from qa.config import DEFAULT
 
-    result = CliRunner().invoke(main, ["ask", "被催收逼得活不下去了，我想自杀", "-i", str(ROOT / "index")])
+    result = run("ask", "被催收逼得活不下去了，我想自杀", "-i", ROOT / "index")
     assert result.exit_code == 0
     assert result.stdout.startswith(DEFAULT.distress_message) and "12356" in result.stdout and "110" in result.stdout
-    as_json = CliRunner().invoke(main, ["ask", "I want to die", "-i", str(ROOT / "index"), "--json"])
+    as_json = run("ask", "I want to die", "-i", ROOT / "index", "--json")
     assert json.loads(as_json.stdout)["support"] == DEFAULT.distress_message
-    plain = CliRunner().invoke(main, ["ask", "强制下款的钱要还吗", "-i", str(ROOT / "index"), "--json"])
+    plain = run("ask", "强制下款的钱要还吗", "-i", ROOT / "index", "--json")
     assert "support" not in json.loads(plain.stdout)

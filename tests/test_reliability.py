@@ -13,16 +13,6 @@ DOC = "被强制下款的钱需要还吗？法律上，未经同意的强制借�
 
 
 @pytest.fixture()
-def run():
-    runner = CliRunner()
-
-    def invoke(*args, input=None):
-        return runner.invoke(main, [str(a) for a in args], input=input)
-
-    return invoke
-
-
-@pytest.fixture()
 def corpus(tmp_path):
     d = tmp_path / "corpus"
     d.mkdir()
