@@ -308,3 +308,23 @@ def test_app_py_and_qa_serve_help():
     out = subprocess.run([sys.executable, "-m", "qa", "serve", "--help"], capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout
     assert "--workers" in out and "--auth" in out
+
+
+def test_card_shows_page_article_and_escaped_link():
+    from qa.ui.render import render_card
+
+    html = render_card(1, _hit(page=3, article="第六百八十条", title="民法典", url="https://x.cn/a?b=1&c=<2>"), [])
+    assert "第 3 页" in html
+    assert "第六百八十条" in html and "《民法典》" in html
+    assert 'href="https://x.cn/a?b=1&amp;c=&lt;2&gt;"' in html
+    assert 'target="_blank" rel="noopener noreferrer"' in html
+    assert "<2>" not in html
+
+
+def test_card_never_links_a_non_http_url_and_plain_passages_show_no_location():
+    from qa.ui.render import render_card
+
+    html = render_card(1, _hit(url="javascript:alert(1)"), [])
+    assert "<a " not in html and "javascript:alert(1)" in html
+    plain = render_card(1, _hit(), [])
+    assert "页" not in plain and "链接" not in plain and "条文" not in plain
