@@ -328,3 +328,23 @@ def test_a_rebuilt_index_is_picked_up_whole(ui_corpus, tmp_path):
     reply = run_question(service, "可以向哪些部门投诉暴力催收？")
     assert service.get() is not old and sorted(service.sources()) == ["collection.txt", "loan.txt"]
     assert reply.answer.passages[0].source == "collection.txt"
+
+
+def test_card_shows_page_article_and_escaped_link():
+    from qa.ui.render import render_card
+
+    html = render_card(1, _hit(page=3, article="第六百八十条", title="民法典", url="https://x.cn/a?b=1&c=<2>"), [])
+    assert "第 3 页" in html
+    assert "第六百八十条" in html and "《民法典》" in html
+    assert 'href="https://x.cn/a?b=1&amp;c=&lt;2&gt;"' in html
+    assert 'target="_blank" rel="noopener noreferrer"' in html
+    assert "<2>" not in html
+
+
+def test_card_never_links_a_non_http_url_and_plain_passages_show_no_location():
+    from qa.ui.render import render_card
+
+    html = render_card(1, _hit(url="javascript:alert(1)"), [])
+    assert "<a " not in html and "javascript:alert(1)" in html
+    plain = render_card(1, _hit(), [])
+    assert "页" not in plain and "链接" not in plain and "条文" not in plain

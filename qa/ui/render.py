@@ -149,6 +149,24 @@ def _context_html(context: str | None, passage: str, terms: Sequence[str], conve
     )
 
 
+def _location_parts(hit: Hit) -> list[str]:
+    """Where the passage is (article, PDF page, canonical link), escaped; the link opens in a new tab and only
+    http(s) links are made clickable (a page's canonical URL is untrusted input)."""
+    from ..citations import safe_link
+    from ..statutes import citation
+
+    parts = []
+    if hit.article:
+        parts.append(f"条文 {esc(citation(hit.title, hit.article))}")
+    if hit.page is not None:
+        parts.append(f"第 {esc(hit.page)} 页")
+    if hit.url:
+        link = safe_link(hit.url)
+        parts.append(f'链接 <a href="{esc(link)}" target="_blank" rel="noopener noreferrer">{esc(link)}</a>'
+                     if link else f"链接 {esc(hit.url)}")
+    return parts
+
+
 def render_card(n: int, hit: Hit, terms: Sequence[str], context: str | None = None, *,
                 said: Sequence[str] = (), convert: Convert = _same) -> str:
     """One numbered passage card: title, file (never converted: it is the citation), heading, scores, text."""
@@ -156,6 +174,7 @@ def render_card(n: int, hit: Hit, terms: Sequence[str], context: str | None = No
     meta = [f"文件 <code>{esc(hit.source)}</code>"]
     if heading:
         meta.append(f"章节 {esc(convert(heading))}")
+    meta.extend(_location_parts(hit))
     meta.append(esc(_score_line(hit)))
     return (
         f'<div class="qa-card" id="qa-p{n}">'
