@@ -104,7 +104,7 @@ class QA:
     def add(self, paths: Iterable[str | Path], *, corpus: str | Path | None = None, progress: bool = False,
             replace_existing: bool = False) -> "LibraryChange":
         """Copy files into the corpus folder and rebuild incrementally; returns the change and the reloaded QA
-        (`change.qa`). Names are sanitised; types and sizes checked against the config (`LibraryConfig`)."""
+        (`change.qa`). Names are sanitised; types and sizes checked against `QueryConfig.library_types` / `library_max_bytes`."""
         from .library import add_files
 
         return add_files(self, paths, corpus=corpus, progress=progress, replace_existing=replace_existing)

@@ -90,6 +90,7 @@ class Index:
         if embedder is not None:
             self._embedder = self._checked(embedder)
         self._sources = np.array([c.source for c in stored.chunks])
+        self.sources: tuple[str, ...] = tuple(sorted(set(self._sources.tolist())))  # the corpus files, sorted
 
     @classmethod
     def open(cls, directory: str | Path, *, embedder: Embedder | None = None, query_cache: int = 1024) -> "Index":
@@ -116,11 +117,6 @@ class Index:
     @property
     def documents(self) -> Mapping[str, StoredDocument]:
         return self._stored.documents
-
-    @property
-    def sources(self) -> tuple[str, ...]:
-        """The corpus files the passages come from, sorted."""
-        return tuple(sorted(set(self._sources.tolist())))
 
     @property
     def terms(self) -> BM25Index:

@@ -122,8 +122,9 @@ class StoredIndex:
         return embedder["spec"] if embedder else None
 
 
-def _corrupt(directory: Path, what: str) -> IndexCorruptError:
-    return IndexCorruptError(f"index {directory} is damaged ({what}); {_rebuild_hint(directory)}")
+def _corrupt(directory: Path, what: str, manifest: dict[str, Any] | None = None) -> IndexCorruptError:
+    """A damaged index, with the command that rebuilds it (its own corpus and model when the manifest is readable)."""
+    return IndexCorruptError(f"index {directory} is damaged ({what}); {_rebuild_hint(directory, manifest)}")
 
 
 def _rebuild_hint(directory: Path, manifest: dict[str, Any] | None = None) -> str:
@@ -462,21 +463,22 @@ def verify_files(directory: Path, manifest: dict[str, Any], *, full: bool = Fals
     (`qa info --verify`). A manifest cannot opt out: one without a list of files is damaged. Returns bytes checked."""
     files = manifest.get("files")
     if not isinstance(files, dict) or not files or not all(isinstance(v, dict) for v in files.values()):
-        raise _corrupt(directory, f"{MANIFEST} lists no files to check")
+        raise _corrupt(directory, f"{MANIFEST} lists no files to check", manifest)
     required = [CHUNKS, DOCUMENTS] + ([VECTORS, FAISS] if manifest.get("embedder") else [])
     if not any(name.startswith("bm25/") for name in files):
         required.append("bm25/")
     for required in required:
         if required not in files:
-            raise _corrupt(directory, f"{MANIFEST} does not list {required}")
+            raise _corrupt(directory, f"{MANIFEST} does not list {required}", manifest)
     checked = 0
     for name, expected in files.items():
         path = directory / name
         if not path.is_file():
-            raise _corrupt(directory, f"{name} is missing")
+            raise _corrupt(directory, f"{name} is missing", manifest)
         size = path.stat().st_size
         if size != expected.get("bytes"):
-            raise _corrupt(directory, f"{name} has {size} bytes, the manifest says {expected.get('bytes')}")
+            raise _corrupt(directory, f"{name} has {size} bytes, the manifest says {expected.get('bytes')}",
+                           manifest)
         if size <= _HASH_LIMIT or full:
             ok = _sha256(path) == expected.get("sha256")
             checked += size
@@ -484,7 +486,7 @@ def verify_files(directory: Path, manifest: dict[str, Any], *, full: bool = Fals
             ok = _check_sampled_blocks(path, expected)
             checked += min(size, _SAMPLED_BLOCKS * int(expected.get("block_bytes") or _BLOCK))
         if not ok:
-            raise _corrupt(directory, f"{name} does not match its checksum")
+            raise _corrupt(directory, f"{name} does not match its checksum", manifest)
     return checked
 
 
@@ -539,7 +541,7 @@ def _read_faiss(directory: Path, manifest: dict[str, Any]):
     try:
         index = _read_faiss_file(directory / FAISS)
     except (RuntimeError, OSError) as exc:
-        raise _corrupt(directory, f"cannot read {FAISS}: {exc}") from exc
+        raise _corrupt(directory, f"cannot read {FAISS}: {exc}", manifest) from exc
     prepare_for_search(index, manifest.get("vector_index") or {"kind": "flat"})
     return index
 
@@ -554,20 +556,20 @@ def _read(directory: Path, manifest: dict[str, Any], stamp: str) -> StoredIndex:
                                                       row["text"])
         bm25 = read_bm25(directory / BM25_DIR, len(chunks))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise _corrupt(directory, f"cannot read the chunk store: {exc}") from exc
+        raise _corrupt(directory, f"cannot read the chunk store: {exc}", manifest) from exc
     expected = (manifest.get("counts") or {}).get("chunks")
     if expected != len(chunks):
-        raise _corrupt(directory, f"{len(chunks)} chunks stored, the manifest says {expected}")
+        raise _corrupt(directory, f"{len(chunks)} chunks stored, the manifest says {expected}", manifest)
     vectors = background = index = None
     if manifest.get("embedder"):
         try:
             vectors = np.load(directory / VECTORS, mmap_mode="r")
             background = np.load(directory / BACKGROUND)
         except (OSError, ValueError) as exc:
-            raise _corrupt(directory, f"cannot read the vectors: {exc}") from exc
+            raise _corrupt(directory, f"cannot read the vectors: {exc}", manifest) from exc
         index = _read_faiss(directory, manifest)
         if len(vectors) != len(chunks) or index.ntotal != len(chunks):
-            raise _corrupt(directory, f"{len(vectors)} vectors for {len(chunks)} chunks")
+            raise _corrupt(directory, f"{len(vectors)} vectors for {len(chunks)} chunks", manifest)
     sentences = _read_sentences(directory, len(chunks)) if SENTENCE_VECTORS in manifest.get("files", {}) else None
     return StoredIndex(directory, manifest, tuple(chunks), tuple(keys), documents, bm25, vectors, background, index,
                        sentences, stamp)

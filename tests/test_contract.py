@@ -185,3 +185,12 @@ def test_question_vectors_are_embedded_once_and_cached_when_asked(hash_index):
         qa.search("强制下款会影响征信吗", mode="dense")
         qa.search("强制下款会影响征信吗", mode="hybrid")
         assert Counting.calls == expected
+
+
+def test_a_damaged_index_names_its_own_rebuild_command(fresh_index, corpus_dir):
+    from qa import IndexCorruptError
+
+    path = fresh_index / "vectors.npy"
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(IndexCorruptError, match=re.escape(f"qa build {corpus_dir} -o {fresh_index} --model hash:64")):
+        QA.load(fresh_index)
