@@ -116,11 +116,6 @@ class StoredIndex:
     sentences: Any  # qa.sentences.SentenceVectors (memory-mapped), or None for an index built without them
     stamp: str  # sha256 of manifest.json as read: tells whether the directory was rebuilt since
 
-    @property
-    def embedder_spec(self) -> str | None:
-        embedder = self.manifest.get("embedder")
-        return embedder["spec"] if embedder else None
-
 
 def _corrupt(directory: Path, what: str, manifest: dict[str, Any] | None = None) -> IndexCorruptError:
     """A damaged index, with the command that rebuilds it (its own corpus and model when the manifest is readable)."""
@@ -370,13 +365,9 @@ class IndexWriter:
     def write_documents(self, rows: Iterator[dict[str, Any]]) -> None:
         self.write_jsonl(DOCUMENTS, ({k: v for k, v in row.items() if v is not None} for row in rows))
 
-    def write_chunks(self, chunks: Iterator[Chunk], keys: Iterator[str]) -> None:
-        self.write_jsonl(CHUNKS, (_chunk_row(c, k) for c, k in zip(chunks, keys)))
-
     @contextmanager
     def chunk_rows(self) -> Iterator[Callable[[Chunk, str], None]]:
-        """chunks.jsonl written a chunk at a time as chunks are made, so a big build never holds them all; the rows
-        are those of `write_chunks`."""
+        """chunks.jsonl written a chunk at a time as chunks are made, so a big build never holds them all."""
         with (self.tmp / CHUNKS).open("w", encoding="utf-8", errors="backslashreplace") as handle:
             yield lambda chunk, key: handle.write(json.dumps(_chunk_row(chunk, key), ensure_ascii=False) + "\n")
 
