@@ -300,15 +300,21 @@ class BM25Index:
             raise ValueError("BM25 index arrays are truncated")
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
-        ids = [self.vocab[t] for t in dict.fromkeys(terms) if t in self.vocab]
-        if not ids:
+        """BM25 of every passage for the query `terms`; a term repeated in the query counts once per repeat.
+
+        Counting repeats (as Lucene and Milvus do) weights what the question stresses: a two-character word is
+        both a jieba word and a bigram, a word stressed twice is asked about twice (STARD train nDCG@10, see
+        docs/EVALUATION.md).
+        """
+        counts: dict[int, int] = {}
+        for t in terms:
+            if t in self.vocab:
+                counts[self.vocab[t]] = counts.get(self.vocab[t], 0) + 1
+        if not counts:
             return np.zeros(self.n_docs, dtype=np.float32)
-        if len(ids) == 1:
-            s, e = self.indptr[ids[0]], self.indptr[ids[0] + 1]
-            rows, weights = self.indices[s:e], self.data[s:e]
-        else:
-            rows = np.concatenate([self.indices[self.indptr[i] : self.indptr[i + 1]] for i in ids])
-            weights = np.concatenate([self.data[self.indptr[i] : self.indptr[i + 1]] for i in ids])
+        spans = [(self.indptr[i], self.indptr[i + 1], n) for i, n in counts.items()]
+        rows = np.concatenate([self.indices[s:e] for s, e, _ in spans])
+        weights = np.concatenate([self.data[s:e] * n if n > 1 else self.data[s:e] for s, e, n in spans])
         return np.bincount(rows, weights=weights, minlength=self.n_docs).astype(np.float32)
 
     def contains(self, term: str, rows: np.ndarray) -> np.ndarray:
