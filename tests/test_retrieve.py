@@ -139,3 +139,13 @@ def test_linear_fuse_single_candidate_scores_one():
 
     fused = linear_fuse([0], np.array([0.8]), 1, np.array([2.0]), [0], dense_weight=0.6)
     assert fused[0] == pytest.approx(1.0)
+
+
+def test_a_term_repeated_in_the_question_counts_once_per_repeat(qa_hash):
+    bm25 = qa_hash.index.terms
+    term = next(t for t in bm25.vocab if bm25.scores([t]).max() > 0)
+    once = bm25.scores([term])
+    assert bm25.scores([term, term]) == pytest.approx(2 * once)
+    other = next(t for t in bm25.vocab if t != term and bm25.scores([t]).max() > 0)
+    assert bm25.scores([term, other, term]) == pytest.approx(2 * once + bm25.scores([other]))
+    assert not bm25.scores(["词表里没有的词"]).any()
