@@ -2,7 +2,9 @@
 
     python -m bench.ablate must -i index                      # dev + eval/calibration.jsonl + eval/offtopic.jsonl
     python -m bench.ablate stard -i /tmp/trust-stard          # STARD train, hybrid
-    python -m bench.ablate stard -i IDX --change '{"gate_min_score": -9}'   # any one change (JSON of QueryConfig fields)
+    python -m bench.ablate stard -i IDX --change '{"sentence_weight": 0.25}'   # any one change (JSON of QueryConfig fields)
+
+The gate's evidence is ablated by refitting it without each piece: `python -m bench.calibrate --drop FEATURE`.
 
 Prints one Markdown table row per variant (the tables in docs/EVALUATION.md).
 """
@@ -19,10 +21,8 @@ VARIANTS = {
     "default": {},
     "no sentence ranking (sentence_weight 0)": {"sentence_weight": 0.0},
     "no filler filter": {"answer_filter_filler": False},
-    "no foreign-noun evidence": {"gate_foreign_weight": 0.0},
-    "no coverage in gate": {"gate_coverage_weight": 0.0},
-    "gate off": {"gate_min_score": -9.0, "gate_lexical_min_score": -9.0},
-    "gate off, no sentence ranking": {"gate_min_score": -9.0, "gate_lexical_min_score": -9.0, "sentence_weight": 0.0},
+    "gate off": {"gate_min_probability": 0.0, "gate_lexical_min_score": -9.0},
+    "gate off, no sentence ranking": {"gate_min_probability": 0.0, "gate_lexical_min_score": -9.0, "sentence_weight": 0.0},
 }
 
 

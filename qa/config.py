@@ -106,14 +106,14 @@ class QueryConfig:
 
     # --- trustworthy answers: sentence vectors in ranking, the evidence gate, answer filtering ---
     sentence_weight: float = 0.5  # dense score = (1 - w) · passage cosine + w · best sentence cosine
-    # relevance gate evidence (retrieve.Evidence), tuned on the "tune" half of eval/calibration.jsonl only:
-    # with a model, answer when sentence_margin - foreign_weight · foreign + coverage_weight · coverage ≥ min_score
-    gate_foreign_weight: float = 0.02
-    gate_coverage_weight: float = 0.01
-    gate_min_score: float = 0.053
-    # …or when one passage holds this idf-weighted share of the question's terms and none of its topic nouns is
-    # foreign to the corpus (tune half: answered 0.93 → 0.95, rejected unchanged at 0.83)
-    gate_full_coverage: float = 0.8
+    # relevance gate with a model (retrieve.Evidence): answer when a logistic model over the evidence gives
+    # P(answerable) ≥ gate_min_probability. Weights (per unit of each feature) and bias fitted on the "tune" half of
+    # eval/calibration.jsonl only, threshold chosen there too: `python -m bench.calibrate` (docs/EVALUATION.md)
+    gate_features: tuple[str, ...] = ("sentence_margin", "margin", "coverage", "foreign", "foreign_other",
+                                      "unmapped_english")
+    gate_weights: tuple[float, ...] = (41.6659, 36.547, 2.3209, -2.7232, -1.3747, -1.5833)
+    gate_bias: float = -3.7353
+    gate_min_probability: float = 0.325  # tune half: 95 % answered, 86 % of near-domain rejected
     # lexical mode (no model): answer when coverage - foreign_weight · foreign ≥ min_score; set for real legal
     # questions (STARD) to pass: in effect it rejects only questions dominated by foreign topic nouns
     gate_lexical_foreign_weight: float = 0.5
@@ -131,6 +131,8 @@ class QueryConfig:
             raise ConfigError("dense_weight must be between 0 and 1")
         if self.rrf_k <= 0:
             raise ConfigError("rrf_k must be positive")
+        if len(self.gate_weights) != len(self.gate_features):
+            raise ConfigError("gate_weights must give one weight per gate feature")
         if self.k_max < 1:
             raise ConfigError("k_max must be at least 1")
 

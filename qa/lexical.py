@@ -157,6 +157,21 @@ def _thesaurus() -> dict[str, frozenset[str]]:
     return {term: frozenset(tokens) for term, tokens in groups.items()}
 
 
+@lru_cache(maxsize=1)
+def _english_stopwords() -> frozenset[str]:
+    text = "\n".join(line for line in _data_text("english_stopwords.txt").splitlines() if not line.startswith("#"))
+    return frozenset(text.split())
+
+
+_ENGLISH_WORD = re.compile(r"[a-z][a-z'-]+")
+
+
+def english_content_words(text: str) -> list[str]:
+    """The question's English words of three letters or more that are not function words or generic verbs."""
+    stop = _english_stopwords()
+    return [w for w in _ENGLISH_WORD.findall(fold(text)) if len(w) > 2 and w not in stop]
+
+
 def synonyms(term: str) -> frozenset[str]:
     return _thesaurus().get(term, frozenset())
 

@@ -12,7 +12,7 @@ from .chunking import Chunk
 from .config import DEFAULT, MODES, QueryConfig
 from .errors import ConfigError, EmptyQuestionError
 from .index import Index
-from .lexical import content_words, expand, index_tokens, synonyms, tokenize
+from .lexical import content_words, english_content_words, expand, index_tokens, synonyms, tokenize
 from .text import strip_control
 
 log = logging.getLogger(__name__)
@@ -261,24 +261,27 @@ class Retriever:
                 if (best > -1).any():
                     sentence_margin = float(best.max()) - background
         coverage = max((h.coverage for h in hits), default=0.0)
-        return Evidence(mode, self._foreign_share(query), coverage, margin, sentence_margin)
+        foreign, foreign_other = self._foreign_shares(query)
+        return Evidence(mode, foreign, coverage, margin, sentence_margin, foreign_other, _unmapped_english(query))
 
-    def _foreign_share(self, query: str) -> float:
-        """idf-weighted share of the question's content words that are topic words (nouns) the corpus never uses.
+    def _foreign_shares(self, query: str) -> tuple[float, float]:
+        """idf-weighted shares of the question's content words that the corpus never uses: topic words (nouns),
+        and the rest (verbs and other open-class words).
 
         A question about 股票 or 遗产 asked of a corpus that never says so is about something else, however
-        close its other words are. Only nouns count: a colloquial verb or pronoun the corpus lacks (「抱团」 is a
-        noun to jieba, 「打通」 is not) does not change the subject. Latin words are left out: an English
-        question to a Chinese corpus is normal.
+        close its other words are. Nouns are the strong evidence; a colloquial verb the corpus lacks (「打通」,
+        「谈成」) rarely changes the subject, but a verb can name one (「离婚」「理赔」), so it is weaker evidence of its
+        own. Latin words are left out here (see `_unmapped_english`).
         """
         words = content_words(query)
         if not words:
-            return 0.0
+            return 0.0, 0.0
         bm25 = self.index.terms
         weights = np.array([bm25.idf(w) for w, _ in words])
-        foreign = np.array([topic and w not in bm25.vocab and not any(v in bm25.vocab for v in synonyms(w))
-                            for w, topic in words])
-        return float(weights[foreign].sum() / weights.sum())
+        missing = np.array([w not in bm25.vocab and not any(v in bm25.vocab for v in synonyms(w)) for w, _ in words])
+        topic = np.array([t for _, t in words])
+        total = weights.sum()
+        return float(weights[missing & topic].sum() / total), float(weights[missing & ~topic].sum() / total)
 
     def _relevant(self, hits: list[Hit], evidence: "Evidence") -> bool:
         """Decide 未找到 from the evidence (weights and thresholds in QueryConfig, calibrated in docs/EVALUATION.md)."""
@@ -289,9 +292,7 @@ class Retriever:
             return evidence.lexical_score(c) >= c.gate_lexical_min_score
         if evidence.sentence_margin is None:  # an index built without sentence vectors: the older rule
             return evidence.coverage >= c.min_lexical_coverage or evidence.margin >= c.min_dense_margin
-        if evidence.foreign == 0 and evidence.coverage >= c.gate_full_coverage:
-            return True  # one passage holds (nearly) every term of the question and no topic word is foreign to it
-        return evidence.score(c) >= c.gate_min_score
+        return evidence.probability(c) >= c.gate_min_probability
 
 
 @dataclass(frozen=True)
@@ -301,7 +302,9 @@ class Evidence:
     foreign: idf-weighted share of the question's content words that are nouns the corpus never uses;
     coverage: the best passage's idf-weighted share of question terms; margin: best passage cosine minus the mean
     of the top-3 background cosines; sentence_margin: the same for the best sentence of the top passages (None
-    without sentence vectors or a model).
+    without sentence vectors or a model); foreign_other: as foreign, for the question's other content words
+    (verbs…); unmapped_english: share of the question's English content words that the thesaurus cannot carry
+    over to the Chinese corpus.
     """
 
     mode: str
@@ -309,11 +312,21 @@ class Evidence:
     coverage: float
     margin: float | None
     sentence_margin: float | None
+    foreign_other: float = 0.0
+    unmapped_english: float = 0.0
 
-    def score(self, config: QueryConfig = DEFAULT) -> float:
-        """Dense-mode gate score: the sentence margin, lowered by foreign topic words, raised by term coverage."""
-        return ((self.sentence_margin or 0.0) - config.gate_foreign_weight * self.foreign
-                + config.gate_coverage_weight * self.coverage)
+    def features(self) -> dict[str, float]:
+        """The model-mode gate's inputs, by the names `QueryConfig.gate_features` uses."""
+        return {"sentence_margin": self.sentence_margin or 0.0, "margin": self.margin or 0.0,
+                "coverage": self.coverage, "foreign": self.foreign, "foreign_other": self.foreign_other,
+                "unmapped_english": self.unmapped_english}
+
+    def probability(self, config: QueryConfig = DEFAULT) -> float:
+        """Model-mode gate: a logistic model of "the documents answer this" over `features()`, its weights fitted
+        on the tune half of eval/calibration.jsonl (`python -m bench.calibrate`)."""
+        values = self.features()
+        z = config.gate_bias + sum(w * values[f] for f, w in zip(config.gate_features, config.gate_weights))
+        return float(1.0 / (1.0 + np.exp(-z)))
 
     def lexical_score(self, config: QueryConfig = DEFAULT) -> float:
         """Lexical-mode gate score: term coverage, lowered by foreign topic words."""
@@ -322,7 +335,17 @@ class Evidence:
     def to_dict(self) -> dict:
         r = lambda x: None if x is None else round(x, 4)  # noqa: E731
         return {"mode": self.mode, "foreign": r(self.foreign), "coverage": r(self.coverage), "margin": r(self.margin),
-                "sentence_margin": r(self.sentence_margin)}
+                "sentence_margin": r(self.sentence_margin), "foreign_other": r(self.foreign_other),
+                "unmapped_english": r(self.unmapped_english)}
+
+
+def _unmapped_english(query: str) -> float:
+    """Share of the question's English content words with no thesaurus entry (plural or not): an English question
+    is normal, but one whose subject words have no counterpart here (divorce, brokerage) is about something else."""
+    words = english_content_words(query)
+    if not words:
+        return 0.0
+    return sum(not (synonyms(w) or synonyms(w.rstrip("s"))) for w in words) / len(words)
 
 
 def rrf_fuse(dense: Sequence[int], lexical: Sequence[int], *, k: float, dense_weight: float) -> dict[int, float]:

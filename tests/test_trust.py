@@ -107,15 +107,51 @@ def test_calibration_file_is_split_and_its_must_strings_occur_in_the_corpus():
         assert all(normalise_for_match(m) in corpus for m in row.get("must", [])), row["id"]
 
 
-def test_a_passage_holding_every_term_and_no_foreign_topic_answers(qa_hash):
-    """「12378是什么热线」: every term in one passage, nothing foreign, yet a low sentence margin — answered."""
+def test_gate_probability_rises_with_the_sentence_margin_and_falls_with_foreign_words(qa_hash):
     from dataclasses import replace
 
     from qa.retrieve import Evidence, Retriever
 
     retriever = Retriever(qa_hash.index, qa_hash.config)
     hits = list(qa_hash.search("强制下款", k=1).hits)
-    weak = Evidence("hybrid", foreign=0.0, coverage=1.0, margin=0.0, sentence_margin=0.0)
-    assert retriever._relevant(hits, weak)
-    assert not retriever._relevant(hits, replace(weak, foreign=0.3))
-    assert not retriever._relevant(hits, replace(weak, coverage=0.5))
+    close = Evidence("hybrid", foreign=0.0, coverage=0.6, margin=0.08, sentence_margin=0.1)
+    assert retriever._relevant(hits, close)
+    assert not retriever._relevant(hits, replace(close, sentence_margin=0.02, margin=0.0))
+    assert not retriever._relevant(hits, replace(close, sentence_margin=0.06, margin=0.03, foreign=1.0))
+    p = close.probability()
+    assert replace(close, foreign_other=1.0).probability() < p
+    assert replace(close, unmapped_english=1.0).probability() < p
+    assert replace(close, coverage=1.0).probability() > p
+    assert not retriever._relevant([], close)
+
+
+def test_english_words_without_a_counterpart_here_are_evidence():
+    from qa.retrieve import _unmapped_english
+
+    assert _unmapped_english("How is property divided in a Chinese divorce?") == 1.0
+    assert _unmapped_english("Is it legal for collectors to tell my coworkers about my debt?") == 0.0
+    assert _unmapped_english("被强制下款的钱需要还吗") == 0.0
+
+
+def test_gate_weights_come_one_per_feature():
+    from qa.config import DEFAULT, QueryConfig
+    from qa.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        QueryConfig(gate_weights=DEFAULT.gate_weights[:-1])
+
+
+def test_the_calibration_fit_reaches_the_penalised_optimum():
+    """bench.calibrate's Newton solver: at its answer the gradient of ½‖w‖² + C·Σ weighted log loss vanishes."""
+    from bench.calibrate import fit_logistic
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 3))
+    y = (x @ [1.5, -1.0, 0.5] + rng.normal(scale=0.8, size=80) > 0.3).astype(float)
+    w, b = fit_logistic(x, y)
+    n = len(y)
+    sample = np.where(y, n / (2 * y.sum()), n / (2 * (n - y.sum())))
+    p = 1 / (1 + np.exp(-(x @ w + b)))
+    assert np.abs(x.T @ (sample * (p - y)) + w).max() < 1e-6
+    assert abs(float(sample @ (p - y))) < 1e-6
+    assert w[0] > 0 > w[1]
