@@ -69,6 +69,14 @@ class FileRefused(CorpusError):
         self.reason, self.size, self.limit, self.suffix = reason, size, limit, suffix
 
 
+class NothingAdded(CorpusError):
+    """Every file given to `add_files` was refused; `refused` holds one "name: reason" line each."""
+
+    def __init__(self, refused: list[str]) -> None:
+        super().__init__("nothing added: " + "; ".join(refused))
+        self.refused = tuple(refused)
+
+
 def check_file(name: str, size: int, config: "QueryConfig") -> str:
     """The safe name a file of `size` bytes would be added under; FileRefused when it is over the size limit or
     its type is not allowed. The web page checks uploads with this before it hands them to `add_files`."""
@@ -217,7 +225,7 @@ def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = No
                 refused.append(f"{shown}: {exc}")
         if not added:
             if refused:
-                raise CorpusError("nothing added: " + "; ".join(refused))
+                raise NothingAdded(refused)
             return LibraryChange((), (), (), None, qa)
         report, reloaded = _rebuild(qa, folder, progress)
     return LibraryChange(tuple(added), (), tuple(refused), report, reloaded)

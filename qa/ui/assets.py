@@ -66,6 +66,20 @@ CSS = """
   white-space: nowrap; }
 .qa-history-clear { color: #6b7280; border-style: dashed; }
 #qa-script label, #qa-mode label { min-height: 44px; }
+/* the 资料库 panel: a table that scrolls sideways on a phone rather than squeezing the file names */
+.qa-library-count { color: #4b5563; font-size: 14px; margin: 0 0 6px 0; }
+.qa-table-wrap { overflow-x: auto; }
+.qa-library-table { border-collapse: collapse; width: 100%; font-size: 14px; line-height: 1.5; }
+.qa-library-table th, .qa-library-table td { border-bottom: 1px solid #e5e7eb; padding: 6px 8px; text-align: left;
+  vertical-align: top; }
+.qa-library-table th { color: #4b5563; font-weight: 600; white-space: nowrap; }
+.qa-library-table td code { font-size: 13px; word-break: break-all; }
+.qa-library-table .qa-num-cell { text-align: right; }
+.qa-status.qa-library-done { color: #14532d; background: #f0fdf4; border-left-color: #16a34a; }
+#qa-library button { min-height: 44px; }
+@media (max-width: 600px) {
+  .qa-library-table th:nth-child(5), .qa-library-table td:nth-child(5) { display: none; }
+}
 /* Gradio's footer: the links we keep, without the separator left by the ones we removed */
 footer .divider, footer .separator { display: none !important; }
 """
