@@ -148,6 +148,35 @@ JS = """
     btn.textContent = ok ? '已复制' : '复制失败，请手动选择文字';
     setTimeout(() => { btn.textContent = '复制答案'; }, 2000);
   });
+  // The upload limit (Gradio's max_file_size, set from the library's library_max_bytes): a selection or drop with
+  // a file over it is stopped here, before Gradio sees it, and said in Chinese (Gradio's own notice is English).
+  // The server refuses such an upload anyway.
+  const refuseBig = (ev, files) => {
+    const limit = (window.gradio_config || {}).max_file_size;
+    const note = document.getElementById('qa-upload-note');
+    if (!files || !files.length) return false;
+    if (note) note.replaceChildren();
+    const big = limit ? Array.from(files).filter((f) => f.size > limit) : [];
+    if (!big.length) return false;
+    ev.preventDefault(); ev.stopImmediatePropagation();
+    const mb = (n) => (n / 1048576).toFixed(n >= 1048576 ? 0 : 1) + ' MB';
+    if (note) {
+      const line = document.createElement('div'); line.className = 'qa-error'; line.setAttribute('role', 'alert');
+      line.textContent = big.map((f) => `${f.name}：文件大小 ${mb(f.size)}，超过上限 ${mb(limit)}`).join('；')
+        + '。这次选择的文件都没有上传，请去掉过大的文件后重新选择。';
+      note.append(line);
+    }
+    return true;
+  };
+  for (const type of ['input', 'change']) {
+    document.addEventListener(type, (ev) => {
+      const input = ev.target;
+      if (input.matches && input.matches('#qa-upload input[type=file]') && refuseBig(ev, input.files)) input.value = '';
+    }, true);
+  }
+  document.addEventListener('drop', (ev) => {
+    if (ev.target.closest && ev.target.closest('#qa-upload')) refuseBig(ev, ev.dataTransfer && ev.dataTransfer.files);
+  }, true);
   const waitList = setInterval(() => {
     if (document.getElementById('qa-history-list')) { clearInterval(waitList); show(); }
   }, 200);

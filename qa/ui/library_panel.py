@@ -39,6 +39,7 @@ def library_panel(librarian: Librarian, *, sources: gr.Dropdown, status: gr.HTML
                          api_visibility="private", queue=False, show_progress="hidden")
             return
         upload = gr.File(label=UPLOAD_LABEL, file_count="multiple", type="filepath", elem_id="qa-upload")
+        gr.HTML('<div id="qa-upload-note"></div>', padding=False)  # the page's script: files over the limit
         gr.HTML(_types_hint(librarian), padding=False)
         with gr.Row(equal_height=True):
             pick = gr.Dropdown(choices=service.sources(), value=[], multiselect=True, label="选择要删除的文档",
