@@ -176,7 +176,8 @@ class Librarian:
 def watch(work: Callable[[], Outcome], status: Callable[[], str], interval: float = 0.5
           ) -> Iterator[str | Outcome | LibraryRefused]:
     """Run `work` in a thread of its own and yield `status()` every `interval` seconds until it ends, then its
-    Outcome or the LibraryRefused it raised (any other QAError becomes one). For a Gradio generator handler."""
+    Outcome or the LibraryRefused it raised (any other QAError becomes one). For a Gradio generator handler: a
+    visitor who closes the page cancels the generator, never the rebuild half-way (the thread finishes it)."""
     box: list = []
 
     def run() -> None:
