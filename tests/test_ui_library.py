@@ -131,6 +131,8 @@ def test_bad_uploads_are_refused_in_chinese_and_nothing_else_is_lost(site):
     assert "run.exe：不支持 .exe 类型的文件" in message and "noext：不支持 无扩展名" in message
     with pytest.raises(LibraryRefused, match="DOCX"):  # unreadable: the library's reason for it
         librarian.add([("broken.docx", b"PK\x03\x04junk")])
+    with pytest.raises(LibraryRefused, match="gone.pdf：上传的文件已不在服务器上"):
+        librarian.add([str(site / "gone.pdf")])
     with pytest.raises(LibraryRefused, match="请先选择要上传的文件"):
         librarian.add([])
     with pytest.raises(LibraryRefused, match="请先选择要删除的文档"):

@@ -139,12 +139,15 @@ class Librarian:
             raise LibraryRefused(READ_ONLY)
         items, refused, renamed = [], [], []
         for upload in uploads or ():
-            name, size = (upload[0], len(upload[1])) if isinstance(upload, tuple) else \
-                (Path(upload).name, os.path.getsize(upload))
+            name = upload[0] if isinstance(upload, tuple) else Path(upload).name
             try:
+                size = len(upload[1]) if isinstance(upload, tuple) else os.path.getsize(upload)
                 safe = check_file(name, size, self.service.config)
             except FileRefused as exc:
                 refused.append(refusal_text(name, exc))
+                continue
+            except OSError:  # the upload's temporary copy is gone (Gradio cleaned its cache)
+                refused.append(f"{name}：上传的文件已不在服务器上，请重新上传")
                 continue
             if safe != name:
                 renamed.append(f"{name} 的文件名含有路径或不安全的字符，已改名为 {safe}")
