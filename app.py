@@ -1,6 +1,7 @@
 """The web page: `python app.py` serves the Q&A page on http://127.0.0.1:7860 (see `qa.ui`).
 
     python app.py [--host HOST] [--port PORT] [--index DIR] [--corpus DIR] [--workers N] [--auth USER:PASS]
+                  [--read-only]
 
 The port also follows GRADIO_SERVER_PORT. A missing index is built from the corpus first, with progress shown.
 """
@@ -23,12 +24,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="questions answered at once (default: one per CPU core)")
     parser.add_argument("--auth", default=None,
                         help="USER:PASS visitors must log in with (default $QA_AUTH; none: no login)")
+    parser.add_argument("--read-only", action="store_true", default=None,
+                        help="list the library only: no uploads or removals (default $QA_READ_ONLY)")
     args = parser.parse_args(argv)
 
     from qa.ui import serve  # Gradio is imported only here, never by `import qa`
 
     serve(index_dir=args.index, host=args.host, port=args.port, corpus_dir=args.corpus, workers=args.workers,
-          auth=args.auth)
+          auth=args.auth, read_only=args.read_only)
 
 
 if __name__ == "__main__":

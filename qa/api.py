@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .answer import Answer, compose
-from .build import BuildReport, build_index
+from .build import BuildReport, Progress, build_index
 from .citations import by_article
 from .config import DEFAULT, DEFAULT_BUILD, BuildConfig, QueryConfig
 from .distress import support_message
@@ -101,15 +101,16 @@ class QA:
         return self._articles
 
     # -- the library -----------------------------------------------------------------------------------------
-    def add(self, paths: Iterable[str | Path], *, corpus: str | Path | None = None, progress: bool = False,
+    def add(self, paths: Iterable[str | Path], *, corpus: str | Path | None = None, progress: Progress = False,
             replace_existing: bool = False) -> "LibraryChange":
         """Copy files into the corpus folder and rebuild incrementally; returns the change and the reloaded QA
-        (`change.qa`). Names are sanitised; types and sizes checked against `QueryConfig.library_types` / `library_max_bytes`."""
+        (`change.qa`). Names are sanitised; types and sizes checked against `QueryConfig.library_types` / `library_max_bytes`.
+        `progress`: True for progress bars, or a callable (stage, done, total) — see `qa.build.ProgressFn`."""
         from .library import add_files
 
         return add_files(self, paths, corpus=corpus, progress=progress, replace_existing=replace_existing)
 
-    def remove(self, docs: Iterable[str], *, corpus: str | Path | None = None, progress: bool = False) -> "LibraryChange":
+    def remove(self, docs: Iterable[str], *, corpus: str | Path | None = None, progress: Progress = False) -> "LibraryChange":
         """Take documents (by file name as listed in `sources`) out of the corpus folder and rebuild
         incrementally. Removed files are moved to the corpus's `.removed/` folder, never deleted."""
         from .library import remove_files

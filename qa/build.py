@@ -7,7 +7,7 @@ import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
@@ -24,6 +24,22 @@ from .text import fold_recipe
 log = logging.getLogger(__name__)
 EMBED_BATCH = 32  # passages per model call: speed only, the vectors are the same
 _PROGRESS_BYTES = 5_000_000  # corpora above this show a progress bar with an ETA for reading and BM25 indexing
+
+# A build's progress for a caller's own display (the web page's status line): (stage, done, total) with stage one
+# of "reading" (files), "indexing" (BM25), "embedding" (passages), "sentences", "writing"; total 0 when unknown.
+# `progress=True` shows tqdm bars instead; a callable gets these calls and no bars are drawn.
+ProgressFn = Callable[[str, int, int], None]
+Progress = Union[bool, ProgressFn]
+
+
+def _report(progress: Progress, stage: str, done: int = 0, total: int = 0) -> None:
+    if callable(progress):
+        progress(stage, done, total)
+
+
+def _bars(progress: Progress) -> bool:
+    """tqdm bars only when asked with True: a caller that passed a callable draws its own."""
+    return bool(progress) and not callable(progress)
 
 
 @dataclass(frozen=True)
@@ -70,31 +86,39 @@ def _reuse(keys: Sequence[str], reusable: dict[str, np.ndarray], dim: int) -> tu
 
 
 def _embed_rows(rows: Iterable[tuple[int, str]], total: int, keys: Sequence[str], vectors: np.ndarray,
-                embedder: Embedder, batch: int, progress: bool, unit: str, journal: EmbeddingJournal) -> None:
+                embedder: Embedder, batch: int, progress: Progress, unit: str, journal: EmbeddingJournal) -> None:
     """Embed (row, text) pairs batch by batch into `vectors`; each batch is committed to the journal before the
     next, so a build that is killed and run again embeds only the rest."""
     from tqdm import tqdm
 
     desc = "embedding" if unit == "chunk" else "sentences"
-    with tqdm(total=total, unit=unit, desc=desc, disable=not progress or not total, leave=False) as bar:
+    stage = "embedding" if unit == "chunk" else "sentences"
+    done = 0
+    with tqdm(total=total, unit=unit, desc=desc, disable=not _bars(progress) or not total, leave=False) as bar:
         ids: list[int] = []
         texts: list[str] = []
+
+        def flush() -> None:
+            nonlocal done
+            vectors[ids] = embedder.embed_passages(texts)
+            journal.add([keys[i] for i in ids], vectors[ids])
+            bar.update(len(ids))
+            done += len(ids)
+            _report(progress, stage, done, total)
+
+        _report(progress, stage, 0, total)
         for row, text in rows:
             ids.append(row)
             texts.append(text)
             if len(ids) == batch:
-                vectors[ids] = embedder.embed_passages(texts)
-                journal.add([keys[i] for i in ids], vectors[ids])
-                bar.update(len(ids))
+                flush()
                 ids, texts = [], []
         if ids:
-            vectors[ids] = embedder.embed_passages(texts)
-            journal.add([keys[i] for i in ids], vectors[ids])
-            bar.update(len(ids))
+            flush()
 
 
 def _embed(written: Iterator[tuple[Chunk, str]], keys: Sequence[str], embedder: Embedder,
-           reusable: dict[str, np.ndarray], batch: int, progress: bool,
+           reusable: dict[str, np.ndarray], batch: int, progress: Progress,
            journal: EmbeddingJournal) -> tuple[np.ndarray, int]:
     """Passage vectors: reused where the old index or an interrupted build's journal has them, else embedded. The
     chunks are streamed back from the chunk store already written (`written`), never held all at once."""
@@ -120,10 +144,19 @@ def _nothing_readable(paths: Sequence[Path], skipped: list[Skipped]) -> str:
     return f"no readable documents in {where} ({len(skipped)} skipped{': ' + reasons if reasons else ''})"
 
 
-def _read_with_progress(files: Sequence[SourceFile], skipped: list[Skipped], progress: bool) -> Iterator[Document]:
+def _read_with_progress(files: Sequence[SourceFile], skipped: list[Skipped], progress: Progress) -> Iterator[Document]:
     """Documents one file at a time, with a progress bar in bytes (its rate and ETA say how long a big build
     will take: chunks are segmented for BM25 as they are read) when the corpus is large enough for it to matter."""
     total = sum(f.size for f in files)
+    if callable(progress):
+
+        def reported() -> Iterator[SourceFile]:
+            for n, file in enumerate(files):
+                _report(progress, "reading", n, len(files))
+                yield file
+
+        yield from read_documents(reported(), skipped)
+        return
     if not progress or total < _PROGRESS_BYTES:
         yield from read_documents(files, skipped)
         return
@@ -164,7 +197,7 @@ class _Count:
             yield row
 
 
-def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], build: BuildConfig, progress: bool,
+def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], build: BuildConfig, progress: Progress,
                  take: Callable[[Chunk], None]) -> Iterator[dict]:
     """Document rows for the store, one document at a time; its chunks are handed to `take` as they are made,
     numbered 0, 1, 2 … in order (a skipped document leaves no gap: chunk_id is a position)."""
@@ -186,7 +219,7 @@ def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], build: Bui
 
 
 def embed_sentences(chunks: Iterable[Chunk], embedder: Embedder, reusable: dict[str, np.ndarray], batch: int,
-                    progress: bool, journal: EmbeddingJournal, chunk_vectors: np.ndarray | None = None
+                    progress: Progress, journal: EmbeddingJournal, chunk_vectors: np.ndarray | None = None
                     ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, int]:
     """One vector per distinct answer-sized sentence of the chunks (overlaps embedded once), plus the chunk → rows
     CSR map. Sentences are embedded shortest first so that a batch pads little. A chunk that is one sentence
@@ -225,9 +258,10 @@ def build_index(
     index_dir: str | Path,
     *,
     build: BuildConfig = DEFAULT_BUILD,
-    progress: bool = False,
+    progress: Progress = False,
     embedder: Embedder | None = None,
 ) -> BuildReport:
+    """`progress`: True for tqdm bars, or a `ProgressFn` called with each stage's progress."""
     started = time.perf_counter()
     target = Path(index_dir)
     paths = [Path(p) for p in paths]
@@ -260,6 +294,7 @@ def build_index(
         if not keys:
             raise CorpusError(_nothing_readable(paths, skipped))
         _release_free_memory()  # what reading and chunking freed goes back before BM25's arrays are allocated
+        _report(progress, "indexing")
         writer.write_bm25(*lexical.finish())
         del lexical
         _release_free_memory()
@@ -285,6 +320,7 @@ def build_index(
                     vectors)
                 writer.write_sentence_vectors(s_vectors, s_keys, s_indptr, s_rows)
             del reusable
+        _report(progress, "writing")
         writer.commit(
             {
                 "created": now_iso(),

@@ -228,12 +228,14 @@ def evaluate(file, index, qrels, mode, fusion, as_json):
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Questions answered at once. Default: one per CPU core.")
 @click.option("--auth", default=None, metavar="USER:PASS", help="Ask visitors to log in. Default: $QA_AUTH.")
+@click.option("--read-only", "read_only", is_flag=True, default=None,
+              help="Visitors can list the library but not upload or remove documents. Default: $QA_READ_ONLY.")
 @_friendly
-def serve(index, host, port, workers, auth):
+def serve(index, host, port, workers, auth, read_only):
     """Start the web Q&A page."""
     from .ui import serve as serve_ui
 
-    serve_ui(index_dir=index, host=host, port=port, workers=workers, auth=auth)
+    serve_ui(index_dir=index, host=host, port=port, workers=workers, auth=auth, read_only=read_only)
 
 
 

@@ -79,7 +79,7 @@ class QueryConfig:
 
     # library management (QA.add / QA.remove, `qa add` / `qa remove`, the web page's upload): what may be added
     library_read_only: bool = False  # a public deployment: add/remove refused (the web page hides them)
-    library_max_bytes: int = 50 * 1024 * 1024
+    library_max_bytes: int = 50 * 1024 * 1024  # also the web page's upload limit (Gradio's max_file_size)
     library_types: tuple[str, ...] = (".txt", ".md", ".markdown", ".jsonl", ".html", ".htm", ".pdf", ".docx",
                                       ".png", ".jpg", ".jpeg")
 
@@ -88,7 +88,6 @@ class QueryConfig:
 
     # --- the web page and people in distress (qa/ui/, qa/distress.py) ---
     k_max: int = 10  # the most passages a question may ask for on the web page and its API: one limit for both
-    web_max_file_size: str = "5mb"  # Gradio refuses larger uploads (POST /gradio_api/upload); the page has none
     web_workers: int | None = None  # questions answered at once by the web app; None: one per CPU core
     # A question that signals distress (qa/distress.py) gets this first, instead of 「未找到相关内容」.
     distress_message: str = (

@@ -26,7 +26,8 @@ from .errors import ConfigError, CorpusError
 
 if TYPE_CHECKING:
     from .api import QA
-    from .build import BuildReport
+    from .build import BuildReport, Progress
+    from .config import QueryConfig
 
 REMOVED_DIR = ".removed"
 MAX_NAME_CHARS = 120
@@ -57,6 +58,38 @@ class LibraryChange:
         if self.report:
             parts.append(self.report.summary())
         return "; ".join(parts) or "nothing changed"
+
+
+class FileRefused(CorpusError):
+    """A file the library will not take, and by which rule: `reason` is "size" (over `limit` bytes) or "type"
+    (its `suffix` is not on the allow-list), so a caller can word the refusal in its own language."""
+
+    def __init__(self, message: str, reason: str, *, size: int = 0, limit: int = 0, suffix: str = "") -> None:
+        super().__init__(message)
+        self.reason, self.size, self.limit, self.suffix = reason, size, limit, suffix
+
+
+class NothingAdded(CorpusError):
+    """Every file given to `add_files` was refused; `refused` holds one "name: reason" line each."""
+
+    def __init__(self, refused: list[str]) -> None:
+        super().__init__("nothing added: " + "; ".join(refused))
+        self.refused = tuple(refused)
+
+
+def check_file(name: str, size: int, config: "QueryConfig") -> str:
+    """The safe name a file of `size` bytes would be added under; FileRefused when it is over the size limit or
+    its type is not allowed. The web page checks uploads with this before it hands them to `add_files`."""
+    if size > config.library_max_bytes:
+        raise FileRefused(f"{size / 1e6:.1f} MB is over the limit of {config.library_max_bytes / 1e6:.0f} MB",
+                          "size", size=size, limit=config.library_max_bytes)
+    safe = safe_name(name)
+    suffix = os.path.splitext(safe)[1].lower()
+    allowed = {t.lower() for t in config.library_types}
+    if suffix not in allowed:
+        raise FileRefused(f"type {suffix or '(none)'} is not allowed ({', '.join(sorted(allowed))})", "type",
+                          suffix=suffix)
+    return safe
 
 
 def safe_name(name: str) -> str:
@@ -108,7 +141,7 @@ def _roots(qa: "QA", folder: Path) -> list[Path]:
     return roots
 
 
-def _rebuild(qa: "QA", folder: Path, progress: bool) -> tuple["BuildReport", "QA"]:
+def _rebuild(qa: "QA", folder: Path, progress: "Progress") -> tuple["BuildReport", "QA"]:
     from .api import QA
     from .build import build_index
 
@@ -130,19 +163,15 @@ def _readable(name: str, data: bytes) -> str | None:
     return skipped[0].reason if skipped else "no document in it"
 
 
-def _load_item(item: Item, limit: int) -> tuple[str, bytes]:
+def _load_item(item: Item, config: "QueryConfig") -> tuple[str, bytes]:
+    """(safe name, content) of a file that passes `check_file`; its content is read only then."""
     if isinstance(item, tuple):
         name, data = item
-        if len(data) > limit:
-            raise CorpusError(f"{len(data) / 1e6:.1f} MB is over the limit of {limit / 1e6:.0f} MB")
-        return str(name), bytes(data)
+        return check_file(str(name), len(data), config), bytes(data)
     path = Path(item)
     if not path.is_file():
         raise CorpusError("not a regular file" if path.exists() else "no such file")
-    size = path.stat().st_size
-    if size > limit:
-        raise CorpusError(f"{size / 1e6:.1f} MB is over the limit of {limit / 1e6:.0f} MB")
-    return path.name, path.read_bytes()
+    return check_file(path.name, path.stat().st_size, config), path.read_bytes()
 
 
 def _free_name(folder: Path, name: str, data: bytes, replace_existing: bool) -> tuple[Path, bool]:
@@ -173,22 +202,16 @@ def _write(target: Path, data: bytes) -> None:
         raise
 
 
-def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = None, progress: bool = False,
+def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = None, progress: "Progress" = False,
               replace_existing: bool = False) -> LibraryChange:
     _writable(qa)
     folder = corpus_folder(qa, corpus)
-    config = qa.config
-    allowed = {t.lower() for t in config.library_types}
     added, refused = [], []
     with _lock(qa.directory):
         for item in items:
             shown = item[0] if isinstance(item, tuple) else str(item)
             try:
-                raw_name, data = _load_item(item, config.library_max_bytes)
-                name = safe_name(raw_name)
-                suffix = os.path.splitext(name)[1].lower()
-                if suffix not in allowed:
-                    raise CorpusError(f"type {suffix or '(none)'} is not allowed ({', '.join(sorted(allowed))})")
+                name, data = _load_item(item, qa.config)
                 problem = _readable(name, data)
                 if problem:
                     raise CorpusError(problem)
@@ -202,14 +225,14 @@ def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = No
                 refused.append(f"{shown}: {exc}")
         if not added:
             if refused:
-                raise CorpusError("nothing added: " + "; ".join(refused))
+                raise NothingAdded(refused)
             return LibraryChange((), (), (), None, qa)
         report, reloaded = _rebuild(qa, folder, progress)
     return LibraryChange(tuple(added), (), tuple(refused), report, reloaded)
 
 
 def remove_files(qa: "QA", docs: Iterable[str], *, corpus: str | Path | None = None,
-                 progress: bool = False) -> LibraryChange:
+                 progress: "Progress" = False) -> LibraryChange:
     _writable(qa)
     folder = corpus_folder(qa, corpus)
     sources = set(qa.sources)

@@ -9,36 +9,16 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-from tests.ui_fixtures import XSS_QUESTION, qa_obj, ui_corpus  # noqa: F401 (fixtures)
+from tests.ui_fixtures import (  # noqa: F401 (fixtures)
+    BOX, DESKTOP, PHONE, XSS_QUESTION, answered, ask_in_page, browser, free_port, open_page, page, qa_obj, ui_corpus,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword is deprecated).*")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
-DESKTOP = {"width": 1100, "height": 1300}
-PHONE = {"width": 390, "height": 844}
-BOX = "#qa-question textarea, #qa-question input"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +26,7 @@ def server(qa_obj):
     from qa.ui import build_app, launch_kwargs
 
     app = build_app(qa_obj, workers=2)
-    port = _free_port()
+    port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                **launch_kwargs(workers=2))
     try:
@@ -122,7 +102,7 @@ def test_served_app_builds_missing_index_then_answers(ui_corpus, tmp_path):
     from qa.ui import build_app, launch_kwargs
 
     app = build_app(tmp_path / "index", corpus_dir=ui_corpus, model="hash:64")
-    port = _free_port()
+    port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs())
     try:
         result = Client(f"http://127.0.0.1:{port}/", verbose=False).predict("被强制下款的钱需要还吗？", api_name="/ask")
@@ -135,66 +115,9 @@ def test_served_app_builds_missing_index_then_answers(ui_corpus, tmp_path):
 # ------------------------------------------------------------------------------------------------ real browser
 
 
-@pytest.fixture(scope="module")
-def browser():  # the tests that use it are marked slow (a real browser), still part of the default run
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def open_page(browser, server):
-    """Opens the page in a fresh browser context (desktop by default) and checks nothing leaves 127.0.0.1."""
-    contexts, external, errors = [], [], []
-
-    def record(request):
-        if not request.url.startswith(("http://127.0.0.1", "data:", "blob:", "about:")):
-            external.append(request.url)
-
-    def open_(path: str = "", viewport: dict = DESKTOP, *, base: str | None = None, wait_box: bool = True,
-              **options):
-        phone = viewport == PHONE
-        context = browser.new_context(locale="zh-CN", viewport=viewport, has_touch=phone, is_mobile=phone,
-                                      **options)
-        context.on("request", record)
-        contexts.append(context)
-        pg = context.new_page()
-        pg.on("pageerror", lambda exc: errors.append(str(exc)))
-        pg.goto((base or server) + path, wait_until="domcontentloaded", timeout=60_000)
-        if wait_box:
-            pg.locator(BOX).first.wait_for(timeout=60_000)
-        return pg
-
-    yield open_
-    for context in contexts:
-        context.close()
-    assert not external, f"the page tried to reach outside 127.0.0.1: {external}"
-    assert not errors, errors
-
-
-@pytest.fixture
-def page(open_page):
-    return open_page()
-
-
-def _ask_in_page(pg, question: str, *, enter: bool = True) -> None:
-    box = pg.locator(BOX).first
-    box.fill(question)
-    if enter:
-        box.press("Enter")
-    else:
-        pg.locator("#qa-ask").click()
-
-
 @pytest.mark.slow
 def test_browser_question_enter_shows_cited_passage(page, tmp_path):
-    _ask_in_page(page, "被强制下款的钱需要还吗？")
+    ask_in_page(page, "被强制下款的钱需要还吗？")
     card = page.locator("#qa-answer .qa-card").first
     card.wait_for(timeout=30_000)
     text = page.locator("#qa-answer").inner_text()
@@ -209,7 +132,7 @@ def test_browser_question_enter_shows_cited_passage(page, tmp_path):
 
 @pytest.mark.slow
 def test_browser_script_passage_is_text_and_never_runs(page, tmp_path):
-    _ask_in_page(page, XSS_QUESTION, enter=False)
+    ask_in_page(page, XSS_QUESTION, enter=False)
     page.locator("#qa-answer .qa-card").first.wait_for(timeout=30_000)
     text = page.locator("#qa-answer").inner_text()
     # shown literally (the library's cleaning drops Markdown's "__" from window.__xss, nothing else)
@@ -227,7 +150,7 @@ def test_browser_script_passage_is_text_and_never_runs(page, tmp_path):
 
 @pytest.mark.slow
 def test_browser_blank_question_prompts_and_example_click_answers(page):
-    _ask_in_page(page, "   ")
+    ask_in_page(page, "   ")
     page.locator("#qa-answer .qa-prompt").wait_for(timeout=30_000)
     assert page.locator(".toast-body, .toast-wrap .error").count() == 0
     page.get_by_role("button", name="可以向哪些部门投诉暴力催收？").click()
@@ -243,15 +166,11 @@ def test_browser_source_filter_and_advanced_options(page):
     page.keyboard.press("Escape")
     page.get_by_text("高级").click()
     page.get_by_label("关键词检索").check()
-    _ask_in_page(page, "借款人遇到暴力催收，协商还款需要准备哪些材料？")  # both documents match
+    ask_in_page(page, "借款人遇到暴力催收，协商还款需要准备哪些材料？")  # both documents match
     page.locator("#qa-answer .qa-card").first.wait_for(timeout=30_000)
     text = page.locator("#qa-answer").inner_text()
     assert "collection.txt" in text and "loan.txt" not in text  # the filter holds
     assert "检索方式：关键词检索" in text
-
-
-def _answered(pg) -> None:
-    pg.locator("#qa-answer .qa-card, #qa-answer .qa-support, #qa-answer .qa-error").first.wait_for(timeout=30_000)
 
 
 # ------------------------------------------------------------------------------------------- issue 12, item by item
@@ -259,12 +178,16 @@ def _answered(pg) -> None:
 
 @pytest.mark.slow
 def test_upload_over_the_size_limit_is_refused(page, server):
+    import httpx
+
     from qa.config import DEFAULT
 
-    big = page.request.post(server + "gradio_api/upload", multipart={
-        "files": {"name": "big.bin", "mimeType": "application/octet-stream", "buffer": b"\0" * (60 * 1024 * 1024)}})
-    assert big.status >= 400, big.status
-    assert "5" in DEFAULT.web_max_file_size  # the documented limit (README: 5 MB)
+    assert DEFAULT.library_max_bytes == 50 * 1024 * 1024  # the documented limit (README: 50 MB), page and library
+    # sent with httpx: Playwright's request API takes minutes to carry 100 MB to the browser process and back
+    big = httpx.post(server + "gradio_api/upload", timeout=120,
+                     files={"files": ("big.pdf", b"\0" * (100 * 1024 * 1024), "application/pdf")})
+    assert big.status_code == 413, big.status_code
+    assert str(DEFAULT.library_max_bytes) in big.text  # Gradio names the limit (the page says it in Chinese first)
     small = page.request.post(server + "gradio_api/upload", multipart={
         "files": {"name": "small.txt", "mimeType": "text/plain", "buffer": b"hello"}})
     assert small.ok  # the limit refuses size, not uploads as such
@@ -277,7 +200,7 @@ def test_open_host_warns_and_auth_asks_visitors_to_log_in(qa_obj, open_page, cap
     from qa.ui.server import serve
 
     monkeypatch.delenv("QA_AUTH", raising=False)
-    port = _free_port()
+    port = free_port()
     app = serve(qa_obj.directory, host="0.0.0.0", port=port, block=False, workers=1)
     app.close()
     out = capsys.readouterr().out
@@ -285,7 +208,7 @@ def test_open_host_warns_and_auth_asks_visitors_to_log_in(qa_obj, open_page, cap
     assert len(warnings) == 1 and "没有登录" in warnings[0] and "--auth" in warnings[0] and "QA_AUTH" in warnings[0]
 
     monkeypatch.setenv("QA_AUTH", "ann:s3cret")
-    port = _free_port()
+    port = free_port()
     app = serve(qa_obj.directory, host="127.0.0.1", port=port, block=False, workers=1)
     try:
         assert "警告" not in capsys.readouterr().out
@@ -309,8 +232,8 @@ def test_phone_scrolls_to_the_answer_and_touch_targets_are_44px(open_page):
     pg = open_page(viewport=PHONE)
     for button in pg.locator(".qa-example").all() + [pg.locator("#qa-ask")]:
         assert button.bounding_box()["height"] >= 44
-    _ask_in_page(pg, "被强制下款的钱需要还吗？")
-    _answered(pg)
+    ask_in_page(pg, "被强制下款的钱需要还吗？")
+    answered(pg)
     pg.wait_for_timeout(1200)  # smooth scrolling
     top = pg.locator("#qa-answer").bounding_box()["y"]
     assert -2 <= top < PHONE["height"] / 2, f"the answer starts at {top}px on an {PHONE['height']}px screen"
@@ -327,7 +250,7 @@ def test_phone_scrolls_to_the_answer_and_touch_targets_are_44px(open_page):
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_q_in_the_address_asks_on_load(open_page, viewport):
     pg = open_page("?q=" + "协商还款需要准备哪些材料？", viewport=viewport)
-    _answered(pg)
+    answered(pg)
     assert pg.locator(BOX).first.input_value() == "协商还款需要准备哪些材料？"
     assert "loan.txt" in pg.locator("#qa-answer").inner_text()
 
@@ -337,19 +260,19 @@ def test_the_address_follows_the_question_so_reload_keeps_the_answer(open_page):
     from urllib.parse import parse_qs, urlparse
 
     pg = open_page(viewport=PHONE)
-    _ask_in_page(pg, "可以向哪些部门投诉暴力催收？")
+    ask_in_page(pg, "可以向哪些部门投诉暴力催收？")
     pg.locator('#qa-answer .qa-answer[data-question="可以向哪些部门投诉暴力催收？"]').wait_for(timeout=30_000)
     assert parse_qs(urlparse(pg.url).query)["q"] == ["可以向哪些部门投诉暴力催收？"]
     pg.reload(wait_until="domcontentloaded")
-    _answered(pg)
+    answered(pg)
     assert "collection.txt" in pg.locator("#qa-answer").inner_text()
 
 
 @pytest.mark.slow
 def test_copy_button_copies_sentences_and_sources(open_page):
     pg = open_page(permissions=["clipboard-read", "clipboard-write"])
-    _ask_in_page(pg, "被强制下款的钱需要还吗？")
-    _answered(pg)
+    ask_in_page(pg, "被强制下款的钱需要还吗？")
+    answered(pg)
     pg.locator("#qa-answer .qa-copy").click()
     pg.get_by_text("已复制").wait_for(timeout=5_000)
     copied = pg.evaluate("navigator.clipboard.readText()")
@@ -363,7 +286,7 @@ def test_copy_button_copies_sentences_and_sources(open_page):
 def test_recent_questions_are_kept_in_this_browser_only(open_page, browser, server):
     pg = open_page(viewport=PHONE)
     for q in ("协商还款需要准备哪些材料？", "可以向哪些部门投诉暴力催收？"):
-        _ask_in_page(pg, q)
+        ask_in_page(pg, q)
         pg.locator(f'#qa-answer .qa-answer[data-question="{q}"]').wait_for(timeout=30_000)
     pg.reload(wait_until="domcontentloaded")
     items = pg.locator("#qa-history-list .qa-history-item")
@@ -402,23 +325,23 @@ def test_top_k_out_of_range_is_refused_visibly(open_page, viewport):
     pg.locator("#qa-advanced").get_by_text("高级").click()
     k = pg.locator("#qa-topk input").first
     k.fill("50")
-    _ask_in_page(pg, "催收")
+    ask_in_page(pg, "催收")
     error = pg.locator("#qa-answer .qa-error")
     error.wait_for(timeout=30_000)
     assert "1 到 10" in error.inner_text() and "50" in error.inner_text()
     k.fill("0")
-    _ask_in_page(pg, "协商还款")
+    ask_in_page(pg, "协商还款")
     pg.locator("#qa-answer .qa-error:has-text('收到 0')").wait_for(timeout=30_000)
     k.fill("2")
-    _ask_in_page(pg, "协商还款")
-    _answered(pg)
+    ask_in_page(pg, "协商还款")
+    answered(pg)
     assert pg.locator("#qa-answer .qa-card").count() <= 2
 
 
 @pytest.mark.slow
 def test_simplified_traditional_toggle_converts_display_not_citation(open_page):
     pg = open_page()
-    _ask_in_page(pg, "与平台协商还款时应当说明什么困难")
+    ask_in_page(pg, "与平台协商还款时应当说明什么困难")
     card = pg.locator("#qa-answer .qa-card:has(code:text-is('traditional.txt'))").first
     card.wait_for(timeout=30_000)
     assert "與平台" in card.inner_text()
@@ -436,8 +359,8 @@ def test_simplified_traditional_toggle_converts_display_not_citation(open_page):
 
 @pytest.mark.slow
 def test_answer_sentence_is_marked_inside_its_cited_card(page):
-    _ask_in_page(page, "被强制下款的钱需要还吗？")
-    _answered(page)
+    ask_in_page(page, "被强制下款的钱需要还吗？")
+    answered(page)
     first = page.locator("#qa-answer .qa-sentences p").first
     n = re.search(r"\[(\d+)\]", first.inner_text()).group(1)
     sentence = first.inner_text().rsplit("[", 1)[0].strip()
@@ -451,7 +374,7 @@ def test_answer_sentence_is_marked_inside_its_cited_card(page):
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_people_in_distress_get_the_hotline_not_not_found(open_page, question, viewport):
     pg = open_page(viewport=viewport)
-    _ask_in_page(pg, question)
+    ask_in_page(pg, question)
     support = pg.locator("#qa-answer .qa-support")
     try:
         support.wait_for(timeout=30_000)
@@ -475,7 +398,7 @@ def test_workers_default_by_cores_and_concurrent_callers_overlap(qa_obj):
     app = build_app(qa_obj)
     assert app.qa_workers == default_workers()
     app = build_app(qa_obj, workers=4)
-    port = _free_port()
+    port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                **launch_kwargs(workers=4))
     try:

@@ -1,7 +1,9 @@
-"""Shared by the web-page tests: a tiny corpus (with an XSS document) and its index with the fake embedder
-(pytest fixtures: import them into the test module)."""
+"""Shared by the web-page tests: a tiny corpus (with an XSS document) and its index with the fake embedder, and
+a headless Chromium opening the page served by the test module's own `server` fixture (pytest fixtures: import
+them into the test module)."""
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,86 @@ def qa_obj(ui_corpus, tmp_path_factory):
     idx = tmp_path_factory.mktemp("ui") / "idx"
     QA.build(sorted(ui_corpus.glob("*.txt")), idx, model="hash:64", progress=False)
     return QA.load(idx)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+DESKTOP = {"width": 1100, "height": 1300}
+PHONE = {"width": 390, "height": 844}
+BOX = "#qa-question textarea, #qa-question input"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():  # the tests that use it are marked slow (a real browser), still part of the default run
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def open_page(browser, server):
+    """Opens the page in a fresh browser context (desktop by default) and checks nothing leaves 127.0.0.1."""
+    contexts, external, errors = [], [], []
+
+    def record(request):
+        if not request.url.startswith(("http://127.0.0.1", "data:", "blob:", "about:")):
+            external.append(request.url)
+
+    def open_(path: str = "", viewport: dict = DESKTOP, *, base: str | None = None, wait_box: bool = True,
+              **options):
+        phone = viewport == PHONE
+        context = browser.new_context(locale="zh-CN", viewport=viewport, has_touch=phone, is_mobile=phone,
+                                      **options)
+        context.on("request", record)
+        contexts.append(context)
+        pg = context.new_page()
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        pg.goto((base or server) + path, wait_until="domcontentloaded", timeout=60_000)
+        if wait_box:
+            pg.locator(BOX).first.wait_for(timeout=60_000)
+        return pg
+
+    yield open_
+    for context in contexts:
+        context.close()
+    assert not external, f"the page tried to reach outside 127.0.0.1: {external}"
+    assert not errors, errors
+
+
+@pytest.fixture
+def page(open_page):
+    return open_page()
+
+
+def ask_in_page(pg, question: str, *, enter: bool = True) -> None:
+    box = pg.locator(BOX).first
+    box.fill(question)
+    if enter:
+        box.press("Enter")
+    else:
+        pg.locator("#qa-ask").click()
+
+
+def answered(pg) -> None:
+    pg.locator("#qa-answer .qa-card, #qa-answer .qa-support, #qa-answer .qa-error").first.wait_for(timeout=30_000)

@@ -66,6 +66,20 @@ CSS = """
   white-space: nowrap; }
 .qa-history-clear { color: #6b7280; border-style: dashed; }
 #qa-script label, #qa-mode label { min-height: 44px; }
+/* the 资料库 panel: a table that scrolls sideways on a phone rather than squeezing the file names */
+.qa-library-count { color: #4b5563; font-size: 14px; margin: 0 0 6px 0; }
+.qa-table-wrap { overflow-x: auto; }
+.qa-library-table { border-collapse: collapse; width: 100%; font-size: 14px; line-height: 1.5; }
+.qa-library-table th, .qa-library-table td { border-bottom: 1px solid #e5e7eb; padding: 6px 8px; text-align: left;
+  vertical-align: top; }
+.qa-library-table th { color: #4b5563; font-weight: 600; white-space: nowrap; }
+.qa-library-table td code { font-size: 13px; word-break: break-all; }
+.qa-library-table .qa-num-cell { text-align: right; }
+.qa-status.qa-library-done { color: #14532d; background: #f0fdf4; border-left-color: #16a34a; }
+#qa-library button { min-height: 44px; }
+@media (max-width: 600px) {
+  .qa-library-table th:nth-child(5), .qa-library-table td:nth-child(5) { display: none; }
+}
 /* Gradio's footer: the links we keep, without the separator left by the ones we removed */
 footer .divider, footer .separator { display: none !important; }
 """
@@ -134,6 +148,35 @@ JS = """
     btn.textContent = ok ? '已复制' : '复制失败，请手动选择文字';
     setTimeout(() => { btn.textContent = '复制答案'; }, 2000);
   });
+  // The upload limit (Gradio's max_file_size, set from the library's library_max_bytes): a selection or drop with
+  // a file over it is stopped here, before Gradio sees it, and said in Chinese (Gradio's own notice is English).
+  // The server refuses such an upload anyway.
+  const refuseBig = (ev, files) => {
+    const limit = (window.gradio_config || {}).max_file_size;
+    const note = document.getElementById('qa-upload-note');
+    if (!files || !files.length) return false;
+    if (note) note.replaceChildren();
+    const big = limit ? Array.from(files).filter((f) => f.size > limit) : [];
+    if (!big.length) return false;
+    ev.preventDefault(); ev.stopImmediatePropagation();
+    const mb = (n) => (n / 1048576).toFixed(n >= 1048576 ? 0 : 1) + ' MB';
+    if (note) {
+      const line = document.createElement('div'); line.className = 'qa-error'; line.setAttribute('role', 'alert');
+      line.textContent = big.map((f) => `${f.name}：文件大小 ${mb(f.size)}，超过上限 ${mb(limit)}`).join('；')
+        + '。这次选择的文件都没有上传，请去掉过大的文件后重新选择。';
+      note.append(line);
+    }
+    return true;
+  };
+  for (const type of ['input', 'change']) {
+    document.addEventListener(type, (ev) => {
+      const input = ev.target;
+      if (input.matches && input.matches('#qa-upload input[type=file]') && refuseBig(ev, input.files)) input.value = '';
+    }, true);
+  }
+  document.addEventListener('drop', (ev) => {
+    if (ev.target.closest && ev.target.closest('#qa-upload')) refuseBig(ev, ev.dataTransfer && ev.dataTransfer.files);
+  }, true);
   const waitList = setInterval(() => {
     if (document.getElementById('qa-history-list')) { clearInterval(waitList); show(); }
   }, 200);

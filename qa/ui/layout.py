@@ -14,7 +14,10 @@ from ..api import QA
 from ..errors import EmptyQuestionError, QAError
 from . import render
 from .assets import CSS, EXAMPLES, FONT, FONT_MONO, JS, TITLE
-from .service import Reply, Service, run_question
+from .librarian import Librarian
+from .library_panel import library_panel
+from .service import Reply, Service, read_only_from_env, run_question
+
 
 def default_workers() -> int:
     """Questions answered at once by default: one per CPU core (the work is CPU-bound)."""
@@ -29,6 +32,9 @@ def launch_kwargs(max_file_size: str | int | None = None, workers: int | None = 
     """What `launch()` needs besides host/port: offline theme, our CSS and script, an upload size limit, no share
     link, no SSR, no traffic statistics (the API panel would show them to every visitor).
 
+    The upload limit is the library's (`QueryConfig.library_max_bytes`) unless given: Gradio refuses a larger
+    file before it is stored, and the library would refuse it anyway.
+
     Gradio picks its own texts' language from the browser (its zh-CN/zh-TW catalogues). The footer keeps the API
     panel and drops the settings panel, whose PWA, Screen Studio and run-history sections Gradio only has in
     English and which visitors do not need; Gradio's progress text ("processing | 0.5s") is hidden in favour of
@@ -38,19 +44,21 @@ def launch_kwargs(max_file_size: str | int | None = None, workers: int | None = 
     return {
         "theme": theme(), "css": CSS, "js": JS, "share": False, "ssr_mode": False,
         "footer_links": ["api"],
-        "max_file_size": max_file_size or DEFAULT.web_max_file_size,
+        "max_file_size": max_file_size or DEFAULT.library_max_bytes,
         "enable_monitoring": False,
         "max_threads": max(40, 4 * (workers or default_workers())),
     }
 
 
 def build_app(qa_or_index_dir: QA | str | os.PathLike = "index", *, corpus_dir: str | Path | None = None,
-              model: str | None = None, workers: int | None = None) -> gr.Blocks:
+              model: str | None = None, workers: int | None = None, read_only: bool | None = None) -> gr.Blocks:
     """The page as a `gr.Blocks` (queue enabled). Pass a loaded `QA` or an index directory; a missing index
     directory is built from `corpus_dir` (default: `corpus/` beside it) in the background, with model `model`
-    (default: the library's). `workers`: questions answered at once (default: one per core).
+    (default: the library's). `workers`: questions answered at once (default: one per core). `read_only`
+    (default: $QA_READ_ONLY): the 资料库 panel lists documents only; uploads and removals are refused.
     Launch it with `app.launch(**launch_kwargs())` or use `serve()`."""
-    service = Service(qa_or_index_dir, corpus_dir=corpus_dir, model=model)
+    service = Service(qa_or_index_dir, corpus_dir=corpus_dir, model=model, read_only=read_only_from_env(read_only))
+    librarian = Librarian(service)
     workers = workers or service.config.web_workers or default_workers()
     config = service.config
 
@@ -137,6 +145,7 @@ def build_app(qa_or_index_dir: QA | str | os.PathLike = "index", *, corpus_dir: 
                                   elem_id="qa-topk")
                 mode = gr.Radio(choices=list(render.MODES), value=config.mode, label="检索方式", elem_id="qa-mode")
         answer = gr.HTML(render.render_prompt(), elem_id="qa-answer", min_height=80)
+        library_panel(librarian, sources=sources, status=status, page_status=service.status_html)
         last = gr.State(None)
         timer = gr.Timer(1.0, active=service.state.building)
 
@@ -159,5 +168,6 @@ def build_app(qa_or_index_dir: QA | str | os.PathLike = "index", *, corpus_dir: 
                  api_visibility="private", **{k: v for k, v in common.items() if k != "api_visibility"})
     app.queue(default_concurrency_limit=workers, max_size=None)
     app.qa_service = service  # for tests and callers that want to wait for a build
+    app.qa_librarian = librarian
     app.qa_workers = workers
     return app

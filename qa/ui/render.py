@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..answer import Answer
-
+from ..library import LibraryEntry
 from ..retrieve import Hit
 
 PROMPT = "请在上方输入您的问题，按回车或点击「提问」。也可以点一个示例问题试试。"
@@ -294,3 +294,40 @@ def display_dir(path: Path | str, base: Path | None = None) -> str:
         return path.name + "/"
 
 
+
+
+def _kind(entry: LibraryEntry) -> str:
+    kind = entry.kind.upper()
+    if entry.pages:
+        return f"{kind}（{entry.pages} 页）"
+    if entry.documents > 1:
+        return f"{kind}（{entry.documents} 条）"
+    return kind
+
+
+def _added(iso: str | None) -> str:
+    """2026-11-24T14:31:29+0000 → 2026-11-24 14:31 (the server's local time)."""
+    return iso[:16].replace("T", " ") if iso else "—"
+
+
+def render_library(entries: Sequence[LibraryEntry]) -> str:
+    """The 资料库 table: title, file (what removing takes), type, passages, when added — all escaped."""
+    if not entries:
+        return '<div class="qa-prompt">资料库里还没有文档。</div>'
+    rows = "".join(
+        f"<tr><td>{esc(e.title)}</td><td><code>{esc(e.source)}</code></td><td>{esc(_kind(e))}</td>"
+        f'<td class="qa-num-cell">{e.chunks}</td><td>{esc(_added(e.added))}</td></tr>'
+        for e in entries
+    )
+    total = sum(e.chunks for e in entries)
+    return (f'<div class="qa-library-count">共 {len(entries)} 个文件，{total} 个段落。</div>'
+            '<div class="qa-table-wrap"><table class="qa-library-table"><thead><tr><th>标题</th><th>文件</th>'
+            f"<th>类型</th><th>段落</th><th>加入时间</th></tr></thead><tbody>{rows}</tbody></table></div>")
+
+
+def render_library_status(message: str, state: str = "busy") -> str:
+    """The panel's one status line: "busy" (a rebuild in progress), "ok" (what changed) or "error"."""
+    if state == "error":
+        return render_error(message)
+    css = "qa-status qa-library-busy" if state == "busy" else "qa-status qa-library-done"
+    return f'<div class="{css}" role="status">{esc(message)}</div>'

@@ -34,18 +34,19 @@ def parse_auth(auth: str | None = None) -> tuple[str, str] | None:
 
 def serve(index_dir: str | Path = "index", host: str | None = None, port: int | None = None, *,
           corpus_dir: str | Path | None = None, model: str | None = None, workers: int | None = None,
-          auth: str | None = None, block: bool = True):
+          auth: str | None = None, read_only: bool | None = None, block: bool = True):
     """Start the page (blocks until Ctrl-C unless block=False). A missing index is built from `corpus_dir`
     (default `corpus/` beside the index directory) while the page shows progress. `auth` ("user:pass", default
-    $QA_AUTH) asks visitors to log in; without it, listening beyond this machine prints a one-line warning."""
+    $QA_AUTH) asks visitors to log in; without it, listening beyond this machine prints a one-line warning.
+    `read_only` (default $QA_READ_ONLY) hides the library's upload and remove controls and refuses both."""
     host, port = resolve_address(host, port)
     credentials = parse_auth(auth)
-    app = build_app(index_dir, corpus_dir=corpus_dir, model=model, workers=workers)
+    app = build_app(index_dir, corpus_dir=corpus_dir, model=model, workers=workers, read_only=read_only)
     if host not in LOOPBACK and credentials is None:
         print(NO_LOGIN_WARNING.format(host=host), flush=True)
     app.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, auth=credentials,
                auth_message="请输入用户名和密码。" if credentials else None,
-               **launch_kwargs(workers=app.qa_workers))
+               **launch_kwargs(max_file_size=app.qa_service.config.library_max_bytes, workers=app.qa_workers))
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(f"问答网页已启动：http://{shown}:{port}/（同时回答 {app.qa_workers} 个问题；按 Ctrl+C 停止）", flush=True)
     if block:

@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from ..answer import Answer
 from ..api import QA
@@ -20,8 +20,19 @@ from ..config import DEFAULT, QueryConfig
 from ..errors import EmptyQuestionError, IndexNotFoundError, QAError
 from .render import display_dir, esc, render_error
 
+if TYPE_CHECKING:
+    from ..library import LibraryChange
+
 BUILD_WAIT_S = 1800  # how long a question waits for a first-start index build
 CONTEXT_CHARS = 400
+TRUTHY = ("1", "true", "yes", "on")
+
+
+def read_only_from_env(flag: bool | None = None) -> bool:
+    """--read-only wins; otherwise $QA_READ_ONLY set to 1/true/yes/on (any case) makes the library read-only."""
+    if flag is not None:
+        return bool(flag)
+    return os.environ.get("QA_READ_ONLY", "").strip().lower() in TRUTHY
 
 
 class InvalidInputError(QAError):
@@ -47,10 +58,12 @@ class Reply:
 
 
 class Service:
-    """Holds the app's QA. With no index yet, builds it from `corpus_dir` in a thread and reports progress."""
+    """Holds the app's QA. With no index yet, builds it from `corpus_dir` in a thread and reports progress.
+    `read_only`: every QA it serves has `library_read_only` set, so the library itself refuses changes."""
 
     def __init__(self, qa_or_index_dir: QA | str | os.PathLike, corpus_dir: str | Path | None = None,
-                 model: str | None = None, clock: Callable[[], float] = time.monotonic):
+                 model: str | None = None, clock: Callable[[], float] = time.monotonic, read_only: bool = False):
+        self.read_only = read_only
         self.state = _State()
         self.ready = threading.Event()
         self.index_dir: Path | None = None
@@ -77,6 +90,8 @@ class Service:
         return self.state.qa.config if self.state.qa is not None else DEFAULT
 
     def _loaded(self, qa: QA) -> None:
+        if self.read_only and not qa.config.library_read_only:
+            qa = qa.with_config(library_read_only=True)
         self.state.qa = qa  # one assignment: a question sees the old QA or the new one, never half of either
         self.ready.set()
         threading.Thread(target=self._warm_up, args=(qa,), name="qa-warm-up", daemon=True).start()
@@ -152,6 +167,17 @@ class Service:
                     print(f"新索引无法加载，继续使用旧索引：{exc}", flush=True)
                     return qa
         return self.state.qa
+
+    def swap_in(self, change: Callable[[QA], "LibraryChange"]) -> "LibraryChange":
+        """Run a library change (add/remove, which rebuilds the index) on the current QA and swap in the QA it
+        returns. Questions meanwhile are answered by the current QA; the reload lock is held across the rebuild,
+        so a question that notices the rebuilt index on disk waits for this swap instead of loading it again."""
+        qa = self.get()
+        with self._reload_lock:
+            result = change(qa)
+            if result.qa is not None and result.qa is not qa:
+                self._loaded(result.qa)
+        return result
 
 
 def check_k(k: object, config: QueryConfig) -> int:

@@ -1,0 +1,199 @@
+"""The page's 资料库 panel without Gradio: list, add and remove documents through the library API, one change at a
+time, with the visitor's messages in Chinese.
+
+A change rebuilds the index in the request's own thread (`watch` polls it for the status line); questions keep
+being answered by the served QA until `Service.swap_in` replaces it with the rebuilt one. Read-only and the size
+and type rules are enforced here and again by the library, never only by hiding controls.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence, Union
+
+from ..errors import ConfigError, CorpusError, QAError
+from ..library import FileRefused, LibraryChange, LibraryEntry, NothingAdded, check_file, corpus_folder
+from .service import Service
+
+READ_ONLY = "这个资料库是只读的：不能在网页上上传或删除文档。"
+BUSY = "资料库正在更新，请等这次更新完成后再试。"
+NO_FILES = "请先选择要上传的文件（可以多选，也可以拖到上传框里）。"
+NO_PICK = "请先选择要删除的文档。"
+NOT_ALL = "不能删除全部文档：资料库里至少要留一篇。请先上传其他文档。"
+NO_FOLDER = "找不到这个索引的文档文件夹，网页上无法修改资料库（可以在命令行用 qa add --corpus 文件夹）。"
+UPDATING = "正在更新索引…"
+STAGES = {"reading": "读取文档", "indexing": "建立关键词索引", "embedding": "计算段落向量",
+          "sentences": "计算句子向量", "writing": "写入索引"}
+
+# an upload as the page delivers it (a file Gradio saved), or (original name, content) from other callers
+Upload = Union[str, Path, tuple[str, bytes]]
+
+
+class LibraryRefused(QAError):
+    """A library change the page will not make; the message is one Chinese line for the visitor."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished change: the one line the page shows, and the library's record of it."""
+    message: str
+    change: LibraryChange
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1024 / 1024:.0f} MB" if size >= 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
+
+
+def refusal_text(name: str, exc: FileRefused) -> str:
+    """Why `name` was not taken, in Chinese (the library words it in English for the CLI)."""
+    if exc.reason == "size":
+        return f"{name}：文件大小 {_mb(exc.size)}，超过上限 {_mb(exc.limit)}"
+    return f"{name}：不支持 {exc.suffix or '无扩展名'} 类型的文件"
+
+
+def summary_text(change: LibraryChange, refused: Sequence[str] = (), renamed: Sequence[str] = ()) -> str:
+    """`LibraryChange.summary()` for the visitor, with the page's own refusals and renamings."""
+    parts = []
+    if change.added:
+        parts.append(f"已加入 {len(change.added)} 篇：{'、'.join(change.added)}。")
+    if change.removed:
+        parts.append(f"已删除 {len(change.removed)} 篇：{'、'.join(change.removed)}（文件移到了文档文件夹的 "
+                     ".removed/ 中，可以找回）。")
+    parts.extend(f"{note}。" for note in renamed)
+    refused = [*refused, *change.refused]
+    if refused:
+        parts.append(f"未加入：{'；'.join(refused)}。")
+    report = change.report
+    if report is not None:
+        parts.append(f"索引已更新：共 {report.documents} 篇文档、{report.chunks} 个段落，新计算 {report.embedded} 个，"
+                     f"沿用 {report.reused} 个，用时 {report.seconds:.1f} 秒。")
+    return "".join(parts) or "资料库没有变化。"
+
+
+class Librarian:
+    """One library change at a time over the page's `Service`; a second one meanwhile is refused with `BUSY`."""
+
+    def __init__(self, service: Service, clock: Callable[[], float] = time.monotonic) -> None:
+        self.service = service
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._progress: tuple[str, int, int] = ("", 0, 0)
+        self._started = 0.0
+
+    @property
+    def read_only(self) -> bool:
+        return self.service.read_only or self.service.config.library_read_only
+
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+    def entries(self) -> list[LibraryEntry]:
+        qa = self.service.state.qa
+        if qa is None:
+            return []
+        return qa.library(corpus=self._folder(qa, quiet=True))
+
+    def _folder(self, qa, quiet: bool = False) -> Path | None:
+        """The corpus folder changes go to: the one the index was built from, else the page's `--corpus` folder."""
+        try:
+            return corpus_folder(qa, None)
+        except (ConfigError, CorpusError):
+            folder = self.service.corpus_dir
+            if folder is not None and folder.is_dir():
+                return folder
+            if quiet:
+                return None
+            raise LibraryRefused(NO_FOLDER) from None
+
+    def progress_text(self) -> str:
+        """「正在更新索引…」 with the build's stage, its percent where it has one, and the time so far."""
+        stage, done, total = self._progress
+        elapsed = int(self.clock() - self._started) if self._started else 0
+        step = STAGES.get(stage, "")
+        if step and total:
+            step += f" {100 * done // total}%（{done}/{total}）"
+        return UPDATING + (f"{step}，" if step else "") + f"已用 {elapsed} 秒。提问仍由更新前的索引回答。"
+
+    def _report(self, stage: str, done: int, total: int) -> None:
+        self._progress = (stage, done, total)  # one assignment: the status poll reads a whole triple
+
+    def _change(self, run: Callable[..., LibraryChange]) -> LibraryChange:
+        if self.read_only:
+            raise LibraryRefused(READ_ONLY)
+        if not self._lock.acquire(blocking=False):
+            raise LibraryRefused(BUSY)
+        try:
+            self._progress, self._started = ("", 0, 0), self.clock()
+            return self.service.swap_in(lambda qa: run(qa, self._folder(qa)))
+        finally:
+            self._started = 0.0
+            self._lock.release()
+
+    def add(self, uploads: Sequence[Upload] | None) -> Outcome:
+        """Check each upload (size, type, name), add those that pass, rebuild. LibraryRefused when none can be."""
+        if self.read_only:
+            raise LibraryRefused(READ_ONLY)
+        items, refused, renamed = [], [], []
+        for upload in uploads or ():
+            name = upload[0] if isinstance(upload, tuple) else Path(upload).name
+            try:
+                size = len(upload[1]) if isinstance(upload, tuple) else os.path.getsize(upload)
+                safe = check_file(name, size, self.service.config)
+            except FileRefused as exc:
+                refused.append(refusal_text(name, exc))
+                continue
+            except OSError:  # the upload's temporary copy is gone (Gradio cleaned its cache)
+                refused.append(f"{name}：上传的文件已不在服务器上，请重新上传")
+                continue
+            if safe != name:
+                renamed.append(f"{name} 的文件名含有路径或不安全的字符，已改名为 {safe}")
+            items.append((safe, upload[1]) if isinstance(upload, tuple) else upload)
+        if not items:
+            raise LibraryRefused("未加入任何文件：" + "；".join(refused) + "。" if refused else NO_FILES)
+        try:
+            change = self._change(lambda qa, folder: qa.add(items, corpus=folder, progress=self._report))
+        except NothingAdded as exc:  # every file unreadable (the library names each with its reason)
+            raise LibraryRefused("未加入任何文件：" + "；".join([*exc.refused, *refused]) + "。") from None
+        return Outcome(summary_text(change, refused, renamed), change)
+
+    def remove(self, sources: Sequence[str] | None) -> Outcome:
+        """Move the chosen documents out of the corpus folder and rebuild."""
+        if self.read_only:
+            raise LibraryRefused(READ_ONLY)
+        chosen = list(dict.fromkeys(sources or ()))
+        if not chosen:
+            raise LibraryRefused(NO_PICK)
+        if set(self.service.sources()) <= set(chosen):
+            raise LibraryRefused(NOT_ALL)
+        try:
+            change = self._change(lambda qa, folder: qa.remove(chosen, corpus=folder, progress=self._report))
+        except CorpusError as exc:
+            raise LibraryRefused(f"删除失败：{exc}") from None
+        return Outcome(summary_text(change), change)
+
+
+def watch(work: Callable[[], Outcome], status: Callable[[], str], interval: float = 0.5
+          ) -> Iterator[str | Outcome | LibraryRefused]:
+    """Run `work` in a thread of its own and yield `status()` every `interval` seconds until it ends, then its
+    Outcome or the LibraryRefused it raised (any other QAError becomes one). For a Gradio generator handler: a
+    visitor who closes the page cancels the generator, never the rebuild half-way (the thread finishes it)."""
+    box: list = []
+
+    def run() -> None:
+        try:
+            box.append(work())
+        except LibraryRefused as exc:
+            box.append(exc)
+        except QAError as exc:
+            box.append(LibraryRefused(f"资料库更新失败：{exc}"))
+
+    thread = threading.Thread(target=run, name="qa-library-change", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        yield status()
+        thread.join(interval)
+    yield box[0] if box else LibraryRefused("资料库更新失败：未知错误，请查看服务器日志。")
