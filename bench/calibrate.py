@@ -7,7 +7,7 @@
 The model is a logistic regression over `Evidence.features()` (standardised, L2 penalty C = 1, classes weighted
 to balance: scikit-learn's defaults, solved here by Newton's method so the project needs no scikit-learn). The
 threshold is the lowest probability that rejects the most tune-half near-domain questions while still answering
-≥ 95 % of the tune-half answerable ones. Only the tune half is used to fit or choose; the held-out half, the dev
+≥ 95 % of the tune-half answerable ones (with the full-coverage rule, `gate_full_coverage`, applied as in the gate). Only the tune half is used to fit or choose; the held-out half, the dev
 set, the off-topic set and STARD are reported. The printed `gate_weights` / `gate_bias` / `gate_min_probability`
 are what `qa/config.py` holds.
 """
@@ -79,8 +79,11 @@ def main(argv=None) -> None:
     bias = b - float(weights @ mean)
 
     def answered(rows: list[dict], threshold: float) -> np.ndarray:
+        """The gate as `Retriever._relevant` applies it: the model, or a passage holding every term."""
         z = bias + matrix(rows, features) @ weights if rows else np.zeros(0)
-        return 1.0 / (1.0 + np.exp(-z)) >= threshold
+        full = np.array([r["features"]["foreign"] == 0 and r["features"]["foreign_other"] == 0
+                         and r["features"]["coverage"] >= DEFAULT.gate_full_coverage for r in rows], dtype=bool)
+        return (1.0 / (1.0 + np.exp(-z)) >= threshold) | full
 
     def shares(rows: list[dict], threshold: float) -> tuple[float, float]:
         ok = [r for r in rows if r["kind"] == "answerable"]

@@ -113,6 +113,9 @@ class QueryConfig:
     gate_weights: tuple[float, ...] = (41.6659, 36.547, 2.3209, -2.7232, -1.3747, -1.5833)
     gate_bias: float = -3.7353
     gate_min_probability: float = 0.325  # tune half: 95 % answered, 86 % of near-domain rejected
+    # …or when one passage holds this idf-weighted share of the question's terms and none of its words is foreign to
+    # the corpus: a keyword question (「催收」「12378」) has little sentence margin to show, whatever the model
+    gate_full_coverage: float = 0.8
     # lexical mode (no model): answer when coverage - foreign_weight · foreign ≥ min_score; set for real legal
     # questions (STARD) to pass: in effect it rejects only questions dominated by foreign topic nouns
     gate_lexical_foreign_weight: float = 0.5

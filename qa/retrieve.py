@@ -292,6 +292,8 @@ class Retriever:
             return evidence.lexical_score(c) >= c.gate_lexical_min_score
         if evidence.sentence_margin is None:  # an index built without sentence vectors: the older rule
             return evidence.coverage >= c.min_lexical_coverage or evidence.margin >= c.min_dense_margin
+        if evidence.foreign == 0 and evidence.foreign_other == 0 and evidence.coverage >= c.gate_full_coverage:
+            return True  # one passage holds (nearly) every term of the question and none of its words is foreign here
         return evidence.probability(c) >= c.gate_min_probability
 
 

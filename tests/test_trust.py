@@ -125,6 +125,21 @@ def test_gate_probability_rises_with_the_sentence_margin_and_falls_with_foreign_
     assert not retriever._relevant([], close)
 
 
+def test_a_passage_holding_every_term_and_no_foreign_word_answers(qa_hash):
+    """「12378」「催收」: every term in one passage, nothing foreign, yet little sentence margin — answered."""
+    from dataclasses import replace
+
+    from qa.retrieve import Evidence, Retriever
+
+    retriever = Retriever(qa_hash.index, qa_hash.config)
+    hits = list(qa_hash.search("强制下款", k=1).hits)
+    weak = Evidence("hybrid", foreign=0.0, coverage=1.0, margin=0.0, sentence_margin=0.0)
+    assert retriever._relevant(hits, weak)
+    assert not retriever._relevant(hits, replace(weak, foreign=0.3))
+    assert not retriever._relevant(hits, replace(weak, foreign_other=0.3))
+    assert not retriever._relevant(hits, replace(weak, coverage=0.5))
+
+
 def test_english_words_without_a_counterpart_here_are_evidence():
     from qa.retrieve import _unmapped_english
 
