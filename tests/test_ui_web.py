@@ -292,7 +292,7 @@ def test_recent_questions_are_kept_in_this_browser_only(open_page, browser, serv
     items = pg.locator("#qa-history-list .qa-history-item")
     items.first.wait_for(timeout=30_000)
     assert items.all_inner_texts() == ["可以向哪些部门投诉暴力催收？", "协商还款需要准备哪些材料？"]
-    assert items.first.bounding_box()["height"] >= 44
+    assert _box(items.first)["height"] >= 44
     items.last.click()  # asks it again
     pg.locator('#qa-answer .qa-answer[data-question="协商还款需要准备哪些材料？"]').wait_for(timeout=30_000)
     assert json.loads(pg.evaluate("localStorage.getItem('qa-history')"))[0] == "协商还款需要准备哪些材料？"
@@ -409,3 +409,14 @@ def test_workers_default_by_cores_and_concurrent_callers_overlap(qa_obj):
         assert all(r["found"] for r in results)
     finally:
         app.close()
+
+
+def _box(locator, tries: int = 50) -> dict:
+    """The element's box once laid out: the page re-renders the history list right after a reload, so a box asked for
+    at that moment can be None on a loaded machine."""
+    for _ in range(tries):
+        box = locator.bounding_box()
+        if box:
+            return box
+        locator.page.wait_for_timeout(100)
+    raise AssertionError("the element was never laid out")
