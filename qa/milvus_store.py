@@ -83,8 +83,9 @@ def _connect_failure(target: MilvusTarget, exc: Exception) -> str:
 def parse_target(uri: str) -> MilvusTarget:
     """`milvus://HOST:PORT/NAME`, `milvus:///path/file.db[/NAME]`; anything else is a ConfigError naming both."""
     text = str(uri)
-    if text.startswith("milvus:/") and not text.startswith("milvus://"):
-        text = "milvus://" + text[len("milvus:/"):]  # a Path collapsed the double slash
+    if text.startswith("milvus:/") and not text.startswith("milvus://"):  # a Path collapsed the slashes
+        rest = text[len("milvus:/"):]
+        text = ("milvus://" if re.match(r"[^/]+:\d+/", rest) else "milvus:///") + rest
     usage = "use milvus://HOST:PORT/COLLECTION or milvus:///path/to/file.db"
     parts = urlsplit(text)
     if parts.scheme != "milvus" or parts.query or parts.fragment:
