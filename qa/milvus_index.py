@@ -65,7 +65,7 @@ class MilvusTerms:
         """bm25s's lucene scores: Milvus's divided by (k1 + 1). milvus-lite 3 returns them negated, a server
         positive; BM25 is never negative, so the magnitude is the score."""
         out = np.zeros(self.n_docs, dtype=np.float32)
-        wanted = [t for t in dict.fromkeys(terms) if t in self.vocab]  # once each, as BM25Index.scores counts them
+        wanted = [t for t in terms if t in self.vocab]  # repeats kept: Milvus, like BM25Index, weighs a term by them
         if not wanted:
             return out
         found = self._client.search(self._collection, data=[ms.token_text(wanted)], anns_field="sparse",
