@@ -44,6 +44,10 @@ def build_milvus(paths: Iterable[str | Path], uri: str, *, build: BuildConfig = 
             shutil.rmtree(scratch, ignore_errors=True)  # Milvus holds it all now
     finally:
         lock.release()
+    try:
+        scratch.parent.rmdir()  # only when empty: a journal or another collection's scratch stays
+    except OSError:
+        pass
     return replace(report, index_dir=f"{uri} ({version})", seconds=time.perf_counter() - started,
                    vector_index="milvus FLAT" if report.vector_index != "no" else "no")
 

@@ -43,13 +43,16 @@ _TIMEOUT = 10.0  # seconds a server gets to answer before the store counts as un
 class MilvusTarget:
     """Where a Milvus store lives: a server URI or an embedded file, and the collection (alias) name."""
 
-    uri: str  # as the user wrote it, for messages and rebuild commands
+    uri: str  # milvus://…, for messages and rebuild commands (slashes a Path collapsed restored)
     client_uri: str  # what MilvusClient takes
     name: str
     file: Path | None  # the embedded database file, or None for a server
 
     def connect(self, *, create: bool = False):
         """A MilvusClient; typed errors for a missing file, a file locked by another process, a dead server."""
+        # grpc logs to stderr when the embedded server asks the client to slow its keep-alive pings (it reconnects,
+        # nothing is lost); failures reach us as exceptions anyway. Set GRPC_VERBOSITY to see grpc's own log.
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
         try:
             from pymilvus import MilvusClient
         except ImportError as exc:
@@ -96,7 +99,7 @@ def parse_target(uri: str) -> MilvusTarget:
         if not match:
             raise ConfigError(f"not a Milvus store URI: {uri!r} (an embedded store is a .db file path); {usage}")
         file, name = Path(match.group(1)), match.group(2) or DEFAULT_COLLECTION
-        target = MilvusTarget(str(uri), str(file), name, file)
+        target = MilvusTarget(text, str(file), name, file)
     else:
         try:
             port = parts.port
@@ -105,7 +108,7 @@ def parse_target(uri: str) -> MilvusTarget:
         name = path.strip("/")
         if not parts.hostname or port is None or not name or "/" in name:
             raise ConfigError(f"not a Milvus store URI: {uri!r} (a server needs HOST:PORT/COLLECTION); {usage}")
-        target = MilvusTarget(str(uri), f"http://{parts.hostname}:{port}", name, None)
+        target = MilvusTarget(text, f"http://{parts.hostname}:{port}", name, None)
     if not _NAME.fullmatch(target.name) or _VERSION in target.name:
         raise ConfigError(f"bad Milvus collection name {target.name!r}: letters, digits and _ (not starting with a "
                           f"digit, without {_VERSION!r}, which qa uses for its versions)")

@@ -251,3 +251,14 @@ def test_a_milvus_lite_server_gives_the_same_answers(corpus_dir, qa_hash, tmp_pa
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def test_the_web_service_answers_from_a_store(milvus_uri, qa_hash):
+    from pathlib import Path
+
+    from qa.ui.service import Service
+
+    service = Service(Path(milvus_uri))  # app.py and `qa serve` hand the index over as a path
+    qa = service.get()
+    assert qa.directory == milvus_uri and qa.is_current()
+    assert _answer(qa.ask(QUESTIONS[0])) == _answer(qa_hash.ask(QUESTIONS[0]))
