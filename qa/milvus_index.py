@@ -60,6 +60,7 @@ class MilvusTerms:
         self.vocab = df  # term → passages holding it (callers ask only whether a term is known)
         self.n_docs = n_docs
         self._tokens: OrderedDict[int, frozenset[str]] = OrderedDict()
+        self._lock = threading.Lock()  # the web page asks from several threads
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         """bm25s's lucene scores: Milvus's divided by (k1 + 1). milvus-lite 3 returns them negated, a server
@@ -79,11 +80,14 @@ class MilvusTerms:
         return np.array([term in self._tokens_of(int(r)) for r in rows], dtype=bool)
 
     def _tokens_of(self, row: int) -> frozenset[str]:
-        tokens = self._tokens.get(row)
+        with self._lock:
+            tokens = self._tokens.get(row)
         if tokens is None:
-            tokens = self._tokens[row] = frozenset(index_tokens(self._chunks[row].context))
-            while len(self._tokens) > 4096:
-                self._tokens.popitem(last=False)
+            tokens = frozenset(index_tokens(self._chunks[row].context))
+            with self._lock:
+                self._tokens[row] = tokens
+                while len(self._tokens) > 4096:
+                    self._tokens.popitem(last=False)
         return tokens
 
     def idf(self, term: str) -> float:
