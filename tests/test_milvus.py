@@ -262,3 +262,15 @@ def test_the_web_service_answers_from_a_store(milvus_uri, qa_hash):
     qa = service.get()
     assert qa.directory == milvus_uri and qa.is_current()
     assert _answer(qa.ask(QUESTIONS[0])) == _answer(qa_hash.ask(QUESTIONS[0]))
+
+
+def test_library_add_and_remove_rebuild_a_store(corpus_dir, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(corpus_dir, corpus)
+    uri = f"milvus://{tmp_path}/lib.db"
+    QA.build([corpus], uri, model="hash:64")
+    (tmp_path / "律师函.txt").write_text("律师函不是法院文书，收到后先核实发函律师事务所。" * 4, encoding="utf-8")
+    added = QA.load(uri).add([tmp_path / "律师函.txt"])
+    assert "律师函.txt" in added.qa.sources and added.report.embedded == 1
+    removed = added.qa.remove(["律师函.txt"])
+    assert "律师函.txt" not in removed.qa.sources and removed.report.embedded == 0
