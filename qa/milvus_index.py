@@ -70,7 +70,8 @@ class MilvusTerms:
         if not wanted:
             return out
         found = self._client.search(self._collection, data=[ms.token_text(wanted)], anns_field="sparse",
-                                    limit=min(self.n_docs, ms.SEARCH_LIMIT), search_params={"metric_type": "BM25"})
+                                    limit=min(self.n_docs, ms.SEARCH_LIMIT), search_params={"metric_type": "BM25"},
+                                    output_fields=["chunk_id"])  # not every field of every hit: 5-10× slower
         for hit in found[0]:
             out[int(hit["chunk_id"])] = abs(float(hit["distance"])) / self._scale
         return out
@@ -102,7 +103,7 @@ class MilvusSentences:
         self.cache = _VectorCache(self._fetch)
 
     def _fetch(self, keys: list[str]) -> dict[str, np.ndarray]:
-        rows = self._client.query(self._collection, filter=_in_filter("key", keys), output_fields=["key", "vector"])
+        rows = self._client.get(self._collection, ids=keys, output_fields=["key", "vector"])
         return {r["key"]: np.asarray(r["vector"], dtype=np.float32) for r in rows}
 
     def nearest_owners(self, qvec: np.ndarray, depth: int) -> list[int]:
@@ -176,8 +177,7 @@ class MilvusIndex(Index):
 
     # -- vectors ----------------------------------------------------------------------------------------------
     def _fetch_passages(self, ids: list[int]) -> dict[int, np.ndarray]:
-        rows = self._client.query(self._collection, filter=_in_filter("chunk_id", ids),
-                                  output_fields=["chunk_id", "dense"])
+        rows = self._client.get(self._collection, ids=ids, output_fields=["chunk_id", "dense"])
         return {int(r["chunk_id"]): np.asarray(r["dense"], dtype=np.float32) for r in rows}
 
     def _filter(self, mask: np.ndarray | None) -> str:
@@ -195,7 +195,7 @@ class MilvusIndex(Index):
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         found = self._client.search(self._collection, data=queries.tolist(), anns_field="dense",
                                     limit=min(depth, len(self.chunks), ms.SEARCH_LIMIT), filter=self._filter(mask),
-                                    search_params={"metric_type": "IP"})
+                                    search_params={"metric_type": "IP"}, output_fields=["chunk_id"])
         return [[int(hit["chunk_id"]) for hit in hits] for hits in found]
 
     def cosines(self, query: np.ndarray, ids: Sequence[int]) -> np.ndarray:
