@@ -208,7 +208,7 @@ def test_a_file_open_in_another_process_is_a_store_error(milvus_uri, qa_milvus):
     code = f"from qa import QA\ntry:\n    QA.load({milvus_uri!r})\nexcept Exception as e:\n    print(type(e).__name__, e)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert out.stdout.startswith("StoreError") and "milvus-lite server" in out.stdout
+    assert out.stdout.startswith(StoreError.__name__) and "milvus-lite server" in out.stdout
 
 
 def _free_port() -> int:
