@@ -123,7 +123,8 @@ def main() -> None:
               help="Vector index: auto = exact for small corpora, approximate above a size threshold.")
 @click.option("--store", metavar="URI", default=None,
               help="Write to a Milvus store instead of a directory: milvus://HOST:PORT/COLLECTION (token from "
-                   "$QA_MILVUS_TOKEN) or milvus:///path/to/file.db (embedded milvus-lite).")
+                   "$QA_MILVUS_TOKEN) or milvus:///path/to/file.db (embedded milvus-lite); its vectors are searched "
+                   "exactly (FLAT), --ann applies to directories.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_friendly
 def build(paths, index, model, chunk_size, overlap, ann, store, quiet):
