@@ -274,3 +274,12 @@ def test_library_add_and_remove_rebuild_a_store(corpus_dir, tmp_path):
     assert "律师函.txt" in added.qa.sources and added.report.embedded == 1
     removed = added.qa.remove(["律师函.txt"])
     assert "律师函.txt" not in removed.qa.sources and removed.report.embedded == 0
+
+
+def test_cli_asks_a_store(run, milvus_uri, hash_index):
+    store = json.loads(run("ask", QUESTIONS[1], "-i", milvus_uri, "--json").stdout)
+    local = json.loads(run("ask", QUESTIONS[1], "-i", hash_index, "--json").stdout)
+    assert store["answer"] == local["answer"] and store["sentences"] == local["sentences"]
+    assert [p["chunk_id"] for p in store["passages"]] == [p["chunk_id"] for p in local["passages"]]
+    info = json.loads(run("info", milvus_uri).stdout)
+    assert info["store"]["engine"] == "milvus" and info["chunks"] == json.loads(run("info", hash_index).stdout)["chunks"]
