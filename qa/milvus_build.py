@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from . import milvus_store as ms
-from .build import BuildReport, build_index, previous_vectors_for
+from .build import BuildReport, Progress, build_index, previous_vectors_for
 from .config import DEFAULT_BUILD, BuildConfig
 from .embedding import Embedder
 from .errors import QAError
@@ -28,7 +28,8 @@ from .store import StoredIndex, _OutputLock, chunk_row, load, replaceable
 
 
 def build_milvus(paths: Iterable[str | Path], uri: str, *, build: BuildConfig = DEFAULT_BUILD,
-                 progress: bool = False, embedder: Embedder | None = None) -> BuildReport:
+                 progress: Progress = False, embedder: Embedder | None = None) -> BuildReport:
+    """The ordinary build into the scratch index, then its upload (still the build's "writing" stage)."""
     started = time.perf_counter()
     target = ms.parse_target(uri)
     client = target.connect(create=True)

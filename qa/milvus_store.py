@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -37,6 +38,12 @@ _VERSION = "__v"
 _VALUE_CHARS = 15000  # a meta row's text: ≤ 3 bytes a character stays under VARCHAR's 65,535 bytes
 _BATCH = 500  # rows per insert / query page
 _TIMEOUT = 10.0  # seconds a server gets to answer before the store counts as unreachable
+
+
+# A second MilvusClient on an embedded file in the same process connects to the milvus-lite server the first
+# started, and under load that connection sometimes failed ("Fail connecting to server on 127.0.0.1:…").
+_CLIENTS: dict[tuple[str, str], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -62,10 +69,14 @@ class MilvusTarget:
                 raise IndexNotFoundError(f"no Milvus database at {self.file}; build one with: qa build [PATHS…] "
                                          f"--store {self.uri}")
             self.file.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            return MilvusClient(uri=self.client_uri, token=os.environ.get("QA_MILVUS_TOKEN", ""), timeout=_TIMEOUT)
-        except Exception as exc:  # pymilvus raises its own classes, grpc's, or milvus-lite's lock error
-            raise StoreError(_connect_failure(self, exc)) from exc
+        key = (self.client_uri, os.environ.get("QA_MILVUS_TOKEN", ""))
+        with _CLIENTS_LOCK:  # one client per store and process: a reload or a rebuild reuses its connection
+            if key not in _CLIENTS:
+                try:
+                    _CLIENTS[key] = MilvusClient(uri=key[0], token=key[1], timeout=_TIMEOUT)
+                except Exception as exc:  # pymilvus raises its own classes, grpc's, or milvus-lite's lock error
+                    raise StoreError(_connect_failure(self, exc)) from exc
+            return _CLIENTS[key]
 
     def scratch(self) -> Path:
         """The local folder a build writes before uploading (its embedding journal and lock lie beside it)."""
