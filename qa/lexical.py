@@ -345,5 +345,9 @@ class BM25Index:
 
     def idf(self, term: str) -> float:
         """Smoothed idf; an unknown term gets the largest value (it is what the corpus lacks)."""
-        df = int(self.df[self.vocab[term]]) if term in self.vocab else 0
-        return float(np.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5)))
+        return smoothed_idf(int(self.df[self.vocab[term]]) if term in self.vocab else 0, self.n_docs)
+
+
+def smoothed_idf(df: int, n_docs: int) -> float:
+    """BM25's idf as lucene (and bm25s, and Milvus) computes it."""
+    return float(np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)))

@@ -128,9 +128,12 @@ def corpus_folder(qa: "QA", corpus: str | Path | None) -> Path:
     return folder
 
 
-def _lock(index_dir: Path) -> threading.Lock:
+def _lock(index_dir: Path | str) -> threading.Lock:
+    from .index import is_store_uri
+
+    key = str(index_dir) if is_store_uri(index_dir) else str(Path(index_dir).resolve())  # a Milvus URI as it is
     with _LOCKS_GUARD:
-        return _LOCKS.setdefault(str(index_dir.resolve()), threading.Lock())
+        return _LOCKS.setdefault(key, threading.Lock())
 
 
 def _roots(qa: "QA", folder: Path) -> list[Path]:

@@ -17,7 +17,6 @@ from .text import strip_control
 
 log = logging.getLogger(__name__)
 _GATE_DEPTH = 5  # the gate looks at the sentences of this many top passages (fused and dense)
-_SENTENCE_SCAN_MAX = 300_000  # exact scan of all sentence vectors up to here (~384 · 300k MACs, a few ms)
 
 
 @dataclass(frozen=True)
@@ -196,12 +195,8 @@ class Retriever:
         w = self.config.sentence_weight
         if sv is None or not w:
             return ranked, {i: float(c) for i, c in zip(ranked, self.index.cosines(qvec, ranked))}
-        if len(sv.vectors) <= _SENTENCE_SCAN_MAX:
-            sims = np.asarray(sv.vectors) @ qvec
-            top = np.argpartition(-sims, min(depth, len(sims) - 1))[:depth] if len(sims) > depth else np.arange(len(sims))
-            owner = self.index.sentence_owner()
-            extra = [int(c) for c in owner[top] if c >= 0 and (mask is None or mask[c])]
-            ranked = list(dict.fromkeys(ranked + extra))
+        extra = self.index.sentence_candidates(qvec, depth, mask)
+        ranked = list(dict.fromkeys(ranked + extra))
         blend = self._blend(qvec, ranked)
         order = sorted(ranked, key=lambda i: -blend[i])
         return order, {i: blend[i] for i in order}

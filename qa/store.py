@@ -369,7 +369,7 @@ class IndexWriter:
     def chunk_rows(self) -> Iterator[Callable[[Chunk, str], None]]:
         """chunks.jsonl written a chunk at a time as chunks are made, so a big build never holds them all."""
         with (self.tmp / CHUNKS).open("w", encoding="utf-8", errors="backslashreplace") as handle:
-            yield lambda chunk, key: handle.write(json.dumps(_chunk_row(chunk, key), ensure_ascii=False) + "\n")
+            yield lambda chunk, key: handle.write(json.dumps(chunk_row(chunk, key), ensure_ascii=False) + "\n")
 
     def written_chunks(self) -> Iterator[tuple[Chunk, str]]:
         """(chunk, key) of the chunks.jsonl written so far, streamed back in order."""
@@ -493,7 +493,7 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             yield json.loads(line)
 
 
-def _chunk_row(chunk: Chunk, key: str) -> dict[str, Any]:
+def chunk_row(chunk: Chunk, key: str) -> dict[str, Any]:
     row = asdict(chunk)
     for optional in ("line", "page", "article", "url"):
         if row.get(optional) is None:
@@ -501,11 +501,17 @@ def _chunk_row(chunk: Chunk, key: str) -> dict[str, Any]:
     return {**row, "key": key}
 
 
+def chunk_of_row(row: dict[str, Any]) -> tuple[Chunk, str]:
+    """The (chunk, key) that `chunk_row` wrote."""
+    row = dict(row)
+    key = row.pop("key")
+    row["heading"] = tuple(row["heading"])
+    return Chunk(**row), key
+
+
 def _iter_chunks(path: Path) -> Iterator[tuple[Chunk, str]]:
     for row in _read_jsonl(path):
-        key = row.pop("key")
-        row["heading"] = tuple(row["heading"])
-        yield Chunk(**row), key
+        yield chunk_of_row(row)
 
 
 def _read_chunks(directory: Path) -> tuple[list[Chunk], list[str]]:
