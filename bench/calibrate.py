@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +64,7 @@ def main(argv=None) -> None:
 
     from qa import QA
     from qa.config import DEFAULT
+    from qa.evaluate import beir_queries
 
     features = tuple(f for f in DEFAULT.gate_features if f not in args.drop)
     qa = QA.load(args.index)
@@ -110,11 +110,9 @@ def main(argv=None) -> None:
         "offtopic_rejected": float(1 - answered(offtopic, best).mean()),
     }
     if args.stard:
-        stard = QA.load(args.stard, config=replace(DEFAULT))
-        queries = [json.loads(line) for line in (SHARED / "data/stard/queries.jsonl").read_text("utf-8").splitlines()]
-        train = {line.split("\t")[0] for line in (SHARED / "data/stard/qrels/train.tsv").read_text("utf-8").splitlines()[1:]}
-        rows = [{"features": r.evidence.features()}
-                for r in stard.search_many([q["text"] for q in queries if q["_id"] in train])]
+        stard = SHARED / "data" / "stard"
+        texts = [text for text, _ in beir_queries(stard / "queries.jsonl", stard / "qrels" / "train.tsv")]
+        rows = [{"features": r.evidence.features()} for r in QA.load(args.stard).search_many(texts)]
         report["stard_rejected"] = float(1 - answered(rows, best).mean())
     print(json.dumps(report, ensure_ascii=False, indent=1))
 

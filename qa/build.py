@@ -92,10 +92,9 @@ def _embed_rows(rows: Iterable[tuple[int, str]], total: int, keys: Sequence[str]
     next, so a build that is killed and run again embeds only the rest."""
     from tqdm import tqdm
 
-    desc = "embedding" if unit == "chunk" else "sentences"
-    stage = "embedding" if unit == "chunk" else "sentences"
+    stage = "embedding" if unit == "chunk" else "sentences"  # the bar's label and the reported stage
     done = 0
-    with tqdm(total=total, unit=unit, desc=desc, disable=not _bars(progress) or not total, leave=False) as bar:
+    with tqdm(total=total, unit=unit, desc=stage, disable=not _bars(progress) or not total, leave=False) as bar:
         ids: list[int] = []
         texts: list[str] = []
 
@@ -314,7 +313,8 @@ def build_index(
 
             embedder = embedder or load_embedder(spec)
             journal = EmbeddingJournal(writer.target, embedder.recipe())
-            reusable = {**(previous or (lambda e: previous_vectors_for(target, e)))(embedder), **journal.vectors()}
+            reusable = {**(previous(embedder) if previous else previous_vectors_for(target, embedder)),
+                        **journal.vectors()}
             vectors, embedded = _embed(writer.written_chunks(), keys, embedder, reusable, EMBED_BATCH, progress,
                                        journal)
             reused = len(keys) - embedded
