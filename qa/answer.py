@@ -134,7 +134,12 @@ class _Sentence:
 _META = re.compile(
     r"本文|本站|小编|笔者|让我们|一起来看|下面(?:就|来|为|给|我们)|以下(?:是|为)?(?:小编|本站)|希望.{0,12}(?:帮助|有用)"
     r"|以上就是|相信.{0,20}(?:了解|帮助)|欢迎(?:阅读|关注|收藏)|点击|(?:来|为)大家(?:解答|介绍|分享)"
+    # scene-setting openers: the trend, the product's fame, the topic's importance, not the subject itself
+    r"|随着.{0,24}(?:发展|普及|兴起|增多)|如雨后春笋|广为人知|越来越多的人|成为(?:一种)?(?:普遍|常见)(?:的)?现象"
+    r"|引发了?(?:不少|诸多|广泛|很多)(?:争议|关注|讨论)|(?:咱们|我们)(?:首先)?(?:需要|要|应该)(?:清楚|了解|知道|明白)"
 )
+# A sentence that only announces what follows (「…的具体步骤如下。」) answers nothing by itself.
+_ANNOUNCES = re.compile(r"(?:如下|以下(?:几|[一二三四五六七八九十\d]+)(?:点|个方面|种|步))[。.!！]?$")
 
 
 _LIST_QUESTION = re.compile(r"哪些|哪几|有什么(?:方法|办法|渠道|途径|部门|机构)|\bwhich\b|\bwhat are\b", re.I)
@@ -170,7 +175,7 @@ def _sentences(hits: Sequence[Hit], idf: Callable[[str], float] | None = None, c
             # a short line with no sentence-ending mark is a subtitle or label, whatever its numbering
             is_heading = bool(heading_level(text, text)) or (len(text) <= 24 and not _ENDS_SENTENCE.search(text))
             is_question = text.endswith(("?", "？"))
-            is_lead_in = text.endswith((":", "：")) and not is_heading
+            is_lead_in = (text.endswith((":", "：")) or bool(_ANNOUNCES.search(fold(text)))) and not is_heading
             selectable = len(text) >= MIN_SENTENCE_CHARS and not (is_question or is_heading or is_lead_in) and not (
                 is_filler(text, hit.title, idf, common_idf=common_idf))
             out.append(_Sentence(i, text, selectable, anchor if selectable else None))

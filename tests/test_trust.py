@@ -76,9 +76,21 @@ def test_related_only_answer_says_so():
     ("希望以上信息能幫助您有效解決問題。", True),
     ("维信催收怎么处理", True),  # the title again
     ("12377是中央网信办关于互联网违法和不良信息的免费举报电话。", False),
+    ("近年来随着互联网金融行业的快速发展各类贷款平台如雨后春笋般涌现。", True),  # scene-setting opener
+    ("在日常生活中利用支付宝实行交易已经成为一种普遍现象。", True),
+    ("咱们需要清楚在客户逾期时的具体操作步骤。", True),
+    ("近年來,監管部門持續打擊“強制下款”“套路貸”等違規行為。", False),  # 近年来 alone is not filler
 ])
 def test_filler_is_detected_by_method(sentence, filler):
     assert is_filler(sentence, "维信催收怎么处理") is filler
+
+
+def test_a_sentence_announcing_what_follows_is_not_an_answer(tmp_path):
+    (tmp_path / "steps.md").write_text(
+        "# 协商\n\n与平台协商还款的具体步骤如下。\n先向客服说明收入下降的情况并提供收入证明。\n", encoding="utf-8")
+    QA.build([tmp_path], tmp_path / "idx", model="hash:64")
+    texts = [s.text for s in QA.load(tmp_path / "idx").ask("与平台协商还款的具体步骤", mode="lexical").sentences]
+    assert texts and "如下" not in "".join(texts) and texts[0].startswith("先向客服说明")
 
 
 def test_list_question_is_answered_by_the_list(tmp_path):
