@@ -129,8 +129,9 @@ def test_bad_uploads_are_refused_in_chinese_and_nothing_else_is_lost(site):
     assert message.startswith("未加入任何文件")
     assert "big.txt：文件大小" in message and "超过上限" in message
     assert "run.exe：不支持 .exe 类型的文件" in message and "noext：不支持 无扩展名" in message
-    with pytest.raises(LibraryRefused, match="DOCX"):  # unreadable: the library's reason for it
+    with pytest.raises(LibraryRefused, match="DOCX") as info:  # unreadable: the library's reason for it
         librarian.add([("broken.docx", b"PK\x03\x04junk")])
+    assert "broken.docx：Word 文件已损坏或无法解析（cannot read DOCX" in str(info.value)
     with pytest.raises(LibraryRefused, match="gone.pdf：上传的文件已不在服务器上"):
         librarian.add([str(site / "gone.pdf")])
     with pytest.raises(LibraryRefused, match="请先选择要上传的文件"):
@@ -197,3 +198,16 @@ def test_library_table_is_escaped_and_the_page_limit_is_the_librarys():
     assert "还没有文档" in render_library([])
     assert 'class="qa-error"' in render_library_status("<坏>", "error") and "&lt;坏&gt;" in render_library_status("<坏>")
     assert launch_kwargs()["max_file_size"] == DEFAULT.library_max_bytes == 50 * 1024 * 1024
+
+
+@pytest.mark.parametrize("line, chinese", [
+    ("a.pdf: encrypted (password protected)", "a.pdf：文件有密码保护，无法读取（encrypted"),
+    ("scan.pdf: pages 1-2: no text layer; OCR needs the OCR extra: pip install", "scan.pdf：扫描的页面需要安装 OCR 组件"),
+    ("p.png: image needs the OCR extra: pip install", "p.png：图片中的文字需要安装 OCR 组件才能识别"),
+    ("page.html: no text in the page (only scripts, styles or markup)", "page.html：网页中没有正文"),
+    ("odd.txt: something new", "odd.txt：无法读取（something new）"),
+])
+def test_reader_reasons_are_worded_in_chinese_with_the_readers_words_kept(line, chinese):
+    from qa.ui.librarian import reader_reason_text
+
+    assert reader_reason_text(line).startswith(chinese)

@@ -47,6 +47,39 @@ def _mb(size: int) -> str:
     return f"{size / 1024 / 1024:.0f} MB" if size >= 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
 
 
+# The readers' reasons (qa/formats.py, qa/corpus.py) are English for the CLI; the page leads with Chinese and keeps
+# the reader's words after it, for whoever looks into the file.
+_READER_REASONS = (
+    ("encrypted", "文件有密码保护，无法读取"),
+    ("cannot parse PDF", "PDF 文件已损坏或无法解析"),
+    ("PDF has no pages", "PDF 文件没有页面"),
+    ("no text in any page", "PDF 中没有可提取的文字"),
+    ("cannot read DOCX", "Word 文件已损坏或无法解析"),
+    ("no text in the document", "Word 文件中没有文字"),
+    ("cannot parse HTML", "网页文件无法解析"),
+    ("no text in the page", "网页中没有正文"),
+    ("image needs", "图片中的文字需要安装 OCR 组件才能识别"),
+    ("no text layer; OCR needs", "扫描的页面需要安装 OCR 组件才能识别文字"),
+    ("cannot read the image", "图片无法读取"),
+    ("no text found in the image", "图片中没有识别出文字"),
+    ("unsupported file type", "不支持这种类型的文件"),
+    ("cannot be read", "文件无法读取"),
+    ("no document in it", "文件中没有可用的内容"),
+    ("no text found", "扫描的页面中没有识别出文字"),
+)
+
+
+def reader_reason_text(line: str) -> str:
+    """「name：中文原因（reader's words）」 from the library's "name: reason" line."""
+    name, sep, reason = line.partition(": ")
+    if not sep:
+        return line
+    for prefix, chinese in _READER_REASONS:
+        if prefix in reason:
+            return f"{name}：{chinese}（{reason}）"
+    return f"{name}：无法读取（{reason}）"
+
+
 def refusal_text(name: str, exc: FileRefused) -> str:
     """Why `name` was not taken, in Chinese (the library words it in English for the CLI)."""
     if exc.reason == "size":
@@ -63,7 +96,7 @@ def summary_text(change: LibraryChange, refused: Sequence[str] = (), renamed: Se
         parts.append(f"已删除 {len(change.removed)} 篇：{'、'.join(change.removed)}（文件移到了文档文件夹的 "
                      ".removed/ 中，可以找回）。")
     parts.extend(f"{note}。" for note in renamed)
-    refused = [*refused, *change.refused]
+    refused = [*refused, *map(reader_reason_text, change.refused)]
     if refused:
         parts.append(f"未加入：{'；'.join(refused)}。")
     report = change.report
@@ -157,7 +190,8 @@ class Librarian:
         try:
             change = self._change(lambda qa, folder: qa.add(items, corpus=folder, progress=self._report))
         except NothingAdded as exc:  # every file unreadable (the library names each with its reason)
-            raise LibraryRefused("未加入任何文件：" + "；".join([*exc.refused, *refused]) + "。") from None
+            raise LibraryRefused("未加入任何文件：" + "；".join([*map(reader_reason_text, exc.refused), *refused])
+                                 + "。") from None
         return Outcome(summary_text(change, refused, renamed), change)
 
     def remove(self, sources: Sequence[str] | None) -> Outcome:
