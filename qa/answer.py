@@ -212,6 +212,8 @@ def compose(
                   not_found_message=config.not_found_message, related_only_message=config.related_only_message)
     if not result.found or not passages:
         return Answer(found=False, sentences=(), passages=(), **common)
+    if result.evidence is not None and not result.evidence.supports_answer(config):
+        return Answer(found=True, sentences=(), passages=passages, **common)  # related, too weak to quote
     pool = passages[: config.answer_passages]
     # words in at least half of the passages (with a floor of two) carry no topic
     common_idf = float(np.log(1.0 + 0.5)) if n_passages is None else float(

@@ -122,6 +122,11 @@ class QueryConfig:
     gate_lexical_min_score: float = -0.1  # ≤ 3 % of STARD train rejected on the 1,445- and 58k-article indexes
     answer_filter_filler: bool = True  # drop site filler, title restatements, sentences of title/common words only
     answer_min_sentence_margin: float = 0.03  # a term-less sentence must beat the background by this to answer
+    # below this gate probability (and without full coverage) the passages are shown as possibly related, with no
+    # answer sentences. Off (0) by default: the tune-half rule of bench/answer_band.py picks 0.85, which withholds
+    # more right answers than wrong ones on the held-out half and dev (docs/EVALUATION.md); a cautious deployment
+    # may still prefer it
+    answer_min_probability: float = 0.0
     related_only_message: str = "资料中没有直接回答的句子，以下段落可能相关"
 
     def __post_init__(self) -> None:
@@ -137,6 +142,8 @@ class QueryConfig:
             raise ConfigError("gate_weights must give one weight per gate feature")
         if self.k_max < 1:
             raise ConfigError("k_max must be at least 1")
+        if not 0.0 <= self.answer_min_probability <= 1.0:
+            raise ConfigError("answer_min_probability must be between 0 and 1")
 
 
 DEFAULT_BUILD = BuildConfig()

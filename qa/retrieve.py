@@ -287,7 +287,7 @@ class Retriever:
             return evidence.lexical_score(c) >= c.gate_lexical_min_score
         if evidence.sentence_margin is None:  # an index built without sentence vectors: the older rule
             return evidence.coverage >= c.min_lexical_coverage or evidence.margin >= c.min_dense_margin
-        if evidence.foreign == 0 and evidence.foreign_other == 0 and evidence.coverage >= c.gate_full_coverage:
+        if evidence.full_coverage(c):
             return True  # one passage holds (nearly) every term of the question and none of its words is foreign here
         return evidence.probability(c) >= c.gate_min_probability
 
@@ -324,6 +324,20 @@ class Evidence:
         values = self.features()
         z = config.gate_bias + sum(w * values[f] for f, w in zip(config.gate_features, config.gate_weights))
         return float(1.0 / (1.0 + np.exp(-z)))
+
+    def full_coverage(self, config: QueryConfig = DEFAULT) -> bool:
+        """One passage holds (nearly) every term of the question and none of its words is foreign to the corpus."""
+        return self.foreign == 0 and self.foreign_other == 0 and self.coverage >= config.gate_full_coverage
+
+    def supports_answer(self, config: QueryConfig = DEFAULT) -> bool:
+        """Strong enough evidence to quote answer sentences, not only to show passages as possibly related.
+
+        Between `gate_min_probability` and `answer_min_probability` the passages are shown under
+        `related_only_message`: a cited sentence that does not answer is worse than none. Lexical mode and indexes
+        without sentence vectors keep their sentences (there is no probability to grade them by)."""
+        if self.mode == "lexical" or self.margin is None or self.sentence_margin is None:
+            return True
+        return self.full_coverage(config) or self.probability(config) >= config.answer_min_probability
 
     def lexical_score(self, config: QueryConfig = DEFAULT) -> float:
         """Lexical-mode gate score: term coverage, lowered by foreign topic words."""

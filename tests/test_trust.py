@@ -182,3 +182,46 @@ def test_the_calibration_fit_reaches_the_penalised_optimum():
     assert np.abs(x.T @ (sample * (p - y)) + w).max() < 1e-6
     assert abs(float(sample @ (p - y))) < 1e-6
     assert w[0] > 0 > w[1]
+
+
+def test_a_cautious_threshold_shows_weakly_supported_passages_without_quoting(qa_hash):
+    question = "催收人员打电话给我爸妈合法吗"  # let through by the gate's probability, not by full coverage
+    evidence = qa_hash.search(question, k=DEFAULT.k_ask).evidence  # what `ask` sees: coverage is over its k passages
+    assert not evidence.full_coverage()
+    p = evidence.probability()
+    quoted = qa_hash.with_config(answer_min_probability=max(0.0, p - 1e-6)).ask(question)
+    held = qa_hash.with_config(answer_min_probability=min(1.0, p + 1e-6)).ask(question)
+    assert quoted.sentences and not quoted.related_only
+    assert held.found and held.related_only and held.text == DEFAULT.related_only_message
+    assert held.passages == quoted.passages  # the same passages, shown as possibly related
+    assert qa_hash.ask(question).sentences  # off by default (docs/EVALUATION.md: it does not pay on held-out)
+
+
+def test_full_coverage_is_quoted_whatever_the_cautious_threshold(qa_hash):
+    question = "协商还款时对客服应该是什么态度"
+    assert qa_hash.search(question).evidence.full_coverage()
+    assert qa_hash.with_config(answer_min_probability=1.0).ask(question).sentences
+
+
+def test_answer_min_probability_is_checked():
+    from qa.config import QueryConfig
+    from qa.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="answer_min_probability"):
+        QueryConfig(answer_min_probability=1.5)
+
+
+def test_answer_band_rule_counts_withheld_answers():
+    from bench.answer_band import withheld
+
+    rows = [
+        {"p": 0.40, "full": False, "quoted": True, "right": None},  # unanswerable, quoted: withholding it helps
+        {"p": 0.45, "full": False, "quoted": True, "right": False},  # answerable, sentences missed the answer
+        {"p": 0.50, "full": False, "quoted": True, "right": True},  # a right answer: withholding it hurts
+        {"p": 0.30, "full": True, "quoted": True, "right": True},  # full coverage: always quoted
+        {"p": 0.90, "full": False, "quoted": True, "right": True},
+        {"p": 0.20, "full": False, "quoted": False, "right": None},  # nothing quoted anyway
+    ]
+    assert withheld(rows, 0.48) == {"withheld_wrong": 2, "withheld_right": 0, "net": 2,
+                                    "right_answers_still_quoted": 3, "unanswerable_still_quoted": 0}
+    assert withheld(rows, 0.6)["net"] == 1 and withheld(rows, 0.0)["net"] == 0
