@@ -207,7 +207,8 @@ def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], build: Bui
         maximum=build.chunk_max, statutes=build.statutes
     ):
         if not doc_chunks or not has_words(cleaned_text):
-            skipped.append(Skipped(doc.source, "no text left after cleaning (only whitespace, punctuation or markup)"))
+            skipped.append(Skipped(doc.source, "no text left after cleaning (only whitespace, punctuation or markup)",
+                                   "empty"))
             continue
         if doc_chunks[0].chunk_id != taken:
             doc_chunks = [replace(c, chunk_id=taken + i) for i, c in enumerate(doc_chunks)]

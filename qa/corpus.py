@@ -34,6 +34,9 @@ class Document:
 class Skipped:
     path: str
     reason: str
+    # formats.REASON_CODES, or unreadable, not_regular, bad_record, empty; duplicate_id and pages_left_out are notes
+    # about a document that was kept
+    code: str = "unreadable"
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
@@ -101,10 +104,10 @@ def discover(paths: Iterable[str | Path], exclude: Path | None = None) -> tuple[
             name, _ = repair_surrogates(path.relative_to(root).as_posix() if root.is_dir() else path.name)
             problem = _not_regular(path)
             if problem:
-                skipped.append(Skipped(name, problem))
+                skipped.append(Skipped(name, problem, "not_regular"))
                 continue
             if path.suffix.lower() not in TEXT_SUFFIXES | JSONL_SUFFIXES | FORMAT_SUFFIXES:
-                skipped.append(Skipped(name, f"unsupported file type {path.suffix or '(none)'}"))
+                skipped.append(Skipped(name, f"unsupported file type {path.suffix or '(none)'}", "unsupported"))
                 continue
             try:
                 sha256, size = _sha256_file(path)  # streamed: no file is held in memory here
@@ -236,8 +239,8 @@ def read_documents(files: Iterable[SourceFile], skipped: list[Skipped]) -> Itera
         try:
             formatted = _formatted_document(file, skipped) if file.path.suffix.lower() in FORMAT_SUFFIXES else None
             text = decode(file.data) if formatted is None else ""
-        except ValueError as exc:  # formats.UnreadableError is one
-            skipped.append(Skipped(file.name, str(exc)))
+        except ValueError as exc:  # formats.UnreadableError is one, with its reason code
+            skipped.append(Skipped(file.name, str(exc), getattr(exc, "code", "unreadable")))
             continue
         except OSError as exc:
             skipped.append(Skipped(file.name, f"cannot be read ({exc.strerror})"))
@@ -268,7 +271,7 @@ def _unique(doc: Document, first_seen: dict[str, str], skipped: list[Skipped]) -
         n += 1
     new_id = f"{doc.doc_id}~{n}"
     skipped.append(Skipped(where, f"duplicate id {doc.doc_id!r} (first in {first_seen[doc.doc_id]}); "
-                                  f"kept under the id {new_id!r}"))
+                                  f"kept under the id {new_id!r}", "duplicate_id"))
     first_seen[new_id] = where
     return replace(doc, doc_id=new_id)
 
@@ -281,15 +284,15 @@ def _jsonl_documents(name: str, text: str, skipped: list[Skipped]) -> Iterator[D
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            skipped.append(Skipped(where, f"bad JSON ({exc.msg})"))
+            skipped.append(Skipped(where, f"bad JSON ({exc.msg})", "bad_record"))
             continue
         if not isinstance(record, dict):
-            skipped.append(Skipped(where, "not a JSON object"))
+            skipped.append(Skipped(where, "not a JSON object", "bad_record"))
             continue
         doc_id = record.get("id", record.get("_id"))
         body = record.get("text")
         if doc_id is None or isinstance(doc_id, (dict, list)) or not isinstance(body, str) or not body.strip():
-            skipped.append(Skipped(where, "needs an id (or _id) and a non-empty text"))
+            skipped.append(Skipped(where, "needs an id (or _id) and a non-empty text", "bad_record"))
             continue
         title = record.get("title") or ""
         yield Document(doc_id=str(doc_id), source=name, title=str(title), text=body, line=line_no)
@@ -301,7 +304,7 @@ def _formatted_document(file: SourceFile, skipped: list[Skipped]) -> Document:
     from .formats import extract
 
     found = extract(file.path.suffix, file.data)
-    skipped.extend(Skipped(file.name, note) for note in found.notes)
+    skipped.extend(Skipped(file.name, note, "pages_left_out") for note in found.notes)
     title = found.title or title_for(file.name, found.text)
     return Document(doc_id=file.name, source=file.name, title=title, text=found.text, url=found.url,
                    page_starts=found.page_starts)

@@ -20,8 +20,18 @@ SUFFIXES = HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES | IMAGE_SUFFIXES
 OCR_HINT = 'needs the OCR extra: pip install -e ".[ocr]"'
 
 
+# Why a file could not be read, as codes a caller can word in its own language (the web page does, in Chinese)
+REASON_CODES = ("unsupported", "html_broken", "html_empty", "encrypted", "pdf_broken", "pdf_empty", "pdf_no_text",
+                "needs_ocr", "ocr_no_text", "docx_broken", "docx_empty", "image_broken")
+
+
 class UnreadableError(ValueError):
-    """The file cannot be turned into text; the message is the one-line reason shown to the user."""
+    """The file cannot be turned into text; the message is the one-line reason shown to the user, `code` (one of
+    REASON_CODES) says which reason it is."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -43,7 +53,7 @@ def extract(suffix: str, data: bytes) -> Extracted:
         return read_docx(data)
     if suffix in IMAGE_SUFFIXES:
         return read_image(data)
-    raise UnreadableError(f"unsupported file type {suffix}")
+    raise UnreadableError(f"unsupported file type {suffix}", "unsupported")
 
 
 # -- line joining -----------------------------------------------------------------------------------------------
@@ -97,7 +107,7 @@ def read_html(data: bytes) -> Extracted:
         markup = _XML_DECLARATION.sub("", _html_decode(data, decode), count=1)
         tree = lxml_html.document_fromstring(markup)
     except Exception as exc:  # decode's ValueError, lxml's ParserError for empty or broken documents
-        raise UnreadableError(f"cannot parse HTML ({exc})") from exc
+        raise UnreadableError(f"cannot parse HTML ({exc})", "html_broken") from exc
     url = _canonical_url(tree)
     title = _html_title(tree)
     import trafilatura
@@ -107,7 +117,7 @@ def read_html(data: bytes) -> Extracted:
     if not text.strip():
         text = _html_fallback(tree)
     if not text.strip():
-        raise UnreadableError("no text in the page (only scripts, styles or markup)")
+        raise UnreadableError("no text in the page (only scripts, styles or markup)", "html_empty")
     if title and text.startswith(title + "\n"):
         text = text[len(title) + 1 :]  # the headline is the title; do not make it the first passage's lead
     return Extracted(text=text.strip(), title=title, url=url)
@@ -181,21 +191,21 @@ def read_pdf(data: bytes) -> Extracted:
                 blocks.append(join_lines(texts, element.width, [line.width for line in lines]))
             pages.append("\n".join(b for b in blocks if b.strip()))
     except PDFEncryptionError as exc:
-        raise UnreadableError("encrypted (password protected)") from exc
+        raise UnreadableError("encrypted (password protected)", "encrypted") from exc
     except Exception as exc:  # pdfminer raises many types for a broken file: bad xref, not a PDF at all, …
-        raise UnreadableError(f"cannot parse PDF ({type(exc).__name__}: {exc})") from exc
+        raise UnreadableError(f"cannot parse PDF ({type(exc).__name__}: {exc})", "pdf_broken") from exc
     if not pages:
-        raise UnreadableError("PDF has no pages")
-    notes = []
+        raise UnreadableError("PDF has no pages", "pdf_empty")
+    notes, code = [], "pdf_no_text"
     empty = [i for i, text in enumerate(pages) if not _has_text(text)]
     if empty:
-        ocr_texts, note = _ocr_pdf_pages(data, empty)
+        ocr_texts, note, code = _ocr_pdf_pages(data, empty)
         for i, text in zip(empty, ocr_texts):
             pages[i] = text
         if note:
             notes.append(note)
     if not any(_has_text(text) for text in pages):
-        raise UnreadableError(notes[0] if notes else "no text in any page")
+        raise UnreadableError(notes[0] if notes else "no text in any page", code)
     text, starts = "", []
     for page_text in pages:
         if text:
@@ -250,11 +260,12 @@ def _pages_label(pages: list[int]) -> str:
     return ("page " if len(numbers) == 1 else "pages ") + ", ".join(numbers[:10]) + (" …" if len(numbers) > 10 else "")
 
 
-def _ocr_pdf_pages(data: bytes, pages: list[int]) -> tuple[list[str], str | None]:
-    """OCR of the images on pages that have no text layer (scans); ('', note) per page where that is not possible."""
+def _ocr_pdf_pages(data: bytes, pages: list[int]) -> tuple[list[str], str | None, str]:
+    """OCR of the images on pages that have no text layer (scans): their texts, a note naming the pages where that
+    was not possible (None if none) and its reason code."""
     engine = ocr_engine()
     if engine is None:
-        return [""] * len(pages), f"{_pages_label(pages)}: no text layer; OCR {OCR_HINT}"
+        return [""] * len(pages), f"{_pages_label(pages)}: no text layer; OCR {OCR_HINT}", "needs_ocr"
     from pypdf import PdfReader
 
     reader = PdfReader(io.BytesIO(data))
@@ -270,7 +281,8 @@ def _ocr_pdf_pages(data: bytes, pages: list[int]) -> tuple[list[str], str | None
         texts.append(text)
         if not _has_text(text):
             failed.append(i)
-    return texts, (f"{_pages_label(failed)}: no text found (no text layer, OCR found none)" if failed else None)
+    return texts, (f"{_pages_label(failed)}: no text found (no text layer, OCR found none)" if failed else None), (
+        "ocr_no_text")
 
 
 # -- DOCX -------------------------------------------------------------------------------------------------------
@@ -305,9 +317,9 @@ def read_docx(data: bytes) -> Extracted:
                 lines.extend(_table_lines(Table(block, document)))
         title = (document.core_properties.title or "").strip() or None
     except Exception as exc:  # zipfile.BadZipFile, KeyError for missing parts, lxml errors: all "cannot read"
-        raise UnreadableError(f"cannot read DOCX ({type(exc).__name__}: {exc})") from exc
+        raise UnreadableError(f"cannot read DOCX ({type(exc).__name__}: {exc})", "docx_broken") from exc
     if not lines:
-        raise UnreadableError("no text in the document")
+        raise UnreadableError("no text in the document", "docx_empty")
     if title is None:
         title = next((line.lstrip("#").strip() for line in lines if line.startswith("#")), None)
     return Extracted(text="\n".join(lines), title=title)
@@ -346,13 +358,13 @@ def ocr_engine():
 def read_image(data: bytes) -> Extracted:
     engine = ocr_engine()
     if engine is None:
-        raise UnreadableError(f"image {OCR_HINT}")
+        raise UnreadableError(f"image {OCR_HINT}", "needs_ocr")
     try:
         text = _ocr_bytes(engine, data)
     except Exception as exc:  # undecodable image
-        raise UnreadableError(f"cannot read the image ({type(exc).__name__}: {exc})") from exc
+        raise UnreadableError(f"cannot read the image ({type(exc).__name__}: {exc})", "image_broken") from exc
     if not _has_text(text):
-        raise UnreadableError("no text found in the image")
+        raise UnreadableError("no text found in the image", "ocr_no_text")
     return Extracted(text=text, page_starts=(0,))
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .api import QA
     from .build import BuildReport, Progress
     from .config import QueryConfig
+    from .corpus import Skipped
 
 REMOVED_DIR = ".removed"
 MAX_NAME_CHARS = 120
@@ -40,10 +41,23 @@ Item = Union[str, Path, tuple[str, bytes]]
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A file `add_files` did not take: its name as given, the reason in one line, and the reason's code
+    (qa.corpus.Skipped.code, or "size" / "type" from `check_file`) for wording it in another language."""
+
+    name: str
+    reason: str
+    code: str = "unreadable"
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class LibraryChange:
     added: tuple[str, ...]  # names in the corpus folder
     removed: tuple[str, ...]
-    refused: tuple[str, ...]  # "name: reason", one line each
+    refused: tuple[Refusal, ...]
     report: "BuildReport | None"  # None when nothing changed, so nothing was rebuilt
     qa: "QA" = field(repr=False, compare=False, default=None)
 
@@ -54,7 +68,7 @@ class LibraryChange:
         if self.removed:
             parts.append(f"removed {len(self.removed)}: {', '.join(self.removed)}")
         if self.refused:
-            parts.append(f"refused {len(self.refused)}: {'; '.join(self.refused)}")
+            parts.append(f"refused {len(self.refused)}: {'; '.join(map(str, self.refused))}")
         if self.report:
             parts.append(self.report.summary())
         return "; ".join(parts) or "nothing changed"
@@ -70,10 +84,10 @@ class FileRefused(CorpusError):
 
 
 class NothingAdded(CorpusError):
-    """Every file given to `add_files` was refused; `refused` holds one "name: reason" line each."""
+    """Every file given to `add_files` was refused; `refused` holds a `Refusal` for each."""
 
-    def __init__(self, refused: list[str]) -> None:
-        super().__init__("nothing added: " + "; ".join(refused))
+    def __init__(self, refused: list[Refusal]) -> None:
+        super().__init__("nothing added: " + "; ".join(map(str, refused)))
         self.refused = tuple(refused)
 
 
@@ -152,9 +166,9 @@ def _rebuild(qa: "QA", folder: Path, progress: "Progress") -> tuple["BuildReport
     return report, QA.load(qa.directory, config=qa.config)
 
 
-def _readable(name: str, data: bytes) -> str | None:
+def _readable(name: str, data: bytes) -> Skipped | None:
     """Why no document would come out of this file, or None when one does (the same readers as a build)."""
-    from .corpus import discover, read_documents
+    from .corpus import Skipped, discover, read_documents
 
     with tempfile.TemporaryDirectory(prefix="qa-add-") as tmp:
         path = Path(tmp) / name
@@ -163,7 +177,7 @@ def _readable(name: str, data: bytes) -> str | None:
         docs = list(read_documents(files, skipped))
     if docs:
         return None
-    return skipped[0].reason if skipped else "no document in it"
+    return skipped[0] if skipped else Skipped(name, "no document in it", "empty")
 
 
 def _load_item(item: Item, config: "QueryConfig") -> tuple[str, bytes]:
@@ -217,15 +231,18 @@ def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = No
                 name, data = _load_item(item, qa.config)
                 problem = _readable(name, data)
                 if problem:
-                    raise CorpusError(problem)
+                    refused.append(Refusal(shown, problem.reason, problem.code))
+                    continue
                 target, same = _free_name(folder, name, data, replace_existing)
                 if target.resolve().parent != folder.resolve():
                     raise CorpusError("would be written outside the corpus folder")
                 if not same:
                     _write(target, data)
                     added.append(target.name)
+            except FileRefused as exc:
+                refused.append(Refusal(shown, str(exc), exc.reason))
             except (CorpusError, OSError) as exc:
-                refused.append(f"{shown}: {exc}")
+                refused.append(Refusal(shown, str(exc)))
         if not added:
             if refused:
                 raise NothingAdded(refused)

@@ -107,6 +107,10 @@ def test_unreadable_files_are_reported_by_name_and_skipped(pdf_file, tmp_path):
     docs = list(read_documents(files, skipped))
     assert [d.doc_id for d in docs] == ["good.txt"]
     reasons = {s.path: s.reason for s in skipped}
+    codes = {s.path: s.code for s in skipped}
+    assert codes["locked.pdf"] == "encrypted" and codes["broken.docx"] == "docx_broken"
+    assert codes["scripts.html"] == "html_empty"
+    assert codes["scan.pdf"] == ("needs_ocr" if ocr_engine() is None else "ocr_no_text")
     assert "encrypted" in reasons["locked.pdf"]
     assert "DOCX" in reasons["broken.docx"]
     assert "no text" in reasons["scripts.html"]
@@ -119,8 +123,9 @@ def test_image_without_ocr_names_the_extra(monkeypatch, tmp_path):
     import qa.formats as formats
 
     monkeypatch.setattr(formats, "ocr_engine", lambda: None)
-    with pytest.raises(UnreadableError, match=r"\.\[ocr\]"):
+    with pytest.raises(UnreadableError, match=r"\.\[ocr\]") as info:
         formats.read_image(b"\x89PNG")
+    assert info.value.code == "needs_ocr" and info.value.code in formats.REASON_CODES
 
 
 @pytest.mark.slow

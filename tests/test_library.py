@@ -74,6 +74,9 @@ def test_refusals_name_the_file_and_change_nothing(library):
     assert "big.txt" in message and "limit" in message
     assert "run.exe" in message and "not allowed" in message
     assert "broken.docx" in message and "DOCX" in message
+    # each refusal carries the rule or the reader's reason as a code, for callers that word it in their language
+    assert [(r.name, r.code) for r in info.value.refused] == [("big.txt", "size"), ("run.exe", "type"),
+                                                               ("broken.docx", "docx_broken")]
     assert sorted(p.name for p in (library / "corpus").iterdir()) == sorted(f.name for f in sorted(SEEDS.glob("*.txt"))[:2])
     assert small.library_max_bytes == 1000
     with pytest.raises(CorpusError, match="no document"):

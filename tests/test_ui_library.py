@@ -200,14 +200,22 @@ def test_library_table_is_escaped_and_the_page_limit_is_the_librarys():
     assert launch_kwargs()["max_file_size"] == DEFAULT.library_max_bytes == 50 * 1024 * 1024
 
 
-@pytest.mark.parametrize("line, chinese", [
-    ("a.pdf: encrypted (password protected)", "a.pdf：文件有密码保护，无法读取（encrypted"),
-    ("scan.pdf: pages 1-2: no text layer; OCR needs the OCR extra: pip install", "scan.pdf：扫描的页面需要安装 OCR 组件"),
-    ("p.png: image needs the OCR extra: pip install", "p.png：图片中的文字需要安装 OCR 组件才能识别"),
-    ("page.html: no text in the page (only scripts, styles or markup)", "page.html：网页中没有正文"),
-    ("odd.txt: something new", "odd.txt：无法读取（something new）"),
+@pytest.mark.parametrize("refusal, chinese", [
+    (("a.pdf", "encrypted (password protected)", "encrypted"), "a.pdf：文件有密码保护，无法读取（encrypted"),
+    (("scan.pdf", "pages 1-2: no text layer; OCR needs the OCR extra", "needs_ocr"), "scan.pdf：扫描件或图片中的文字需要安装 OCR"),
+    (("page.html", "no text in the page (only scripts, styles or markup)", "html_empty"), "page.html：网页中没有正文（no text"),
+    (("big.txt", "2.0 MB is over the limit of 1 MB", "size"), "big.txt：文件太大（2.0 MB"),
+    (("odd.txt", "something new", "a-code-added-later"), "odd.txt：无法读取（something new）"),
 ])
-def test_reader_reasons_are_worded_in_chinese_with_the_readers_words_kept(line, chinese):
+def test_reader_reasons_are_worded_in_chinese_with_the_readers_words_kept(refusal, chinese):
+    from qa.library import Refusal
     from qa.ui.librarian import reader_reason_text
 
-    assert reader_reason_text(line).startswith(chinese)
+    assert reader_reason_text(Refusal(*refusal)).startswith(chinese)
+
+
+def test_every_reader_reason_code_has_chinese_words():
+    from qa.formats import REASON_CODES
+    from qa.ui.librarian import _REASON_TEXT
+
+    assert set(REASON_CODES) <= set(_REASON_TEXT)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence, Union
 
 from ..errors import ConfigError, CorpusError, QAError
-from ..library import FileRefused, LibraryChange, LibraryEntry, NothingAdded, check_file, corpus_folder
+from ..library import FileRefused, LibraryChange, LibraryEntry, NothingAdded, Refusal, check_file, corpus_folder
 from .service import Service
 
 READ_ONLY = "这个资料库是只读的：不能在网页上上传或删除文档。"
@@ -47,37 +47,33 @@ def _mb(size: int) -> str:
     return f"{size / 1024 / 1024:.0f} MB" if size >= 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
 
 
-# The readers' reasons (qa/formats.py, qa/corpus.py) are English for the CLI; the page leads with Chinese and keeps
-# the reader's words after it, for whoever looks into the file.
-_READER_REASONS = (
-    ("encrypted", "文件有密码保护，无法读取"),
-    ("cannot parse PDF", "PDF 文件已损坏或无法解析"),
-    ("PDF has no pages", "PDF 文件没有页面"),
-    ("no text in any page", "PDF 中没有可提取的文字"),
-    ("cannot read DOCX", "Word 文件已损坏或无法解析"),
-    ("no text in the document", "Word 文件中没有文字"),
-    ("cannot parse HTML", "网页文件无法解析"),
-    ("no text in the page", "网页中没有正文"),
-    ("image needs", "图片中的文字需要安装 OCR 组件才能识别"),
-    ("no text layer; OCR needs", "扫描的页面需要安装 OCR 组件才能识别文字"),
-    ("cannot read the image", "图片无法读取"),
-    ("no text found in the image", "图片中没有识别出文字"),
-    ("unsupported file type", "不支持这种类型的文件"),
-    ("cannot be read", "文件无法读取"),
-    ("no document in it", "文件中没有可用的内容"),
-    ("no text found", "扫描的页面中没有识别出文字"),
-)
+# The readers' reasons (qa/formats.py, qa/corpus.py) are English for the CLI; the page leads with Chinese, chosen by
+# the reason's code, and keeps the reader's words after it, for whoever looks into the file.
+_REASON_TEXT = {
+    "encrypted": "文件有密码保护，无法读取",
+    "pdf_broken": "PDF 文件已损坏或无法解析",
+    "pdf_empty": "PDF 文件没有页面",
+    "pdf_no_text": "PDF 中没有可提取的文字",
+    "needs_ocr": "扫描件或图片中的文字需要安装 OCR 组件才能识别",
+    "ocr_no_text": "扫描件或图片中没有识别出文字",
+    "docx_broken": "Word 文件已损坏或无法解析",
+    "docx_empty": "Word 文件中没有文字",
+    "html_broken": "网页文件无法解析",
+    "html_empty": "网页中没有正文",
+    "image_broken": "图片无法读取",
+    "unsupported": "不支持这种类型的文件",
+    "type": "不支持这种类型的文件",
+    "size": "文件太大",
+    "not_regular": "不是普通文件",
+    "bad_record": "JSONL 记录格式不对",
+    "empty": "文件中没有可用的内容",
+    "unreadable": "文件无法读取",
+}
 
 
-def reader_reason_text(line: str) -> str:
-    """「name：中文原因（reader's words）」 from the library's "name: reason" line."""
-    name, sep, reason = line.partition(": ")
-    if not sep:
-        return line
-    for prefix, chinese in _READER_REASONS:
-        if prefix in reason:
-            return f"{name}：{chinese}（{reason}）"
-    return f"{name}：无法读取（{reason}）"
+def reader_reason_text(refusal: Refusal) -> str:
+    """「name：中文原因（reader's words）」 for a file the library did not take."""
+    return f"{refusal.name}：{_REASON_TEXT.get(refusal.code, '无法读取')}（{refusal.reason}）"
 
 
 def refusal_text(name: str, exc: FileRefused) -> str:
