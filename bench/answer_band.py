@@ -3,6 +3,9 @@
     python -m bench.answer_band                      # committed index: choose on the tune half, report the rest
     python -m bench.answer_band --json docs/answer_band.json
 
+It also counts the answers the caution flags (`QueryConfig.caution_below`, the gate model's even odds, not tuned):
+shown with 「资料中可能没有直接回答这个问题的内容…」 instead of withheld.
+
 A question the gate lets through with little evidence gets a confident-looking cited sentence that often does not
 answer it. Below the chosen probability (unless one passage holds every question term: `gate_full_coverage`) the
 page shows the passages under 「资料中没有直接回答的句子，以下段落可能相关」 and quotes nothing.
@@ -77,7 +80,11 @@ def main(argv=None) -> None:
               **{f"sweep_{split}": {str(t): withheld([r for r in rows if r["split"] == split], float(t))["net"]
                                     for t in THRESHOLDS} for split in ("heldout", "dev")},
               **{split: withheld([r for r in rows if r["split"] == split], best)
-                 for split in ("tune", "heldout", "dev")}}
+                 for split in ("tune", "heldout", "dev")},
+              # the caution (QueryConfig.caution_below, not tuned): the same answers counted, flagged instead of withheld
+              "caution_below": qa.config.caution_below,
+              "caution": {split: withheld([r for r in rows if r["split"] == split], qa.config.caution_below)
+                          for split in ("tune", "heldout", "dev")}}
     print(json.dumps(report, ensure_ascii=False, indent=1))
     if args.json:
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -46,11 +46,17 @@ class Answer:
     not_found_message: str = DEFAULT.not_found_message
     support: str | None = None  # a calm message with hotline numbers when the question signals distress
     related_only_message: str = DEFAULT.related_only_message
+    caution: str | None = None  # shown with sentences the gate let through on weak evidence (QueryConfig.caution_below)
 
     @property
     def related_only(self) -> bool:
         """Passages were found, but no sentence of them answers: they are shown as possibly related."""
         return self.found and not self.sentences
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What is said before the answer: a warning (lexical fallback), a notice (question cut), a caution."""
+        return tuple(n for n in (self.warning, self.notice, self.caution) if n)
 
     @property
     def text(self) -> str:
@@ -66,15 +72,16 @@ class Answer:
         if self.support:
             out["support"] = self.support
         out["answer"] = self.text
+        if self.caution:
+            out["caution"] = self.caution
         out["sentences"] = [s.to_dict() for s in self.sentences]
         out["passages"] = [p.to_dict() for p in self.passages]
         return out
 
     def to_markdown(self) -> str:
         lines = []
-        for note in (self.warning, self.notice):
-            if note:
-                lines.append(f"> {_md_escape(note)}\n")
+        for note in self.notes:
+            lines.append(f"> {_md_escape(note)}\n")
         lines.append(_md_escape(self.text) + "\n")
         for i, hit in enumerate(self.passages, start=1):
             where = f" — {_md_escape(locator(hit))}" if locator(hit) else ""
@@ -88,9 +95,8 @@ class Answer:
     def _repr_html_(self) -> str:
         esc = html.escape
         parts = [f"<div class='qa-answer'><p><b>{esc(self.question)}</b></p>"]
-        for note in (self.warning, self.notice):
-            if note:
-                parts.append(f"<p><i>{esc(note)}</i></p>")
+        for note in self.notes:
+            parts.append(f"<p><i>{esc(note)}</i></p>")
         parts.append(f"<p>{esc(self.text)}</p><ol>")
         for hit in self.passages:
             where = f" <span class='qa-where'>{esc(locator(hit))}</span>" if locator(hit) else ""
@@ -105,9 +111,8 @@ class Answer:
 
     def __str__(self) -> str:
         lines = [self.support] if self.support else []
-        for note in (self.warning, self.notice):
-            if note:
-                lines.append(f"({note})")
+        for note in self.notes:
+            lines.append(f"({note})")
         lines.append(self.text)
         for i, hit in enumerate(self.passages, start=1):
             lines.append("")
@@ -253,6 +258,7 @@ def compose(
     if best <= 0 and floor is None and query_vector is None:
         return Answer(found=True, sentences=(), passages=passages, **common)  # lexical: no sentence shares a term
     chosen = []
+    caution = config.caution_message if result.evidence is not None and result.evidence.is_weak(config) else None
     top = int(np.argmax(score))
     lead = sentences[top].anchor
     if _LIST_QUESTION.search(fold(result.question)) and lead is not None and sentences[lead].text.endswith((":", "：")):
@@ -260,7 +266,7 @@ def compose(
         for sentence in sentences:
             if sentence.anchor == lead and sentence.selectable and len(chosen) < config.max_answer_sentences:
                 chosen.append(AnswerSentence(sentence.text, sentence.passage + 1))
-        return Answer(found=True, sentences=tuple(chosen), passages=passages, **common)
+        return Answer(found=True, sentences=tuple(chosen), passages=passages, caution=caution, **common)
     for j in np.argsort(-score, kind="stable"):
         if len(chosen) == config.max_answer_sentences or score[j] < 0.75 * best:
             break
@@ -268,7 +274,7 @@ def compose(
         if any(sentence.text == c.text for c in chosen):
             continue
         chosen.append(AnswerSentence(sentence.text, sentence.passage + 1))
-    return Answer(found=True, sentences=tuple(chosen), passages=passages, **common)
+    return Answer(found=True, sentences=tuple(chosen), passages=passages, caution=caution, **common)
 
 
 def _sentence_cosines(texts: list[str], query_vector: np.ndarray, embed, stored_vector) -> np.ndarray:

@@ -160,6 +160,8 @@ def ask(question, index, k, mode, fusion, as_json):
     if answer.support:
         click.secho(_out(answer.support), bold=True)
         click.echo("")
+    if answer.caution:
+        click.secho(_out(answer.caution), fg="yellow")
     click.echo(_out(answer.text))
     for i, hit in enumerate(answer.passages, start=1):
         heading = f" › {' › '.join(hit.heading)}" if hit.heading else ""

@@ -128,6 +128,11 @@ class QueryConfig:
     # may still prefer it
     answer_min_probability: float = 0.0
     related_only_message: str = "资料中没有直接回答的句子，以下段落可能相关"
+    # let through by the gate but below the gate model's own even odds (P(answerable) < 0.5, no full coverage): the
+    # answer is shown with this caution. 0.5 is the model's decision boundary (it was fitted with balanced classes),
+    # not a tuned value; gate_min_probability sits lower only to keep real questions
+    caution_below: float = 0.5
+    caution_message: str = "资料中可能没有直接回答这个问题的内容：下面的句子只是最接近的原文，请对照出处核实。"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -142,8 +147,9 @@ class QueryConfig:
             raise ConfigError("gate_weights must give one weight per gate feature")
         if self.k_max < 1:
             raise ConfigError("k_max must be at least 1")
-        if not 0.0 <= self.answer_min_probability <= 1.0:
-            raise ConfigError("answer_min_probability must be between 0 and 1")
+        for name in ("answer_min_probability", "caution_below"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must be between 0 and 1")
 
 
 DEFAULT_BUILD = BuildConfig()

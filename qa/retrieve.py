@@ -329,15 +329,23 @@ class Evidence:
         """One passage holds (nearly) every term of the question and none of its words is foreign to the corpus."""
         return self.foreign == 0 and self.foreign_other == 0 and self.coverage >= config.gate_full_coverage
 
+    def _graded(self) -> bool:
+        """The model-mode gate's probability applies (lexical mode and indexes without sentence vectors have none)."""
+        return self.mode != "lexical" and self.margin is not None and self.sentence_margin is not None
+
     def supports_answer(self, config: QueryConfig = DEFAULT) -> bool:
         """Strong enough evidence to quote answer sentences, not only to show passages as possibly related.
 
         Between `gate_min_probability` and `answer_min_probability` the passages are shown under
         `related_only_message`: a cited sentence that does not answer is worse than none. Lexical mode and indexes
         without sentence vectors keep their sentences (there is no probability to grade them by)."""
-        if self.mode == "lexical" or self.margin is None or self.sentence_margin is None:
-            return True
-        return self.full_coverage(config) or self.probability(config) >= config.answer_min_probability
+        return not self._graded() or self.full_coverage(config) or (
+            self.probability(config) >= config.answer_min_probability)
+
+    def is_weak(self, config: QueryConfig = DEFAULT) -> bool:
+        """Let through, but the gate's model finds "not answered here" the likelier (below `caution_below`): the
+        answer is shown with `caution_message`."""
+        return self._graded() and not self.full_coverage(config) and self.probability(config) < config.caution_below
 
     def lexical_score(self, config: QueryConfig = DEFAULT) -> float:
         """Lexical-mode gate score: term coverage, lowered by foreign topic words."""

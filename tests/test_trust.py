@@ -225,3 +225,41 @@ def test_answer_band_rule_counts_withheld_answers():
     assert withheld(rows, 0.48) == {"withheld_wrong": 2, "withheld_right": 0, "net": 2,
                                     "right_answers_still_quoted": 3, "unanswerable_still_quoted": 0}
     assert withheld(rows, 0.6)["net"] == 1 and withheld(rows, 0.0)["net"] == 0
+
+
+def test_weak_evidence_is_answered_with_a_caution(qa_hash):
+    question = "催收人员打电话给我爸妈合法吗"
+    p = qa_hash.search(question, k=DEFAULT.k_ask).evidence.probability()
+    weak = qa_hash.with_config(caution_below=min(1.0, p + 1e-6)).ask(question)
+    firm = qa_hash.with_config(caution_below=max(0.0, p - 1e-6)).ask(question)
+    assert weak.sentences == firm.sentences and weak.sentences  # nothing withheld: the answer is only flagged
+    assert weak.caution == DEFAULT.caution_message and firm.caution is None
+    assert weak.to_dict()["caution"] == DEFAULT.caution_message and "caution" not in firm.to_dict()
+    for shown in (str(weak), weak.to_markdown(), weak._repr_html_()):
+        assert DEFAULT.caution_message in shown
+    from qa.ui.render import answer_dict, render_notices
+
+    assert 'class="qa-notice qa-caution"' in render_notices(weak) and "qa-caution" not in render_notices(firm)
+    assert answer_dict(firm)["caution"] is None and answer_dict(weak)["caution"] == DEFAULT.caution_message
+
+
+def test_no_caution_where_one_passage_holds_every_term_or_in_lexical_mode(qa_hash):
+    anxious = qa_hash.with_config(caution_below=1.0)
+    assert anxious.ask("协商还款时对客服应该是什么态度").caution is None  # full coverage
+    assert anxious.ask("催收人员打电话给我爸妈合法吗", mode="lexical").caution is None  # no model probability
+
+
+def test_cli_prints_the_caution_with_the_answer(run, hash_index, monkeypatch):
+    from dataclasses import replace
+
+    import qa.cli
+
+    monkeypatch.setattr(qa.cli, "DEFAULT", replace(DEFAULT, caution_below=1.0))
+    result = run("ask", "催收人员打电话给我爸妈合法吗", "-i", hash_index)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == DEFAULT.caution_message and "[1]" in lines[1]
+    as_json = run("ask", "催收人员打电话给我爸妈合法吗", "-i", hash_index, "--json")
+    assert json.loads(as_json.stdout)["caution"] == DEFAULT.caution_message
+    monkeypatch.undo()
+    assert DEFAULT.caution_message not in run("ask", "催收人员打电话给我爸妈合法吗", "-i", hash_index).stdout

@@ -195,7 +195,8 @@ def render_notices(answer: Answer) -> str:
         notes.append(answer.warning)
     if answer.notice:
         notes.append(answer.notice)
-    return "".join(f'<div class="qa-notice">{esc(n)}</div>' for n in notes)
+    caution = f'<div class="qa-notice qa-caution">{esc(answer.caution)}</div>' if answer.caution else ""
+    return "".join(f'<div class="qa-notice">{esc(n)}</div>' for n in notes) + caution
 
 
 def render_support(message: str) -> str:
@@ -272,12 +273,13 @@ def render_answer(answer: Answer, contexts: Sequence[str | None] = (), *, suppor
 def answer_dict(answer: Answer, support: str | None = None) -> dict:
     """What the `ask` API endpoint returns: `Answer.to_dict()` (answer text with [n] markers, sentences, cited
     passages) plus `n` on each passage, `sources`, `message` (the not-found text), `support` (the distress
-    message or None), and `warning`/`notice` always present."""
+    message or None), and `warning`/`notice`/`caution` always present."""
     out = answer.to_dict()
     for n, passage in enumerate(out["passages"], 1):
         passage["n"] = n
     out.setdefault("warning", None)
     out.setdefault("notice", None)
+    out.setdefault("caution", None)
     out["message"] = None if answer.found else answer.not_found_message
     out["support"] = support
     out["sources"] = list(dict.fromkeys(p["source"] for p in out["passages"]))
