@@ -237,7 +237,9 @@ def test_weak_evidence_is_answered_with_a_caution(qa_hash):
     assert weak.to_dict()["caution"] == DEFAULT.caution_message and "caution" not in firm.to_dict()
     for shown in (str(weak), weak.to_markdown(), weak._repr_html_()):
         assert DEFAULT.caution_message in shown
-    from qa.ui.render import answer_dict, render_notices
+    from qa.ui.render import answer_dict, plain_text, render_notices
+
+    assert DEFAULT.caution_message in plain_text(weak) and DEFAULT.caution_message not in plain_text(firm)  # 复制答案
 
     assert 'class="qa-notice qa-caution"' in render_notices(weak) and "qa-caution" not in render_notices(firm)
     assert answer_dict(firm)["caution"] is None and answer_dict(weak)["caution"] == DEFAULT.caution_message

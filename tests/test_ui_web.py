@@ -390,6 +390,27 @@ def test_answer_sentence_is_marked_inside_its_cited_card(page):
 
 
 @pytest.mark.slow
+def test_a_caution_leads_an_answer_given_on_thin_evidence(qa_obj, open_page):
+    from qa.config import DEFAULT
+    from qa.ui import build_app, launch_kwargs
+
+    app = build_app(qa_obj.with_config(caution_below=1.0), workers=1)  # every model-graded answer is "thin" here
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+               **launch_kwargs(workers=1))
+    try:
+        pg = open_page(base=f"http://127.0.0.1:{port}/")
+        ask_in_page(pg, "平台强制下款到我银行卡怎么办")  # let through by the model, not by full coverage
+        answered(pg)
+        caution = pg.locator("#qa-answer .qa-caution")
+        assert caution.count() == 1, pg.locator("#qa-answer").inner_text()
+        assert caution.inner_text() == DEFAULT.caution_message and caution.is_visible()
+        assert pg.locator("#qa-answer .qa-sentences p").count() >= 1  # the answer is still there, flagged
+    finally:
+        app.close()
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("question", ["我想自杀", "被催收逼得活不下去了", "I want to end my life"])
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_people_in_distress_get_the_hotline_not_not_found(open_page, question, viewport):

@@ -222,7 +222,7 @@ def render_error(message: str) -> str:
 
 def plain_text(answer: Answer) -> str:
     """What 复制答案 copies: the answer with its [n] markers, then each cited source — original script."""
-    lines = [answer.question, "", answer.text]
+    lines = [answer.question, "", *([answer.caution] if answer.caution else []), answer.text]  # the caveat travels too
     cited = sorted({s.citation for s in answer.sentences}) or range(1, len(answer.passages) + 1)
     if answer.passages:
         lines += ["", "来源："]
