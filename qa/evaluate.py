@@ -92,13 +92,16 @@ def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
         result = qa.search(item["q"], k=k, mode=mode)
         latencies.append((time.perf_counter() - started) * 1000)
         if not must:
-            negatives.append({"id": item.get("id"), "found": result.found, "split": item.get("split")})
+            answer = qa.ask(item["q"], mode=mode) if result.found else None
+            negatives.append({"id": item.get("id"), "found": result.found, "split": item.get("split"),
+                              "confident": bool(answer and answer.sentences and not answer.caution)})
             continue
         rank = next((h.rank for h in result.hits if _holds(h.text, must)), None)
-        sentences = [s.text for s in qa.ask(item["q"], mode=mode).sentences]
+        answer = qa.ask(item["q"], mode=mode)
+        sentences = [s.text for s in answer.sentences]
         rows.append({"id": item.get("id"), "split": item.get("split"), "rank": rank, "found": result.found,
                      "answer": any(_holds(s, must) for s in sentences),
-                     "answer@1": bool(sentences) and _holds(sentences[0], must)})
+                     "answer@1": bool(sentences) and _holds(sentences[0], must), "caution": bool(answer.caution)})
     n = len(rows) or 1
     report = {"file": str(path), "mode": mode, "questions": len(rows), **_latency(latencies)}
     if rows:
@@ -112,11 +115,14 @@ def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
             "answer_hit": round(sum(1 for r in rows if r["answer"]) / n, 4),
             "answer_hit@1": round(sum(1 for r in rows if r["answer@1"]) / n, 4),
             "answer_misses": [r["id"] for r in rows if not r["answer"]],
+            "cautioned": round(sum(1 for r in rows if r["caution"]) / n, 4),  # answered, led by the caution
         })
     if negatives:
         report["off_topic"] = len(negatives)
         report["off_topic_rejected"] = round(sum(1 for r in negatives if not r["found"]) / len(negatives), 4)
         report["off_topic_shown"] = [r["id"] for r in negatives if r["found"]]
+        # the failure that matters most: sentences quoted as an answer, with no caution, where none should be
+        report["off_topic_answered_confidently"] = round(sum(r["confident"] for r in negatives) / len(negatives), 4)
     splits = sorted({r["split"] for r in rows + negatives if r["split"]})
     if splits:  # calibration files mark a tune and a held-out half (eval/README.md): report each
         report["splits"] = {}
@@ -130,7 +136,8 @@ def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
                              "answer_hit": round(sum(r["answer"] for r in pos) / len(pos), 4)})
             if neg:
                 part.update({"off_topic": len(neg),
-                             "off_topic_rejected": round(sum(not r["found"] for r in neg) / len(neg), 4)})
+                             "off_topic_rejected": round(sum(not r["found"] for r in neg) / len(neg), 4),
+                             "off_topic_answered_confidently": round(sum(r["confident"] for r in neg) / len(neg), 4)})
             report["splits"][name] = part
     return report
 

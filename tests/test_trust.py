@@ -265,3 +265,18 @@ def test_cli_prints_the_caution_with_the_answer(run, hash_index, monkeypatch):
     assert json.loads(as_json.stdout)["caution"] == DEFAULT.caution_message
     monkeypatch.undo()
     assert DEFAULT.caution_message not in run("ask", "催收人员打电话给我爸妈合法吗", "-i", hash_index).stdout
+
+
+def test_eval_counts_confident_answers_to_questions_without_an_answer(qa_hash, tmp_path):
+    from qa.evaluate import evaluate_must
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "a", "q": "催收人员打电话给我爸妈合法吗", "split": "heldout"}\n'
+                         '{"id": "b", "q": "如何做红烧肉", "split": "heldout"}\n'
+                         '{"id": "c", "q": "12377是什么电话", "must": ["网信办"], "split": "heldout"}\n', encoding="utf-8")
+    plain = evaluate_must(qa_hash, questions)
+    # "a" is let through and quoted (a wrong answer in this file's terms), "b" is rejected
+    assert plain["off_topic_answered_confidently"] == 0.5 == plain["splits"]["heldout"]["off_topic_answered_confidently"]
+    anxious = evaluate_must(qa_hash.with_config(caution_below=1.0), questions)
+    assert anxious["off_topic_answered_confidently"] == 0.0  # still shown, but led by the caution
+    assert plain["cautioned"] == anxious["cautioned"] == 0.0  # "c": one passage holds every term: no caution
