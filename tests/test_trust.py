@@ -105,7 +105,7 @@ def test_list_question_is_answered_by_the_list(tmp_path):
     assert len(texts) == 3 and texts[0].startswith("《民法典》") and texts[1].startswith("《反不正当竞争法》")
 
 
-def test_calibration_file_is_split_and_its_must_strings_occur_in_the_corpus():
+def test_calibration_and_probe_files_are_well_formed_and_their_must_strings_occur_in_the_corpus():
     from qa.evaluate import normalise_for_match
 
     from .conftest import ROOT
@@ -115,7 +115,10 @@ def test_calibration_file_is_split_and_its_must_strings_occur_in_the_corpus():
     for kind in ("answerable", "unanswerable"):
         part = [r for r in rows if r["kind"] == kind]
         assert len(part) >= 80 and {r["split"] for r in part} == {"tune", "heldout"}
-    for row in rows:
+    probe = [json.loads(line) for line in (ROOT / "eval" / "probe17.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {r["kind"] for r in probe} == {"answerable", "unanswerable"}
+    assert all(bool(r.get("must")) == (r["kind"] == "answerable") for r in probe)  # qa eval tells them apart by must
+    for row in rows + probe:
         assert all(normalise_for_match(m) in corpus for m in row.get("must", [])), row["id"]
 
 
