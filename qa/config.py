@@ -109,10 +109,10 @@ class QueryConfig:
     # P(answerable) ≥ gate_min_probability. Weights (per unit of each feature) and bias fitted on the "tune" half of
     # eval/calibration.jsonl only, threshold chosen there too: `python -m bench.calibrate` (docs/EVALUATION.md)
     gate_features: tuple[str, ...] = ("sentence_margin", "margin", "coverage", "foreign", "foreign_other",
-                                      "unmapped_english")
-    gate_weights: tuple[float, ...] = (41.6659, 36.547, 2.3209, -2.7232, -1.3747, -1.5833)
-    gate_bias: float = -3.7353
-    gate_min_probability: float = 0.325  # tune half: 95 % answered, 86 % of near-domain rejected
+                                      "unmapped_english", "sentence_outlier")
+    gate_weights: tuple[float, ...] = (32.1375, 47.848, 1.5668, -2.7021, -1.2418, -0.9399, 1.6186)
+    gate_bias: float = -8.3388
+    gate_min_probability: float = 0.425  # tune half: 95 % answered, 90 % of near-domain rejected
     # …or when one passage holds this idf-weighted share of the question's terms and none of its words is foreign to
     # the corpus: a keyword question (「催收」「12378」) has little sentence margin to show, whatever the model
     gate_full_coverage: float = 0.8

@@ -154,16 +154,23 @@ class Index:
                 self._sentence_owner = owner
             return self._sentence_owner
 
-    def sentence_candidates(self, qvec: np.ndarray, depth: int, mask: np.ndarray | None = None) -> list[int]:
-        """Passages (among `mask`) holding one of the `depth` sentences closest to the question; empty above
-        _SENTENCE_SCAN_MAX sentences, where the exact scan would cost more than it brings."""
+    def nearest_sentences(self, qvec: np.ndarray, depth: int, among: Sequence[int] = ()
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """The `depth` sentences nearest the question, nearest first: the first chunk holding each (-1 for none) and
+        its cosine. Above _SENTENCE_SCAN_MAX sentences an exact scan would cost more than it brings: then only the
+        sentences of the passages `among` are scored, and no owners are given (they are among's already)."""
         sv = self.sentences
-        if sv is None or len(sv.vectors) > _SENTENCE_SCAN_MAX:
-            return []
+        none = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if sv is None:
+            return none
+        if len(sv.vectors) > _SENTENCE_SCAN_MAX:
+            rows = np.unique(np.concatenate([sv.rows[sv.indptr[c]:sv.indptr[c + 1]] for c in among] or [none[0]]))
+            sims = np.sort(np.asarray(sv.vectors[rows]) @ qvec)[::-1][:depth] if len(rows) else none[1]
+            return np.full(len(sims), -1, dtype=np.int64), sims
         sims = np.asarray(sv.vectors) @ qvec
-        top = np.argpartition(-sims, min(depth, len(sims) - 1))[:depth] if len(sims) > depth else np.arange(len(sims))
-        owner = self.sentence_owner()
-        return [int(c) for c in owner[top] if c >= 0 and (mask is None or mask[c])]
+        top = np.argpartition(-sims, depth)[:depth] if len(sims) > depth else np.arange(len(sims))
+        top = top[np.argsort(-sims[top], kind="stable")]
+        return self.sentence_owner()[top], sims[top]
 
     def sentence_vector(self, key: str) -> np.ndarray | None:
         """The vector stored at build time for the sentence with this key (qa.sentences.sentence_key), if any."""

@@ -106,12 +106,13 @@ class MilvusSentences:
         rows = self._client.get(self._collection, ids=keys, output_fields=["key", "vector"])
         return {r["key"]: np.asarray(r["vector"], dtype=np.float32) for r in rows}
 
-    def nearest_owners(self, qvec: np.ndarray, depth: int) -> list[int]:
-        """The first chunk of each of the `depth` sentences nearest the question."""
+    def nearest(self, qvec: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first chunk of each of the `depth` sentences nearest the question, and its cosine, nearest first."""
         found = self._client.search(self._collection, data=[np.asarray(qvec, dtype=np.float32).tolist()],
                                     anns_field="vector", limit=min(depth, self.count, ms.SEARCH_LIMIT),
                                     output_fields=["owner"], search_params={"metric_type": "IP"})
-        return [int(hit["entity"]["owner"]) for hit in found[0]]
+        return (np.array([int(hit["entity"]["owner"]) for hit in found[0]], dtype=np.int64),
+                np.array([float(hit["distance"]) for hit in found[0]], dtype=np.float32))
 
     def best_per_chunk(self, qvec: np.ndarray, chunk_ids) -> np.ndarray:
         """Each chunk's best sentence cosine to the question (-1 for a chunk without stored sentences)."""
@@ -204,10 +205,11 @@ class MilvusIndex(Index):
         vectors = self._passages.get([int(i) for i in ids])
         return np.stack([vectors[int(i)] for i in ids]) @ query
 
-    def sentence_candidates(self, qvec: np.ndarray, depth: int, mask: np.ndarray | None = None) -> list[int]:
+    def nearest_sentences(self, qvec: np.ndarray, depth: int, among: Sequence[int] = ()
+                          ) -> tuple[np.ndarray, np.ndarray]:
         if self.sentences is None:
-            return []
-        return [c for c in self.sentences.nearest_owners(qvec, depth) if c >= 0 and (mask is None or mask[c])]
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return self.sentences.nearest(qvec, depth)
 
     def sentence_vector(self, key: str) -> np.ndarray | None:
         if self.sentences is None:

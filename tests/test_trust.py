@@ -129,15 +129,45 @@ def test_gate_probability_rises_with_the_sentence_margin_and_falls_with_foreign_
 
     retriever = Retriever(qa_hash.index, qa_hash.config)
     hits = list(qa_hash.search("强制下款", k=1).hits)
-    close = Evidence("hybrid", foreign=0.0, coverage=0.6, margin=0.08, sentence_margin=0.1)
+    close = Evidence("hybrid", foreign=0.0, coverage=0.5, margin=0.05, sentence_margin=0.07, sentence_outlier=3.5)
     assert retriever._relevant(hits, close)
+    assert not retriever._relevant(hits, replace(close, sentence_outlier=1.5))  # no sentence stands out
     assert not retriever._relevant(hits, replace(close, sentence_margin=0.02, margin=0.0))
     assert not retriever._relevant(hits, replace(close, sentence_margin=0.06, margin=0.03, foreign=1.0))
     p = close.probability()
     assert replace(close, foreign_other=1.0).probability() < p
     assert replace(close, unmapped_english=1.0).probability() < p
     assert replace(close, coverage=1.0).probability() > p
+    assert replace(close, sentence_outlier=4.0).probability() > p
     assert not retriever._relevant([], close)
+
+
+def test_sentence_outlier_measures_how_far_the_nearest_sentence_stands_out():
+    from qa.retrieve import sentence_outlier
+
+    flat = np.linspace(0.90, 0.88, 300)
+    standout = np.concatenate([[0.95], flat[1:]])
+    assert sentence_outlier(standout) > 5 * max(sentence_outlier(flat), 0.1)
+    # in units of the library's own spread: the same shape at another scale scores the same
+    assert sentence_outlier(0.5 + 2 * (standout - 0.9)) == pytest.approx(sentence_outlier(standout))
+    assert sentence_outlier(np.array([0.9, 0.8])) == 0.0  # too few sentences to tell
+    assert sentence_outlier(np.full(10, 0.9)) == 0.0
+
+
+def test_nearest_sentences_are_sorted_and_owned_by_a_passage_holding_them(qa_hash):
+    from qa.sentences import passage_sentences, sentence_key
+
+    index = qa_hash.index
+    qvec = index.embed_queries(["被强制下款的钱需要还吗"])[0]
+    owners, cosines = index.nearest_sentences(qvec, 20)
+    assert len(owners) == len(cosines) == 20
+    assert np.all(np.diff(cosines) <= 1e-7)
+    all_cosines = np.sort(np.asarray(index.sentences.vectors) @ qvec)[::-1]
+    assert np.allclose(cosines, all_cosines[:20], atol=1e-6)  # the exact nearest, none skipped
+    row_of = index.sentences.row_of()
+    for owner, cosine in zip(owners, cosines):
+        keys = {sentence_key(t) for t in passage_sentences(index.chunks[owner].text)}
+        assert any(abs(float(index.sentences.vectors[row_of[k]] @ qvec) - cosine) < 1e-6 for k in keys if k in row_of)
 
 
 def test_a_passage_holding_every_term_and_no_foreign_word_answers(qa_hash):
