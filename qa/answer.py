@@ -270,11 +270,37 @@ def compose(
     for j in np.argsort(-score, kind="stable"):
         if len(chosen) == config.max_answer_sentences or score[j] < 0.75 * best:
             break
-        sentence = sentences[j]
-        if any(sentence.text == c.text for c in chosen):
+        text = _with_example(sentences, int(j), pool)
+        if any(sentences[j].text in c.text for c in chosen):
             continue
-        chosen.append(AnswerSentence(sentence.text, sentence.passage + 1))
+        # an example chosen earlier on its own is replaced by the statement run on to it
+        chosen = [c for c in chosen if c.text not in text]
+        chosen.append(AnswerSentence(text, sentences[j].passage + 1))
     return Answer(found=True, sentences=tuple(chosen), passages=passages, caution=caution, **common)
+
+
+# A sentence that opens by giving an example (「例如,能够向消费者协会、银监会等机构反映」) spells out the one before it.
+_EXAMPLE = re.compile(r"^(?:例如|比如|譬如|举例来说|for example|for instance|e\.g\.)", re.I)
+
+
+def _with_example(sentences: list[_Sentence], j: int, pool: Sequence[Hit]) -> str:
+    """The chosen sentence run on to the example that spells it out, or — when it is the example — run on from the
+    statement it illustrates: the general statement alone (「客户还可向相关部门投诉。」) leaves out what the question
+    asked for, and the example cannot stand without it. The text is the passage's own, first start to last end."""
+    first = last = j
+    if j + 1 < len(sentences) and sentences[j + 1].passage == sentences[j].passage and _EXAMPLE.search(
+            fold(sentences[j + 1].text)):
+        last = j + 1
+    elif j > 0 and sentences[j - 1].passage == sentences[j].passage and _EXAMPLE.search(fold(sentences[j].text)):
+        first = j - 1
+    if first == last:
+        return sentences[j].text
+    text = pool[sentences[j].passage].text
+    start = text.find(sentences[first].text)
+    end = text.find(sentences[last].text, start + len(sentences[first].text)) if start >= 0 else -1
+    if end < 0 or text[start + len(sentences[first].text):end].strip():
+        return sentences[j].text
+    return text[start:end + len(sentences[last].text)]
 
 
 def _sentence_cosines(texts: list[str], query_vector: np.ndarray, embed, stored_vector) -> np.ndarray:

@@ -105,6 +105,21 @@ def test_list_question_is_answered_by_the_list(tmp_path):
     assert len(texts) == 3 and texts[0].startswith("《民法典》") and texts[1].startswith("《反不正当竞争法》")
 
 
+def test_an_example_is_shown_with_the_statement_it_spells_out(tmp_path):
+    (tmp_path / "complain.md").write_text(
+        "# 投诉\n\n要是平台的处理明显不合理，客户还可以向相关部门投诉。例如，能够向消费者协会、银监会等机构反映。"
+        "投诉之后要保留好受理编号。\n", encoding="utf-8")
+    QA.build([tmp_path], tmp_path / "idx", model="hash:64")
+    answer = QA.load(tmp_path / "idx").ask("平台处理不合理可以向相关部门投诉吗", mode="lexical")
+    first = answer.sentences[0].text
+    assert first == "要是平台的处理明显不合理，客户还可以向相关部门投诉。例如，能够向消费者协会、银监会等机构反映。"
+    assert first in answer.passages[0].text  # the passage's own text, never stitched
+    assert not any(s.text.startswith("例如") for s in answer.sentences[1:])
+    # asked about the example's own words, the example comes with the statement it illustrates
+    answer = QA.load(tmp_path / "idx").ask("消费者协会和银监会", mode="lexical")
+    assert answer.sentences[0].text == first
+
+
 def test_calibration_and_probe_files_are_well_formed_and_their_must_strings_occur_in_the_corpus():
     from qa.evaluate import normalise_for_match
 
