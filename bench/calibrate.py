@@ -97,6 +97,10 @@ def main(argv=None) -> None:
     print("gate_weights =", tuple(round(float(full.get(f, 0.0)), 4) for f in DEFAULT.gate_features))
     print(f"gate_bias = {bias:.4f}")
     print(f"gate_min_probability = {best}")
+    if "sentence_outlier" in features:
+        means = [np.mean([r["features"]["sentence_outlier"] for r in tune if (r["kind"] == "answerable") == k])
+                 for k in (True, False)]
+        print(f"gate_outlier_neutral = {np.mean(means):.2f}  # answerable {means[0]:.2f}, near-domain {means[1]:.2f}")
 
     heldout = [r for r in calibration if r["split"] == "heldout"]
     dev = evidence_rows(qa, SHARED / "eval" / "dev.jsonl")

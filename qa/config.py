@@ -113,6 +113,9 @@ class QueryConfig:
     gate_weights: tuple[float, ...] = (32.1375, 47.848, 1.5668, -2.7021, -1.2418, -0.9399, 1.6186)
     gate_bias: float = -8.3388
     gate_min_probability: float = 0.425  # tune half: 95 % answered, 90 % of near-domain rejected
+    # the outlier score of a library too small to have a spread (retrieve.OUTLIER_MIN_SENTENCES): the midpoint of
+    # the tune half's answerable (3.43) and near-domain (2.75) means, printed by bench.calibrate
+    gate_outlier_neutral: float = 3.09
     # …or when one passage holds this idf-weighted share of the question's terms and none of its words is foreign to
     # the corpus: a keyword question (「催收」「12378」) has little sentence margin to show, whatever the model
     gate_full_coverage: float = 0.8

@@ -17,6 +17,7 @@ from .text import strip_control
 
 log = logging.getLogger(__name__)
 OUTLIER_DEPTH = 300  # sentences the outlier score compares the nearest one with (docs/EVALUATION.md, stop 18)
+OUTLIER_MIN_SENTENCES = 30  # below this the spread of the rest is too rough an estimate (a library of a few pages)
 _GATE_DEPTH = 5  # the gate looks at the sentences of this many top passages (fused and dense)
 
 
@@ -307,7 +308,8 @@ class Evidence:
     without sentence vectors or a model); foreign_other: as foreign, for the question's other content words
     (verbs…); unmapped_english: share of the question's English content words that the thesaurus cannot carry
     over to the Chinese corpus; sentence_outlier: how many standard deviations the sentence nearest the question
-    stands above the next ones (`sentence_outlier()`; None without sentence vectors or a model).
+    stands above the next ones (`sentence_outlier()`; None without sentence vectors or a model, or in a library
+    of fewer than OUTLIER_MIN_SENTENCES sentences).
     """
 
     mode: str
@@ -319,16 +321,18 @@ class Evidence:
     unmapped_english: float = 0.0
     sentence_outlier: float | None = None
 
-    def features(self) -> dict[str, float]:
-        """The model-mode gate's inputs, by the names `QueryConfig.gate_features` uses."""
+    def features(self, config: QueryConfig = DEFAULT) -> dict[str, float]:
+        """The model-mode gate's inputs, by the names `QueryConfig.gate_features` uses. An outlier score that a
+        library too small to have a spread cannot give counts as neither for nor against (`gate_outlier_neutral`)."""
+        outlier = config.gate_outlier_neutral if self.sentence_outlier is None else self.sentence_outlier
         return {"sentence_margin": self.sentence_margin or 0.0, "margin": self.margin or 0.0,
                 "coverage": self.coverage, "foreign": self.foreign, "foreign_other": self.foreign_other,
-                "unmapped_english": self.unmapped_english, "sentence_outlier": self.sentence_outlier or 0.0}
+                "unmapped_english": self.unmapped_english, "sentence_outlier": outlier}
 
     def probability(self, config: QueryConfig = DEFAULT) -> float:
         """Model-mode gate: a logistic model of "the documents answer this" over `features()`, its weights fitted
         on the tune half of eval/calibration.jsonl (`python -m bench.calibrate`)."""
-        values = self.features()
+        values = self.features(config)
         z = config.gate_bias + sum(w * values[f] for f, w in zip(config.gate_features, config.gate_weights))
         return float(1.0 / (1.0 + np.exp(-z)))
 
@@ -387,7 +391,7 @@ def rrf_fuse(dense: Sequence[int], lexical: Sequence[int], *, k: float, dense_we
     return fused
 
 
-def sentence_outlier(nearest: np.ndarray) -> float:
+def sentence_outlier(nearest: np.ndarray) -> float | None:
     """How far the nearest sentence stands out: (best − mean of the rest) / their standard deviation, over the
     OUTLIER_DEPTH sentences nearest the question, nearest first.
 
@@ -397,8 +401,8 @@ def sentence_outlier(nearest: np.ndarray) -> float:
     libraries of different sizes and styles (a raw gap rejected 4–9 % of STARD's real questions, this 0.5 %).
     """
     nearest = np.asarray(nearest, dtype=np.float64)
-    if len(nearest) < 3:
-        return 0.0
+    if len(nearest) <= OUTLIER_MIN_SENTENCES:
+        return None  # too few sentences to tell a standout from chance
     rest = nearest[1:]
     spread = float(rest.std())
     return float((nearest[0] - rest.mean()) / spread) if spread > 1e-9 else 0.0

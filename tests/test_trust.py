@@ -165,8 +165,18 @@ def test_sentence_outlier_measures_how_far_the_nearest_sentence_stands_out():
     assert sentence_outlier(standout) > 5 * max(sentence_outlier(flat), 0.1)
     # in units of the library's own spread: the same shape at another scale scores the same
     assert sentence_outlier(0.5 + 2 * (standout - 0.9)) == pytest.approx(sentence_outlier(standout))
-    assert sentence_outlier(np.array([0.9, 0.8])) == 0.0  # too few sentences to tell
-    assert sentence_outlier(np.full(10, 0.9)) == 0.0
+    assert sentence_outlier(np.linspace(0.9, 0.8, 30)) is None  # too few sentences to tell
+    assert sentence_outlier(np.full(100, 0.9)) == 0.0  # no spread: nothing stands out
+
+
+def test_a_library_too_small_for_a_spread_gives_no_outlier_evidence_either_way(tmp_path):
+    (tmp_path / "note.md").write_text("# 协商\n\n逾期后可以先联系平台客服说明情况。提出分期还款的方案。保留沟通记录。\n",
+                                      encoding="utf-8")
+    QA.build([tmp_path], tmp_path / "idx", model="hash:64")
+    evidence = QA.load(tmp_path / "idx").search("逾期后怎么和平台协商分期还款").evidence
+    assert evidence.sentence_margin is not None and evidence.sentence_outlier is None
+    assert evidence.features()["sentence_outlier"] == DEFAULT.gate_outlier_neutral
+    assert 0 < DEFAULT.gate_outlier_neutral < 10  # a neutral value, not the 0 that would reject everything
 
 
 def test_nearest_sentences_are_sorted_and_owned_by_a_passage_holding_them(qa_hash):
