@@ -130,8 +130,10 @@ def test_calibration_and_probe_files_are_well_formed_and_their_must_strings_occu
     for kind in ("answerable", "unanswerable"):
         part = [r for r in rows if r["kind"] == kind]
         assert len(part) >= 80 and {r["split"] for r in part} == {"tune", "heldout"}
-    probe = [json.loads(line) for line in (ROOT / "eval" / "probe17.jsonl").read_text(encoding="utf-8").splitlines()]
+    probe = [json.loads(line) for name in ("probe17.jsonl", "probe18.jsonl")
+             for line in (ROOT / "eval" / name).read_text(encoding="utf-8").splitlines()]
     assert {r["kind"] for r in probe} == {"answerable", "unanswerable"}
+    assert len({r["id"] for r in probe}) == len(probe)
     assert all(bool(r.get("must")) == (r["kind"] == "answerable") for r in probe)  # qa eval tells them apart by must
     for row in rows + probe:
         assert all(normalise_for_match(m) in corpus for m in row.get("must", [])), row["id"]
