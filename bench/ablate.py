@@ -21,8 +21,8 @@ VARIANTS = {
     "default": {},
     "no sentence ranking (sentence_weight 0)": {"sentence_weight": 0.0},
     "no filler filter": {"answer_filter_filler": False},
-    "gate off": {"gate_min_probability": 0.0, "gate_lexical_min_score": -9.0},
-    "gate off, no sentence ranking": {"gate_min_probability": 0.0, "gate_lexical_min_score": -9.0, "sentence_weight": 0.0},
+    "gate off": {"gate_min_probability": 0.0, "gate_lexical_min_probability": 0.0},
+    "gate off, no sentence ranking": {"gate_min_probability": 0.0, "gate_lexical_min_probability": 0.0, "sentence_weight": 0.0},
 }
 
 

@@ -22,6 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 MIN_TUNE_ANSWERED = 0.95
+MAX_STARD_REJECTED = 0.03
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.025), 3)
 
 
@@ -119,6 +120,67 @@ def main(argv=None) -> None:
         rows = [{"features": r.evidence.features()} for r in QA.load(args.stard).search_many(texts)]
         report["stard_rejected"] = float(1 - answered(rows, best).mean())
     print(json.dumps(report, ensure_ascii=False, indent=1))
+    calibrate_lexical(qa, args.stard, tuple(f for f in DEFAULT.gate_lexical_features if f not in args.drop))
+
+
+def calibrate_lexical(qa, stard_index: Path | None, features: tuple[str, ...]) -> None:
+    """The lexical-mode gate, fitted the same way on the same tune half (evidence from BM25 alone). Threshold: the
+    one rejecting the most tune-half near-domain questions while answering ≥ 95 % of the tune-half answerable ones
+    and — given a STARD index — ≤ 3 % of STARD train's real questions (the bar lexical mode had to keep)."""
+    from qa import QA
+    from qa.config import DEFAULT
+    from qa.evaluate import beir_queries
+
+    def rows_of(target, path: Path | None = None, texts: list[str] | None = None) -> list[dict]:
+        items = ([json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+                 if path else [{"q": t, "kind": "answerable"} for t in texts])
+        results = target.search_many([r["q"] for r in items], mode="lexical")
+        return [{**r, "evidence": res.evidence} for r, res in zip(items, results)]
+
+    calibration = rows_of(qa, ROOT / "eval" / "calibration.jsonl")
+    tune = [r for r in calibration if r["split"] == "tune"]
+
+    def x(rows):
+        return np.array([[r["evidence"].features()[f] for f in features] for r in rows], dtype=np.float64)
+
+    y = np.array([r["kind"] == "answerable" for r in tune], dtype=np.float64)
+    xt = x(tune)
+    mean, scale = xt.mean(0), xt.std(0)
+    scale[scale == 0] = 1.0
+    w, b = fit_logistic((xt - mean) / scale, y)
+    weights = w / scale
+    bias = b - float(weights @ mean)
+
+    def answered(rows, threshold):
+        if not rows:
+            return np.zeros(0, dtype=bool)
+        return 1.0 / (1.0 + np.exp(-(bias + x(rows) @ weights))) >= threshold
+
+    def shares(rows, threshold):
+        ok = [r for r in rows if r["kind"] == "answerable"]
+        no = [r for r in rows if r["kind"] != "answerable"]
+        return float(answered(ok, threshold).mean()), float(1 - answered(no, threshold).mean())
+
+    stard = []
+    if stard_index:
+        stard_dir = SHARED / "data" / "stard"
+        texts = [t for t, _ in beir_queries(stard_dir / "queries.jsonl", stard_dir / "qrels" / "train.tsv")]
+        stard = rows_of(QA.load(stard_index), texts=texts)
+    allowed = [t for t in THRESHOLDS if shares(tune, t)[0] >= MIN_TUNE_ANSWERED
+               and (not stard or 1 - answered(stard, t).mean() <= MAX_STARD_REJECTED)]
+    best = max(allowed, key=lambda t: (shares(tune, t)[1], -t)) if allowed else float(THRESHOLDS[0])
+    full = dict(zip(features, weights))
+    print("gate_lexical_features =", DEFAULT.gate_lexical_features)
+    print("gate_lexical_weights =", tuple(round(float(full.get(f, 0.0)), 4) for f in DEFAULT.gate_lexical_features))
+    print(f"gate_lexical_bias = {bias:.4f}")
+    print(f"gate_lexical_min_probability = {best}")
+    heldout = [r for r in calibration if r["split"] == "heldout"]
+    report = {"features": list(features), "threshold": best,
+              "tune": dict(zip(("answered", "rejected"), shares(tune, best))),
+              "heldout": dict(zip(("answered", "rejected"), shares(heldout, best)))}
+    if stard:
+        report["stard_rejected"] = float(1 - answered(stard, best).mean())
+    print(json.dumps({"lexical": report}, ensure_ascii=False, indent=1))
 
 
 if __name__ == "__main__":

@@ -290,7 +290,7 @@ class Retriever:
             return False
         c = self.config
         if evidence.mode == "lexical" or evidence.margin is None:
-            return evidence.lexical_score(c) >= c.gate_lexical_min_score
+            return evidence.lexical_probability(c) >= c.gate_lexical_min_probability
         if evidence.sentence_margin is None:  # an index built without sentence vectors: the older rule
             return evidence.coverage >= c.min_lexical_coverage or evidence.margin >= c.min_dense_margin
         if evidence.full_coverage(c):
@@ -358,15 +358,19 @@ class Evidence:
         answer is shown with `caution_message`."""
         return self._graded() and not self.full_coverage(config) and self.probability(config) < config.caution_below
 
-    def lexical_score(self, config: QueryConfig = DEFAULT) -> float:
-        """Lexical-mode gate score: term coverage, lowered by foreign topic words."""
-        return self.coverage - config.gate_lexical_foreign_weight * self.foreign
+    def lexical_probability(self, config: QueryConfig = DEFAULT) -> float:
+        """Lexical-mode gate (no model): the same kind of logistic model, over the evidence that needs no model —
+        term coverage and words foreign to the corpus (`gate_lexical_*`, fitted by `bench.calibrate`)."""
+        values = self.features(config)
+        z = config.gate_lexical_bias + sum(
+            w * values[f] for f, w in zip(config.gate_lexical_features, config.gate_lexical_weights))
+        return float(1.0 / (1.0 + np.exp(-z)))
 
     def to_dict(self) -> dict:
         r = lambda x: None if x is None else round(x, 4)  # noqa: E731
         return {"mode": self.mode, "foreign": r(self.foreign), "coverage": r(self.coverage), "margin": r(self.margin),
                 "sentence_margin": r(self.sentence_margin), "foreign_other": r(self.foreign_other),
-                "unmapped_english": r(self.unmapped_english)}
+                "unmapped_english": r(self.unmapped_english), "sentence_outlier": r(self.sentence_outlier)}
 
 
 def _unmapped_english(query: str) -> float:

@@ -63,6 +63,22 @@ def test_lexical_gate_keeps_a_question_in_the_corpus_words(qa_hash):
     assert result.found and result.evidence.foreign == 0.0
 
 
+def test_lexical_gate_is_a_fitted_model_of_coverage_and_foreign_words():
+    from dataclasses import replace
+
+    from qa.retrieve import Evidence
+
+    base = Evidence("lexical", foreign=0.0, coverage=0.5, margin=None, sentence_margin=None)
+    p = base.lexical_probability()
+    assert p >= DEFAULT.gate_lexical_min_probability
+    assert replace(base, coverage=0.9).lexical_probability() > p
+    assert replace(base, foreign=0.5).lexical_probability() < p
+    assert replace(base, foreign_other=0.3).lexical_probability() < p
+    assert replace(base, unmapped_english=0.5).lexical_probability() < p
+    # a question mostly made of words the corpus never uses, whose other words are only partly here
+    assert replace(base, coverage=0.2, foreign=0.8).lexical_probability() < DEFAULT.gate_lexical_min_probability
+
+
 def test_related_only_answer_says_so():
     answer = Answer(question="q", mode="hybrid", found=True, sentences=(), passages=())
     assert answer.related_only and answer.text == DEFAULT.related_only_message
@@ -226,6 +242,8 @@ def test_gate_weights_come_one_per_feature():
 
     with pytest.raises(ConfigError):
         QueryConfig(gate_weights=DEFAULT.gate_weights[:-1])
+    with pytest.raises(ConfigError):
+        QueryConfig(gate_lexical_weights=DEFAULT.gate_lexical_weights[:-1])
 
 
 def test_the_calibration_fit_reaches_the_penalised_optimum():
