@@ -9,12 +9,11 @@ share of STARD questions the fitted gate rejects.
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from bench.calibrate import MIN_TUNE_ANSWERED, ROOT, SHARED, THRESHOLDS, fit_logistic
+from bench.calibrate import ROOT, best_threshold, evidence_rows, fitted, shares, stard_rows
 
 FORMS = {
     "raw gap: best - mean of next 10": lambda t: t[0] - t[1:11].mean(),
@@ -25,19 +24,16 @@ FORMS = {
 }
 
 
-def rows_of(qa, questions: list[dict]) -> list[dict]:
-    index = qa.index
-    vectors = index.embed_queries([r["q"] for r in questions])
-    out = []
-    for row, result, qvec in zip(questions, qa.search_many([r["q"] for r in questions]), vectors):
-        _, nearest = index.nearest_sentences(qvec, 300)
-        out.append({**row, "features": result.evidence.features(), "nearest": np.asarray(nearest, np.float64)})
-    return out
+def with_nearest(index_dir: Path, rows: list[dict]) -> list[dict]:
+    """The rows, each with the cosines of the 300 sentences nearest its question, nearest first."""
+    from qa.index import Index
+
+    index = Index.open(index_dir)
+    vectors = index.embed_queries([r["q"] for r in rows])
+    return [{**r, "nearest": np.asarray(index.nearest_sentences(v, 300)[1], np.float64)} for r, v in zip(rows, vectors)]
 
 
 def main(argv=None) -> None:
-    import json
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-i", "--index", type=Path, default=ROOT / "index")
     parser.add_argument("--stard", type=Path, required=True, help="a STARD train index")
@@ -45,15 +41,10 @@ def main(argv=None) -> None:
 
     from qa import QA
     from qa.config import DEFAULT
-    from qa.evaluate import beir_queries
 
     base = tuple(f for f in DEFAULT.gate_features if f != "sentence_outlier")
-    calibration = rows_of(QA.load(args.index), [json.loads(line) for line in
-                                                 (ROOT / "eval" / "calibration.jsonl").read_text("utf-8").splitlines()
-                                                 if line.strip()])
-    stard_dir = SHARED / "data" / "stard"
-    texts = [t for t, _ in beir_queries(stard_dir / "queries.jsonl", stard_dir / "qrels" / "train.tsv")][::3]
-    stard = rows_of(QA.load(args.stard), [{"q": t, "kind": "answerable"} for t in texts])
+    calibration = with_nearest(args.index, evidence_rows(QA.load(args.index), ROOT / "eval" / "calibration.jsonl"))
+    stard = with_nearest(args.stard, stard_rows(args.stard, every=3))
     tune = [r for r in calibration if r["split"] == "tune"]
     heldout = [r for r in calibration if r["split"] == "heldout"]
 
@@ -61,30 +52,11 @@ def main(argv=None) -> None:
           "| STARD rejected (1/3 of train) |")
     print("|---|---|---|---|")
     for name, form in {"none": None, **FORMS}.items():
-        def x(rows):
-            cols = [[r["features"][f] for f in base] + ([form(r["nearest"])] if form else []) for r in rows]
-            return np.array(cols, dtype=np.float64)
-
-        xt, y = x(tune), np.array([r["kind"] == "answerable" for r in tune], dtype=np.float64)
-        mean, scale = xt.mean(0), xt.std(0)
-        scale[scale == 0] = 1.0
-        w, b = fit_logistic((xt - mean) / scale, y)
-        weights, bias = w / scale, b - float((w / scale) @ mean)
-
-        def answered(rows, t):
-            p = 1.0 / (1.0 + np.exp(-(bias + x(rows) @ weights)))
-            full = np.array([r["features"]["foreign"] == 0 and r["features"]["foreign_other"] == 0
-                             and r["features"]["coverage"] >= DEFAULT.gate_full_coverage for r in rows])
-            return (p >= t) | full
-
-        def shares(rows, t):
-            ok = [r for r in rows if r["kind"] == "answerable"]
-            no = [r for r in rows if r["kind"] != "answerable"]
-            return float(answered(ok, t).mean()), float(1 - answered(no, t).mean())
-
-        t = max((t for t in THRESHOLDS if shares(tune, t)[0] >= MIN_TUNE_ANSWERED),
-                key=lambda t: (shares(tune, t)[1], -t))
-        (ta, tr), (ha, hr) = shares(tune, t), shares(heldout, t)
+        for r in calibration + stard:
+            r["features"]["form"] = form(r["nearest"]) if form else 0.0
+        _, _, answered = fitted(tune, base + (("form",) if form else ()), full=True)
+        t = best_threshold(answered, tune)
+        (ta, tr), (ha, hr) = shares(answered, tune, t), shares(answered, heldout, t)
         print(f"| {name} | {ta:.2f} / {tr:.2f} | {ha:.2f} / {hr:.2f} | {100 * (1 - answered(stard, t).mean()):.1f} % |")
 
 

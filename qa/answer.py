@@ -270,9 +270,9 @@ def compose(
     for j in np.argsort(-score, kind="stable"):
         if len(chosen) == config.max_answer_sentences or score[j] < 0.75 * best:
             break
-        text = _with_example(sentences, int(j), pool)
         if any(sentences[j].text in c.text for c in chosen):
             continue
+        text = _with_example(sentences, int(j), pool)
         # an example chosen earlier on its own is replaced by the statement run on to it
         chosen = [c for c in chosen if c.text not in text]
         chosen.append(AnswerSentence(text, sentences[j].passage + 1))

@@ -332,9 +332,7 @@ class Evidence:
     def probability(self, config: QueryConfig = DEFAULT) -> float:
         """Model-mode gate: a logistic model of "the documents answer this" over `features()`, its weights fitted
         on the tune half of eval/calibration.jsonl (`python -m bench.calibrate`)."""
-        values = self.features(config)
-        z = config.gate_bias + sum(w * values[f] for f, w in zip(config.gate_features, config.gate_weights))
-        return float(1.0 / (1.0 + np.exp(-z)))
+        return self._logistic(config, config.gate_features, config.gate_weights, config.gate_bias)
 
     def full_coverage(self, config: QueryConfig = DEFAULT) -> bool:
         """One passage holds (nearly) every term of the question and none of its words is foreign to the corpus."""
@@ -361,10 +359,12 @@ class Evidence:
     def lexical_probability(self, config: QueryConfig = DEFAULT) -> float:
         """Lexical-mode gate (no model): the same kind of logistic model, over the evidence that needs no model —
         term coverage and words foreign to the corpus (`gate_lexical_*`, fitted by `bench.calibrate`)."""
+        return self._logistic(config, config.gate_lexical_features, config.gate_lexical_weights,
+                              config.gate_lexical_bias)
+
+    def _logistic(self, config: QueryConfig, features: Sequence[str], weights: Sequence[float], bias: float) -> float:
         values = self.features(config)
-        z = config.gate_lexical_bias + sum(
-            w * values[f] for f, w in zip(config.gate_lexical_features, config.gate_lexical_weights))
-        return float(1.0 / (1.0 + np.exp(-z)))
+        return float(1.0 / (1.0 + np.exp(-(bias + sum(w * values[f] for f, w in zip(features, weights))))))
 
     def to_dict(self) -> dict:
         r = lambda x: None if x is None else round(x, 4)  # noqa: E731
