@@ -119,6 +119,9 @@ class QueryConfig:
     # …or when one passage holds this idf-weighted share of the question's terms and none of its words is foreign to
     # the corpus: a keyword question (「催收」「12378」) has little sentence margin to show, whatever the model
     gate_full_coverage: float = 0.8
+    # coverage (the best passage's share of question terms) is read over this many top passages whatever k the
+    # caller shows: the gates were fitted at search's k = 10, and `ask` (k = 5) or the page's own k must not decide
+    gate_coverage_depth: int = 10
     # lexical mode (no model): the same kind of logistic model over what BM25 alone gives, fitted on the tune half
     # by `python -m bench.calibrate --stard IDX`; its threshold is the highest that keeps ≥ 95 % of the tune half's
     # answerable questions and ≤ 3 % of STARD train's real questions (on the 1,445-article index)
@@ -155,6 +158,8 @@ class QueryConfig:
             raise ConfigError("gate_lexical_weights must give one weight per lexical gate feature")
         if self.k_max < 1:
             raise ConfigError("k_max must be at least 1")
+        if self.gate_coverage_depth < 1:
+            raise ConfigError("gate_coverage_depth must be at least 1")
         for name in ("answer_min_probability", "caution_below"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be between 0 and 1")

@@ -175,15 +175,18 @@ class Retriever:
         else:
             fused = self._fuse(qvec, dense_ranked, dense_blend, lexical, lexical_ranked)
             order = sorted(fused, key=fused.__getitem__, reverse=True)
+        # the gate reads coverage over a fixed depth: how many passages the user asked to see must not decide 未找到
+        gate_depth = self.config.gate_coverage_depth
+        coverage = self._coverage(terms, order[:max(k, gate_depth)])
+        gate_coverage = max(coverage[:gate_depth], default=0.0)
         order = order[:k]
         dense_scores = self.index.cosines(qvec, order) if qvec is not None else [None] * len(order)
-        coverage = self._coverage(terms, order)
         hits = []
         for rank, (i, cos, cov) in enumerate(zip(order, dense_scores, coverage), start=1):
             score = fused[i] if i in fused else float(cos)
             hits.append(Hit.of(self.index.chunks[i], rank, score, None if cos is None else float(cos),
                                float(lexical[i]), float(cov)))
-        evidence = self._evidence(query.text, hits, qvec, dense_ranked, order, mode, nearest)
+        evidence = self._evidence(query.text, gate_coverage, qvec, dense_ranked, order, mode, nearest)
         found = self._relevant(hits, evidence)
         result = SearchResult(query.text, mode, tuple(hits) if found else (), warning, query.notice, found, evidence)
         return result, qvec
@@ -246,7 +249,7 @@ class Retriever:
                 present[:, j] |= bm25.contains(variant, targets)
         return list((present @ weights) / weights.sum())
 
-    def _evidence(self, query: str, hits: list[Hit], qvec: np.ndarray | None, dense_ranked: list[int],
+    def _evidence(self, query: str, coverage: float, qvec: np.ndarray | None, dense_ranked: list[int],
                   order: list[int], mode: str, nearest: np.ndarray) -> "Evidence":
         """What the gate decides on; see Evidence."""
         margin = sentence_margin = outlier = None
@@ -260,7 +263,6 @@ class Retriever:
                 if (best > -1).any():
                     sentence_margin = float(best.max()) - background
                 outlier = sentence_outlier(nearest)
-        coverage = max((h.coverage for h in hits), default=0.0)
         foreign, foreign_other = self._foreign_shares(query)
         return Evidence(mode, foreign, coverage, margin, sentence_margin, foreign_other, _unmapped_english(query),
                         outlier)

@@ -146,7 +146,7 @@ def test_calibration_and_probe_files_are_well_formed_and_their_must_strings_occu
     for kind in ("answerable", "unanswerable"):
         part = [r for r in rows if r["kind"] == kind]
         assert len(part) >= 80 and {r["split"] for r in part} == {"tune", "heldout"}
-    probe = [json.loads(line) for name in ("probe17.jsonl", "probe18.jsonl")
+    probe = [json.loads(line) for name in ("probe17.jsonl", "probe18.jsonl", "probe19.jsonl")
              for line in (ROOT / "eval" / name).read_text(encoding="utf-8").splitlines()]
     assert {r["kind"] for r in probe} == {"answerable", "unanswerable"}
     assert len({r["id"] for r in probe}) == len(probe)
@@ -358,3 +358,17 @@ def test_eval_counts_confident_answers_to_questions_without_an_answer(qa_hash, t
     anxious = evaluate_must(qa_hash.with_config(caution_below=1.0), questions)
     assert anxious["off_topic_answered_confidently"] == 0.0  # still shown, but led by the caution
     assert plain["cautioned"] == anxious["cautioned"] == 0.0  # "c": one passage holds every term: no caution
+
+
+def test_the_gate_does_not_depend_on_how_many_passages_are_shown(qa_hash):
+    """The gate was fitted on evidence read over a fixed depth: `ask` (k = 5), `search` (k = 10) and the page's own
+    k must turn the same questions away (an English question was answered by `search` and refused by `ask`)."""
+    from .conftest import ROOT
+
+    rows = [json.loads(line) for line in (ROOT / "eval" / "calibration.jsonl").read_text(encoding="utf-8").splitlines()]
+    questions = [r["q"] for r in rows][:60]
+    for k in (1, 5):
+        shown = qa_hash.search_many(questions, k=k)
+        deep = qa_hash.search_many(questions, k=10)
+        assert [r.evidence for r in shown] == [r.evidence for r in deep]
+        assert [r.found for r in shown] == [r.found for r in deep]
