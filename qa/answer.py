@@ -192,8 +192,10 @@ def _sentences(hits: Sequence[Hit], idf: Callable[[str], float] | None = None, c
     return out
 
 
-def _coverage(sentence: str, weights: dict[str, float], total: float) -> float:
-    tokens = set(tokenize(sentence))
+def _coverage(sentence: str, weights: dict[str, float], total: float, context: frozenset[str] = frozenset()) -> float:
+    """idf-weighted share of the question's terms the sentence holds, itself or through `context` (the terms of its
+    document's title)."""
+    tokens = set(tokenize(sentence)) | context
     return sum(w for term, w in weights.items() if term in tokens or synonyms(term) & tokens) / total
 
 
@@ -230,7 +232,11 @@ def compose(
     terms = list(dict.fromkeys(tokenize(result.question)))
     weights = {t: idf(t) for t in terms}
     total = sum(weights.values()) or 1.0
-    score = np.array([_coverage(s.text, weights, total) for s in sentences])
+    # A sentence is read in its document: the title's words (「薪分期強制下款…指南」) are what every sentence of it is
+    # about, so a question's topic words found there do not set one sentence apart from its neighbours; what does is
+    # the rest of the question (「要求平台做什么」).
+    titles = [frozenset(tokenize(h.title)) if config.answer_title_context else frozenset() for h in pool]
+    score = np.array([_coverage(s.text, weights, total, titles[s.passage]) for s in sentences])
     if embed is not None and query_vector is not None:
         # Embedding costs ~25 ms a sentence on 2 cores: only the lexically best few are compared by meaning,
         # more when no term matched at all (a question in another language).

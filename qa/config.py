@@ -130,6 +130,8 @@ class QueryConfig:
     gate_lexical_bias: float = 0.7382
     gate_lexical_min_probability: float = 0.25  # tune half: 95 % answered, 67 % rejected; STARD train 2.8 % rejected
     answer_filter_filler: bool = True  # drop site filler, title restatements, sentences of title/common words only
+    # a question term found in a passage's document title counts as found in each of its sentences (answer.compose)
+    answer_title_context: bool = True
     answer_min_sentence_margin: float = 0.03  # a term-less sentence must beat the background by this to answer
     # below this gate probability (and without full coverage) the passages are shown as possibly related, with no
     # answer sentences. Off (0) by default: the tune-half rule of bench/answer_band.py picks 0.85, which withholds

@@ -121,6 +121,20 @@ def test_list_question_is_answered_by_the_list(tmp_path):
     assert len(texts) == 3 and texts[0].startswith("《民法典》") and texts[1].startswith("《反不正当竞争法》")
 
 
+def test_topic_words_in_the_title_do_not_pick_the_sentence(tmp_path):
+    """「遭遇强制下款应该要求平台做什么」 asked of a guide titled 强制下款: every sentence of it is about 强制下款, so the
+    one that says what to demand answers, not the one that merely repeats the topic word."""
+    (tmp_path / "强制下款维权指南.txt").write_text(
+        "强制下款后先保持冷静，核实到账记录。\n联系客服时要求平台取消借款协议。\n", encoding="utf-8")
+    (tmp_path / "平台规则.txt").write_text("平台要求用户实名认证。\n平台要求绑定银行卡。\n", encoding="utf-8")
+    QA.build([tmp_path], tmp_path / "idx", model="hash:64")
+    qa = QA.load(tmp_path / "idx")
+    question = "遭遇强制下款应该要求平台做什么"
+    assert qa.ask(question, mode="lexical").sentences[0].text == "联系客服时要求平台取消借款协议。"
+    untitled = qa.with_config(answer_title_context=False).ask(question, mode="lexical")
+    assert untitled.sentences[0].text == "强制下款后先保持冷静，核实到账记录。"  # what the title context changes
+
+
 def test_an_example_is_shown_with_the_statement_it_spells_out(tmp_path):
     (tmp_path / "complain.md").write_text(
         "# 投诉\n\n要是平台的处理明显不合理，客户还可以向相关部门投诉。例如，能够向消费者协会、银监会等机构反映。"
