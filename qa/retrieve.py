@@ -264,7 +264,7 @@ class Retriever:
                     sentence_margin = float(best.max()) - background
                 outlier = sentence_outlier(nearest)
         foreign, foreign_other = self._foreign_shares(query)
-        return Evidence(mode, foreign, coverage, margin, sentence_margin, foreign_other, _unmapped_english(query),
+        return Evidence(mode, foreign, coverage, margin, sentence_margin, foreign_other, _unmapped_english(query, self.index.terms.vocab),
                         outlier)
 
     def _foreign_shares(self, query: str) -> tuple[float, float]:
@@ -375,13 +375,14 @@ class Evidence:
                 "unmapped_english": r(self.unmapped_english), "sentence_outlier": r(self.sentence_outlier)}
 
 
-def _unmapped_english(query: str) -> float:
-    """Share of the question's English content words with no thesaurus entry (plural or not): an English question
-    is normal, but one whose subject words have no counterpart here (divorce, brokerage) is about something else."""
+def _unmapped_english(query: str, vocab) -> float:
+    """Share of the question's English content words none of whose Chinese counterparts (thesaurus or bilingual
+    dictionary) the corpus uses: an English question is normal, but one whose subject words have no counterpart
+    here (divorce, brokerage, dividend) is about something else."""
     words = english_content_words(query)
     if not words:
         return 0.0
-    return sum(not (synonyms(w) or synonyms(w.rstrip("s"))) for w in words) / len(words)
+    return sum(not any(t in vocab for t in synonyms(w)) for w in words) / len(words)
 
 
 def rrf_fuse(dense: Sequence[int], lexical: Sequence[int], *, k: float, dense_weight: float) -> dict[int, float]:

@@ -242,12 +242,26 @@ def test_a_passage_holding_every_term_and_no_foreign_word_answers(qa_hash):
     assert not retriever._relevant(hits, replace(weak, coverage=0.5))
 
 
-def test_english_words_without_a_counterpart_here_are_evidence():
+def test_english_words_without_a_counterpart_here_are_evidence(qa_hash):
     from qa.retrieve import _unmapped_english
 
-    assert _unmapped_english("How is property divided in a Chinese divorce?") == 1.0
-    assert _unmapped_english("Is it legal for collectors to tell my coworkers about my debt?") == 0.0
-    assert _unmapped_english("被强制下款的钱需要还吗") == 0.0
+    vocab = qa_hash.index.terms.vocab  # the seed articles
+    assert _unmapped_english("How is property divided in a Chinese divorce?", vocab) == 1.0
+    assert _unmapped_english("Is it legal for collectors to tell my coworkers about my debt?", vocab) == 0.0
+    assert _unmapped_english("被强制下款的钱需要还吗", vocab) == 0.0
+    # a counterpart counts only where this corpus uses it: 离婚 is the dictionary's word for divorce
+    assert _unmapped_english("Can I divorce?", {"离婚"}) == 0.0
+    assert _unmapped_english("Can I divorce?", {"借款"}) == 1.0
+
+
+def test_english_words_reach_the_corpus_through_a_general_dictionary():
+    """Beyond the domain thesaurus: CC-CEDICT's translations, under the word's base form (loans → loan)."""
+    from qa.lexical import synonyms
+
+    assert {"离婚"} <= synonyms("divorce") and {"股息"} <= synonyms("dividend")
+    assert {"借款", "贷款"} <= synonyms("loans") and {"骚扰"} <= synonyms("harassed")
+    assert {"偿还"} <= synonyms("repay") and {"律师"} <= synonyms("lawyers")
+    assert not any(len(word) < 2 for word in synonyms("property") if not word.isascii())  # no loose single characters
 
 
 def test_gate_weights_come_one_per_feature():
