@@ -125,9 +125,9 @@ class QueryConfig:
     # lexical mode (no model): the same kind of logistic model over what BM25 alone gives, fitted on the tune half
     # by `python -m bench.calibrate --stard IDX`; its threshold is the highest that keeps ≥ 95 % of the tune half's
     # answerable questions and ≤ 3 % of STARD train's real questions (on the 1,445-article index)
-    gate_lexical_features: tuple[str, ...] = ("coverage", "foreign", "foreign_other", "unmapped_english")
-    gate_lexical_weights: tuple[float, ...] = (3.8255, -4.0258, -1.7618, -5.9174)
-    gate_lexical_bias: float = 0.6253
+    gate_lexical_features: tuple[str, ...] = ("coverage", "foreign", "foreign_other", "english_outside_thesaurus")
+    gate_lexical_weights: tuple[float, ...] = (3.82, -4.0209, -1.756, -4.0858)
+    gate_lexical_bias: float = 0.6217
     gate_lexical_min_probability: float = 0.25  # tune half: 95 % answered, 67 % rejected; STARD train 2.9 % rejected
     answer_filter_filler: bool = True  # drop site filler, title restatements, sentences of title/common words only
     # a question term found in a passage's document title counts as found in each of its sentences (answer.compose)

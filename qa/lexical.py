@@ -198,11 +198,17 @@ def _base_forms(word: str) -> set[str]:
 
 @lru_cache(maxsize=4096)
 def _english_synonyms(word: str) -> frozenset[str]:
-    out: set[str] = set()
+    out: set[str] = set(thesaurus_synonyms(word))
     for form in _base_forms(word):
-        out |= _thesaurus().get(form, frozenset())
         out |= _english_dictionary().get(form, frozenset())
     return frozenset(out)
+
+
+def thesaurus_synonyms(term: str) -> frozenset[str]:
+    """The domain thesaurus alone (an English word under its base forms too), without the bilingual dictionary."""
+    if not _LATIN_TERM.fullmatch(term):
+        return _thesaurus().get(term, frozenset())
+    return frozenset().union(*(_thesaurus().get(form, frozenset()) for form in _base_forms(term)))
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ from .chunking import Chunk
 from .config import DEFAULT, MODES, QueryConfig
 from .errors import ConfigError, EmptyQuestionError
 from .index import Index
-from .lexical import content_words, english_content_words, expand, index_tokens, synonyms, tokenize
+from .lexical import content_words, english_content_words, expand, index_tokens, synonyms, thesaurus_synonyms, tokenize
 from .text import strip_control
 
 log = logging.getLogger(__name__)
@@ -264,8 +264,10 @@ class Retriever:
                     sentence_margin = float(best.max()) - background
                 outlier = sentence_outlier(nearest)
         foreign, foreign_other = self._foreign_shares(query)
-        return Evidence(mode, foreign, coverage, margin, sentence_margin, foreign_other, _unmapped_english(query, self.index.terms.vocab),
-                        outlier)
+        vocab = self.index.terms.vocab
+        return Evidence(mode, foreign, coverage, margin, sentence_margin, foreign_other,
+                        _unmapped_english(query, vocab, synonyms), outlier,
+                        _unmapped_english(query, vocab, thesaurus_synonyms))
 
     def _foreign_shares(self, query: str) -> tuple[float, float]:
         """idf-weighted shares of the question's content words that the corpus never uses: topic words (nouns),
@@ -322,6 +324,7 @@ class Evidence:
     foreign_other: float = 0.0
     unmapped_english: float = 0.0
     sentence_outlier: float | None = None
+    english_outside_thesaurus: float = 0.0
 
     def features(self, config: QueryConfig = DEFAULT) -> dict[str, float]:
         """The model-mode gate's inputs, by the names `QueryConfig.gate_features` uses. An outlier score that a
@@ -329,7 +332,8 @@ class Evidence:
         outlier = config.gate_outlier_neutral if self.sentence_outlier is None else self.sentence_outlier
         return {"sentence_margin": self.sentence_margin or 0.0, "margin": self.margin or 0.0,
                 "coverage": self.coverage, "foreign": self.foreign, "foreign_other": self.foreign_other,
-                "unmapped_english": self.unmapped_english, "sentence_outlier": outlier}
+                "unmapped_english": self.unmapped_english, "sentence_outlier": outlier,
+                "english_outside_thesaurus": self.english_outside_thesaurus}
 
     def probability(self, config: QueryConfig = DEFAULT) -> float:
         """Model-mode gate: a logistic model of "the documents answer this" over `features()`, its weights fitted
@@ -372,17 +376,20 @@ class Evidence:
         r = lambda x: None if x is None else round(x, 4)  # noqa: E731
         return {"mode": self.mode, "foreign": r(self.foreign), "coverage": r(self.coverage), "margin": r(self.margin),
                 "sentence_margin": r(self.sentence_margin), "foreign_other": r(self.foreign_other),
-                "unmapped_english": r(self.unmapped_english), "sentence_outlier": r(self.sentence_outlier)}
+                "unmapped_english": r(self.unmapped_english), "sentence_outlier": r(self.sentence_outlier),
+                "english_outside_thesaurus": r(self.english_outside_thesaurus)}
 
 
-def _unmapped_english(query: str, vocab) -> float:
-    """Share of the question's English content words none of whose Chinese counterparts (thesaurus or bilingual
-    dictionary) the corpus uses: an English question is normal, but one whose subject words have no counterpart
-    here (divorce, brokerage, dividend) is about something else."""
+def _unmapped_english(query: str, vocab, counterparts=synonyms) -> float:
+    """Share of the question's English content words none of whose Chinese `counterparts` the corpus uses: an
+    English question is normal, but one whose subject words have no counterpart here (divorce, brokerage, dividend)
+    is about something else. With the bilingual dictionary (`synonyms`) for the model-mode gate; with the domain
+    thesaurus alone (`thesaurus_synonyms`) for the lexical one, where no dense evidence checks that a common word's
+    translation (keep → 保留) is the sense the question means."""
     words = english_content_words(query)
     if not words:
         return 0.0
-    return sum(not any(t in vocab for t in synonyms(w)) for w in words) / len(words)
+    return sum(not any(t in vocab for t in counterparts(w)) for w in words) / len(words)
 
 
 def rrf_fuse(dense: Sequence[int], lexical: Sequence[int], *, k: float, dense_weight: float) -> dict[int, float]:

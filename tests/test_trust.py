@@ -74,7 +74,8 @@ def test_lexical_gate_is_a_fitted_model_of_coverage_and_foreign_words():
     assert replace(base, coverage=0.9).lexical_probability() > p
     assert replace(base, foreign=0.5).lexical_probability() < p
     assert replace(base, foreign_other=0.3).lexical_probability() < p
-    assert replace(base, unmapped_english=0.5).lexical_probability() < p
+    assert replace(base, english_outside_thesaurus=0.5).lexical_probability() < p
+    assert replace(base, unmapped_english=0.5).lexical_probability() == p  # the dictionary reading is the model gate's
     # a question mostly made of words the corpus never uses, whose other words are only partly here
     assert replace(base, coverage=0.2, foreign=0.8).lexical_probability() < DEFAULT.gate_lexical_min_probability
 
@@ -252,6 +253,11 @@ def test_english_words_without_a_counterpart_here_are_evidence(qa_hash):
     # a counterpart counts only where this corpus uses it: 离婚 is the dictionary's word for divorce
     assert _unmapped_english("Can I divorce?", {"离婚"}) == 0.0
     assert _unmapped_english("Can I divorce?", {"借款"}) == 1.0
+    # the lexical gate reads English through the domain thesaurus alone: keep → 保留 is a dictionary sense only
+    from qa.lexical import thesaurus_synonyms
+
+    assert _unmapped_english("Can my landlord keep my deposit?", vocab) < 1.0
+    assert _unmapped_english("Can my landlord keep my deposit?", vocab, thesaurus_synonyms) == 1.0
 
 
 def test_english_words_reach_the_corpus_through_a_general_dictionary():
