@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Collection, Sequence
 
 import numpy as np
 
@@ -172,16 +172,26 @@ def is_filler(text: str, title: str, idf: Callable[[str], float] | None = None, 
     return False
 
 
-def _sentences(hits: Sequence[Hit], idf: Callable[[str], float] | None = None, common_idf: float = 0.0) -> list[_Sentence]:
+def _sentences(hits: Sequence[Hit], idf: Callable[[str], float] | None = None, common_idf: float = 0.0,
+               sectioned: Collection[str] | None = None) -> list[_Sentence]:
+    """The pool's sentences, each marked whether it may answer. In a document with numbered sections (the doc ids
+    in `sectioned`, or seen in the passage itself) the text before the first of them is its introduction: it sets
+    the scene (「由于各种起因部分使用者也许会面临逾期还款的疑问」) and restates the question rather than answering it.
+    `sectioned` None keeps introductions."""
     out: list[_Sentence] = []
     for i, hit in enumerate(hits):
         anchor, anchor_is_lead_in = None, False
-        for text in passage_sentences(hit.text):
+        units = passage_sentences(hit.text)
+        levels = [heading_level(text, text) for text in units]
+        in_introduction = sectioned is not None and not hit.heading and (hit.doc_id in sectioned or any(levels))
+        for text, level in zip(units, levels):
+            in_introduction = in_introduction and not level
             # a short line with no sentence-ending mark is a subtitle or label, whatever its numbering
-            is_heading = bool(heading_level(text, text)) or (len(text) <= 24 and not _ENDS_SENTENCE.search(text))
+            is_heading = bool(level) or (len(text) <= 24 and not _ENDS_SENTENCE.search(text))
             is_question = text.endswith(("?", "？"))
             is_lead_in = (text.endswith((":", "：")) or bool(_ANNOUNCES.search(fold(text)))) and not is_heading
-            selectable = len(text) >= MIN_SENTENCE_CHARS and not (is_question or is_heading or is_lead_in) and not (
+            selectable = len(text) >= MIN_SENTENCE_CHARS and not (
+                is_question or is_heading or is_lead_in or in_introduction) and not (
                 is_filler(text, hit.title, idf, common_idf=common_idf))
             out.append(_Sentence(i, text, selectable, anchor if selectable else None))
             if is_question or is_heading or is_lead_in:
@@ -209,6 +219,7 @@ def compose(
     stored_vector: Callable[[str], np.ndarray | None] | None = None,
     floor: float | None = None,
     n_passages: int | None = None,
+    sectioned: Collection[str] = frozenset(),
     config: QueryConfig = DEFAULT,
 ) -> Answer:
     """`stored_vector(key)` gives a sentence's vector stored at build time (no model call); `floor` is the cosine
@@ -225,7 +236,8 @@ def compose(
     # words in at least half of the passages (with a floor of two) carry no topic
     common_idf = float(np.log(1.0 + 0.5)) if n_passages is None else float(
         np.log(1.0 + (n_passages - max(2, n_passages / 2) + 0.5) / (max(2, n_passages / 2) + 0.5)))
-    sentences = _sentences(pool, idf if config.answer_filter_filler else None, common_idf)
+    sentences = _sentences(pool, idf if config.answer_filter_filler else None, common_idf,
+                           sectioned if config.answer_filter_filler else None)
     if not any(s.selectable for s in sentences):
         return Answer(found=True, sentences=(), passages=passages, **common)
 

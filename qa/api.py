@@ -28,6 +28,7 @@ class QA:
         self.config = config
         self._retriever = Retriever(index, config)
         self._articles: ArticleTable | None = None
+        self._sectioned: frozenset[str] | None = None
 
     @classmethod
     def load(cls, index_dir: str | Path = "index", *, config: QueryConfig = DEFAULT,
@@ -86,6 +87,7 @@ class QA:
             stored_vector=self.index.sentence_vector if qvec is not None else None,
             floor=self._retriever.answer_floor(qvec),
             n_passages=len(self.index.chunks),
+            sectioned=self._sectioned_documents(),
             config=self.config,
         )
         support = support_message(question, self.config)
@@ -94,6 +96,12 @@ class QA:
     def _cited(self, result: SearchResult, k: int, sources: Sequence[str] | None) -> SearchResult:
         """Articles the question names first (「民法典第680条」)."""
         return by_article(result, self.index, self._article_table(), k, sources)
+
+    def _sectioned_documents(self) -> frozenset[str]:
+        """Documents with section headings: their text before the first one is an introduction."""
+        if self._sectioned is None:
+            self._sectioned = frozenset(c.doc_id for c in self.index.chunks if c.heading)
+        return self._sectioned
 
     def _article_table(self) -> ArticleTable:
         if self._articles is None:

@@ -136,6 +136,23 @@ def test_topic_words_in_the_title_do_not_pick_the_sentence(tmp_path):
     assert untitled.sentences[0].text == "强制下款后先保持冷静，核实到账记录。"  # what the title context changes
 
 
+def test_a_sectioned_documents_introduction_does_not_answer(tmp_path):
+    """Before its first numbered section a guide sets the scene (「…也许会面临逾期还款的疑问」): it restates the question.
+    A document without sections has no introduction to skip."""
+    (tmp_path / "逾期协商.txt").write_text(
+        "逾期协商不成怎么办\n由于各种原因，部分用户也许会面临逾期还款协商不成的问题。\n"
+        "一、继续协商\n协商不成时，可以再次联系平台提出分期还款方案。\n"
+        "二、提起诉讼\n仍然不成时，可以向人民法院提起诉讼。\n", encoding="utf-8")
+    (tmp_path / "短文.txt").write_text("逾期还款协商不成的问题，可以请律师代为协商。\n", encoding="utf-8")
+    QA.build([tmp_path], tmp_path / "idx", model="hash:64")
+    qa = QA.load(tmp_path / "idx")
+    texts = [s.text for s in qa.ask("逾期还款协商不成怎么办", mode="lexical", k=5).sentences]
+    assert texts and not any("也许会面临" in t for t in texts)
+    assert "逾期还款协商不成的问题，可以请律师代为协商。" in texts  # a document without sections: its opening answers
+    everything = qa.with_config(answer_filter_filler=False).ask("逾期还款协商不成怎么办", mode="lexical", k=5)
+    assert any("也许会面临" in s.text for s in everything.sentences)  # what the rule changes
+
+
 def test_an_example_is_shown_with_the_statement_it_spells_out(tmp_path):
     (tmp_path / "complain.md").write_text(
         "# 投诉\n\n要是平台的处理明显不合理，客户还可以向相关部门投诉。例如，能够向消费者协会、银监会等机构反映。"
