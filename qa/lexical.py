@@ -186,7 +186,7 @@ _LATIN_TERM = re.compile(r"[a-z][a-z'-]*")
 
 def _base_forms(word: str) -> set[str]:
     """The word and the forms a dictionary lists it under (loans → loan, harassed → harass, taking → take)."""
-    forms = {word, word.rstrip("s")}
+    forms = {word, word[:-1]} if word.endswith("s") and not word.endswith("ss") else {word}
     if word.endswith("es"):
         forms.add(word[:-2])
     if word.endswith("ed"):

@@ -307,13 +307,15 @@ class Evidence:
     """Why a question was (not) answered.
 
     foreign: idf-weighted share of the question's content words that are nouns the corpus never uses;
-    coverage: the best passage's idf-weighted share of question terms; margin: best passage cosine minus the mean
+    coverage: the best passage's idf-weighted share of question terms, over the top `gate_coverage_depth`
+    passages whatever k is shown; margin: best passage cosine minus the mean
     of the top-3 background cosines; sentence_margin: the same for the best sentence of the top passages (None
     without sentence vectors or a model); foreign_other: as foreign, for the question's other content words
-    (verbs…); unmapped_english: share of the question's English content words that the thesaurus cannot carry
-    over to the Chinese corpus; sentence_outlier: how many standard deviations the sentence nearest the question
-    stands above the next ones (`sentence_outlier()`; None without sentence vectors or a model, or in a library
-    of fewer than OUTLIER_MIN_SENTENCES sentences).
+    (verbs…); unmapped_english: share of the question's English content words none of whose Chinese counterparts
+    (thesaurus or CC-CEDICT) the corpus uses; sentence_outlier: how many standard deviations the sentence nearest
+    the question stands above the next ones (`sentence_outlier()`; None without sentence vectors or a model, or in
+    a library of fewer than OUTLIER_MIN_SENTENCES sentences); english_outside_thesaurus: as unmapped_english, with
+    the domain thesaurus alone (the lexical gate's reading).
     """
 
     mode: str
