@@ -1,6 +1,6 @@
 """Issue 8 ablation: each part of the gate / sentence ranking / answer filter switched off, one QueryConfig change each.
 
-    python -m bench.ablate must -i index                      # dev + eval/calibration.jsonl + eval/offtopic.jsonl
+    python -m bench.ablate must -i index                      # dev, eval/calibration.jsonl, the probes, off-topic
     python -m bench.ablate stard -i /tmp/trust-stard          # STARD train, hybrid
     python -m bench.ablate stard -i IDX --change '{"sentence_weight": 0.25}'   # any one change (JSON of QueryConfig fields)
 
@@ -20,7 +20,8 @@ SHARED = ROOT.parent / "shared"
 VARIANTS = {
     "default": {},
     "no sentence ranking (sentence_weight 0)": {"sentence_weight": 0.0},
-    "no filler filter": {"answer_filter_filler": False},
+    "no filler filter (nor the introduction rule)": {"answer_filter_filler": False},
+    "no title context in answer sentences": {"answer_title_context": False},
     "gate off": {"gate_min_probability": 0.0, "gate_lexical_min_probability": 0.0},
     "gate off, no sentence ranking": {"gate_min_probability": 0.0, "gate_lexical_min_probability": 0.0, "sentence_weight": 0.0},
 }
@@ -31,14 +32,24 @@ def must_row(index: Path, name: str, change: dict) -> str:
     from qa.config import DEFAULT
     from qa.evaluate import evaluate_must
 
+    from .calibrate import PROBES
+
     qa = QA.load(index, config=replace(DEFAULT, **change))
     d = evaluate_must(qa, SHARED / "eval" / "dev.jsonl")
     c = evaluate_must(qa, ROOT / "eval" / "calibration.jsonl")
     o = evaluate_must(qa, ROOT / "eval" / "offtopic.jsonl")
     t, h = c["splits"]["tune"], c["splits"]["heldout"]
+    # the fresh probes (never fitted or chosen on), pooled: answerable answered, near-domain rejected, answer_hit
+    p = [evaluate_must(qa, ROOT / "eval" / name) for name in PROBES]
+    asked, refused = sum(r["questions"] for r in p), sum(r["off_topic"] for r in p)
+    found = sum(r["found"] * r["questions"] for r in p) / asked
+    hit = sum(r["answer_hit"] * r["questions"] for r in p) / asked
+    rejected = sum(r["off_topic_rejected"] * r["off_topic"] for r in p) / refused
     return (f"| {name} | {d['hit@5']:.2f} | {d['mrr@10']:.3f} | {d['answer_hit']:.2f} | {d['found']:.2f} | "
-            f"{t['off_topic_rejected']:.2f} / {t['found']:.2f} | {h['off_topic_rejected']:.2f} / {h['found']:.2f} | "
-            f"{h['answer_hit']:.2f} | {round(o['off_topic_rejected'] * o['off_topic'])}/{o['off_topic']} |")
+            f"{t['off_topic_rejected']:.2f} / {t['found']:.2f} / {t['answer_hit']:.2f} | "
+            f"{h['off_topic_rejected']:.2f} / {h['found']:.2f} / {h['answer_hit']:.2f} | "
+            f"{rejected:.2f} / {found:.2f} / {hit:.2f} | "
+            f"{round(o['off_topic_rejected'] * o['off_topic'])}/{o['off_topic']} |")
 
 
 def stard_row(index: Path, name: str, change: dict, mode: str) -> str:

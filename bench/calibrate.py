@@ -3,12 +3,13 @@
     python -m bench.calibrate                                   # committed index: fit, choose the threshold, report
     python -m bench.calibrate --drop foreign                    # the same without one piece of evidence (ablation)
     python -m bench.calibrate --stard /tmp/main-stard           # also: STARD train questions the fitted gate rejects
+    python -m bench.calibrate --no-dictionary                   # English through the domain thesaurus only
 
 The model is a logistic regression over `Evidence.features()` (standardised, L2 penalty C = 1, classes weighted
 to balance: scikit-learn's defaults, solved here by Newton's method so the project needs no scikit-learn). The
 threshold is the lowest probability that rejects the most tune-half near-domain questions while still answering
 ≥ 95 % of the tune-half answerable ones (with the full-coverage rule, `gate_full_coverage`, applied as in the gate). Only the tune half is used to fit or choose; the held-out half, the dev
-set, the off-topic set and STARD are reported. The printed `gate_weights` / `gate_bias` / `gate_min_probability`
+set, the off-topic set, the fresh probes (eval/probe*.jsonl, pooled) and STARD are reported. The printed `gate_weights` / `gate_bias` / `gate_min_probability`
 are what `qa/config.py` holds. The lexical-mode gate (`gate_lexical_*`) is fitted the same way on evidence from BM25
 alone; its threshold must also keep ≤ 3 % of STARD train's real questions when `--stard` is given.
 """
@@ -25,6 +26,7 @@ SHARED = ROOT.parent / "shared"
 MIN_TUNE_ANSWERED = 0.95
 MAX_STARD_REJECTED = 0.03
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.025), 3)
+PROBES = ("probe17.jsonl", "probe18.jsonl", "probe19.jsonl", "probe20.jsonl")  # never fitted or chosen on
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, c: float = 1.0, steps: int = 100) -> tuple[np.ndarray, float]:
@@ -130,10 +132,15 @@ def main(argv=None) -> None:
     parser.add_argument("-i", "--index", type=Path, default=ROOT / "index")
     parser.add_argument("--drop", action="append", default=[], help="leave this feature out (repeatable)")
     parser.add_argument("--stard", type=Path, default=None, help="a STARD index: report its rejected share")
+    parser.add_argument("--no-dictionary", action="store_true",
+                        help="English words reach the corpus through the domain thesaurus only (no CC-CEDICT)")
     args = parser.parse_args(argv)
 
-    from qa import QA
+    from qa import QA, lexical
     from qa.config import DEFAULT
+
+    if args.no_dictionary:  # an ablation: every English feature is read without the bilingual dictionary
+        lexical._english_dictionary = lambda: {}
 
     qa = QA.load(args.index)
     for mode, prefix, all_features in (("hybrid", "gate_", DEFAULT.gate_features),
@@ -156,11 +163,13 @@ def main(argv=None) -> None:
         heldout = [r for r in calibration if r["split"] == "heldout"]
         dev = evidence_rows(qa, SHARED / "eval" / "dev.jsonl", mode)
         offtopic = evidence_rows(qa, ROOT / "eval" / "offtopic.jsonl", mode)
+        probes = [r for name in PROBES for r in evidence_rows(qa, ROOT / "eval" / name, mode)]
         out = {"mode": mode, "features": list(features), "threshold": best,
                "tune": dict(zip(("answered", "rejected"), shares(answered, tune, best))),
                "heldout": dict(zip(("answered", "rejected"), shares(answered, heldout, best))),
                "dev_answered": float(answered(dev, best).mean()),
-               "offtopic_rejected": float(1 - answered(offtopic, best).mean())}
+               "offtopic_rejected": float(1 - answered(offtopic, best).mean()),
+               "probes": dict(zip(("answered", "rejected"), shares(answered, probes, best)))}
         if stard:
             out["stard_rejected"] = float(1 - answered(stard, best).mean())
         print(json.dumps(out, ensure_ascii=False, indent=1))
