@@ -4,6 +4,7 @@
     python -m bench.calibrate --drop foreign                    # the same without one piece of evidence (ablation)
     python -m bench.calibrate --stard /tmp/main-stard           # also: STARD train questions the fitted gate rejects
     python -m bench.calibrate --no-dictionary                   # English through the domain thesaurus only
+    python -m bench.calibrate --lopo                            # would fitting on the probes too help? (cross-check)
 
 The model is a logistic regression over `Evidence.features()` (standardised, L2 penalty C = 1, classes weighted
 to balance: scikit-learn's defaults, solved here by Newton's method so the project needs no scikit-learn). The
@@ -132,6 +133,9 @@ def main(argv=None) -> None:
     parser.add_argument("-i", "--index", type=Path, default=ROOT / "index")
     parser.add_argument("--drop", action="append", default=[], help="leave this feature out (repeatable)")
     parser.add_argument("--stard", type=Path, default=None, help="a STARD index: report its rejected share")
+    parser.add_argument("--lopo", action="store_true",
+                        help="leave-one-probe-out: each probe scored by a gate fitted on the tune half plus the other "
+                             "probes, against the tune-only gate (hybrid); fits nothing that is kept")
     parser.add_argument("--no-dictionary", action="store_true",
                         help="English words reach the corpus through the domain thesaurus only (no CC-CEDICT)")
     args = parser.parse_args(argv)
@@ -143,6 +147,8 @@ def main(argv=None) -> None:
         lexical._english_dictionary = lambda: {}
 
     qa = QA.load(args.index)
+    if args.lopo:
+        return leave_one_probe_out(qa, DEFAULT.gate_features)
     for mode, prefix, all_features in (("hybrid", "gate_", DEFAULT.gate_features),
                                        ("lexical", "gate_lexical_", DEFAULT.gate_lexical_features)):
         features = tuple(f for f in all_features if f not in args.drop)
@@ -173,6 +179,29 @@ def main(argv=None) -> None:
         if stard:
             out["stard_rejected"] = float(1 - answered(stard, best).mean())
         print(json.dumps(out, ensure_ascii=False, indent=1))
+
+def leave_one_probe_out(qa, features: tuple[str, ...]) -> None:
+    """Answered / rejected on each probe, pooled: the tune-only gate against one fitted on tune + the other probes."""
+    calibration = evidence_rows(qa, ROOT / "eval" / "calibration.jsonl", "hybrid")
+    tune = [r for r in calibration if r["split"] == "tune"]
+    probes = {name: evidence_rows(qa, ROOT / "eval" / name, "hybrid") for name in PROBES}
+
+    def counts(answered, rows: list[dict], threshold: float) -> np.ndarray:
+        ok = [r for r in rows if r["kind"] == "answerable"]
+        no = [r for r in rows if r["kind"] != "answerable"]
+        return np.array([answered(ok, threshold).sum(), len(ok), len(no) - answered(no, threshold).sum(), len(no)])
+
+    _, _, tune_only = fitted(tune, features, full=True)
+    threshold = best_threshold(tune_only, tune)
+    pooled = {"tune only": np.zeros(4, dtype=int), "tune + other probes": np.zeros(4, dtype=int)}
+    for name in PROBES:
+        rows = tune + [r for other in PROBES if other != name for r in probes[other]]
+        _, _, more = fitted(rows, features, full=True)
+        pooled["tune only"] += counts(tune_only, probes[name], threshold)
+        pooled["tune + other probes"] += counts(more, probes[name], best_threshold(more, rows))
+    for fit, (ok, n_ok, no, n_no) in pooled.items():
+        print(f"{fit}: answered {ok}/{n_ok}, rejected {no}/{n_no}")
+
 
 if __name__ == "__main__":
     main()
