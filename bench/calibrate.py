@@ -9,10 +9,12 @@
 The model is a logistic regression over `Evidence.features()` (standardised, L2 penalty C = 1, classes weighted
 to balance: scikit-learn's defaults, solved here by Newton's method so the project needs no scikit-learn). The
 threshold is the lowest probability that rejects the most tune-half near-domain questions while still answering
-≥ 95 % of the tune-half answerable ones (with the full-coverage rule, `gate_full_coverage`, applied as in the gate). Only the tune half is used to fit or choose; the held-out half, the dev
-set, the off-topic set, the fresh probes (eval/probe*.jsonl, pooled) and STARD are reported. The printed `gate_weights` / `gate_bias` / `gate_min_probability`
-are what `qa/config.py` holds. The lexical-mode gate (`gate_lexical_*`) is fitted the same way on evidence from BM25
-alone; its threshold must also keep ≤ 3 % of STARD train's real questions when `--stard` is given.
+≥ 95 % of the tune-half answerable ones (with the full-coverage rule, `gate_full_coverage`, applied as in the
+gate). Only the tune half is used to fit or choose; the held-out half, the dev set, the off-topic set, the fresh
+probes (eval/probe*.jsonl, pooled) and STARD are reported. The printed `gate_weights` / `gate_bias` /
+`gate_min_probability` are what `qa/config.py` holds. The lexical-mode gate (`gate_lexical_*`) is fitted the same
+way on evidence from BM25 alone; its threshold must also keep ≤ 3 % of STARD train's real questions when `--stard`
+is given.
 """
 from __future__ import annotations
 
@@ -179,6 +181,7 @@ def main(argv=None) -> None:
         if stard:
             out["stard_rejected"] = float(1 - answered(stard, best).mean())
         print(json.dumps(out, ensure_ascii=False, indent=1))
+
 
 def leave_one_probe_out(qa, features: tuple[str, ...]) -> None:
     """Answered / rejected on each probe, pooled: the tune-only gate against one fitted on tune + the other probes."""
