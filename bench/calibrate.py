@@ -190,9 +190,9 @@ def leave_one_probe_out(qa, features: tuple[str, ...]) -> None:
     probes = {name: evidence_rows(qa, ROOT / "eval" / name, "hybrid") for name in PROBES}
 
     def counts(answered, rows: list[dict], threshold: float) -> np.ndarray:
-        ok = [r for r in rows if r["kind"] == "answerable"]
-        no = [r for r in rows if r["kind"] != "answerable"]
-        return np.array([answered(ok, threshold).sum(), len(ok), len(no) - answered(no, threshold).sum(), len(no)])
+        n_ok = sum(r["kind"] == "answerable" for r in rows)
+        ok, no = shares(answered, rows, threshold)
+        return np.array([round(ok * n_ok), n_ok, round(no * (len(rows) - n_ok)), len(rows) - n_ok])
 
     _, _, tune_only = fitted(tune, features, full=True)
     threshold = best_threshold(tune_only, tune)
