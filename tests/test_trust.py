@@ -178,7 +178,8 @@ def test_calibration_and_probe_files_are_well_formed_and_their_must_strings_occu
     for kind in ("answerable", "unanswerable"):
         part = [r for r in rows if r["kind"] == kind]
         assert len(part) >= 80 and {r["split"] for r in part} == {"tune", "heldout"}
-    probe = [json.loads(line) for name in ("probe17.jsonl", "probe18.jsonl", "probe19.jsonl", "probe20.jsonl")
+    probe = [json.loads(line) for name in ("probe17.jsonl", "probe18.jsonl", "probe19.jsonl", "probe20.jsonl",
+                                                 "probe21.jsonl")
              for line in (ROOT / "eval" / name).read_text(encoding="utf-8").splitlines()]
     assert {r["kind"] for r in probe} == {"answerable", "unanswerable"}
     assert len({r["id"] for r in probe}) == len(probe)
