@@ -29,7 +29,7 @@ SHARED = ROOT.parent / "shared"
 MIN_TUNE_ANSWERED = 0.95
 MAX_STARD_REJECTED = 0.03
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.025), 3)
-PROBES = ("probe17.jsonl", "probe18.jsonl", "probe19.jsonl", "probe20.jsonl")  # never fitted or chosen on
+PROBES = ("probe17.jsonl", "probe18.jsonl", "probe19.jsonl", "probe20.jsonl", "probe21.jsonl")  # never fitted on
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, c: float = 1.0, steps: int = 100) -> tuple[np.ndarray, float]:
@@ -78,7 +78,8 @@ def stard_rows(index: Path, mode: str = "hybrid", every: int = 1) -> list[dict]:
 
 def with_features(qa, rows: list[dict], mode: str) -> list[dict]:
     results = qa.search_many([r["q"] for r in rows], mode=mode)
-    return [{**r, "features": res.evidence.features()} for r, res in zip(rows, results)]
+    return [{**r, "features": res.evidence.features(), "full": res.evidence.full_coverage(qa.config)}
+            for r, res in zip(rows, results)]
 
 
 def matrix(rows: list[dict], features: tuple[str, ...]) -> np.ndarray:
@@ -86,11 +87,8 @@ def matrix(rows: list[dict], features: tuple[str, ...]) -> np.ndarray:
 
 
 def full_coverage(rows: list[dict]) -> np.ndarray:
-    """The gate's full-coverage rule (`Evidence.full_coverage`) on feature rows."""
-    from qa.config import DEFAULT
-
-    return np.array([r["features"]["foreign"] == 0 and r["features"]["foreign_other"] == 0
-                     and r["features"]["coverage"] >= DEFAULT.gate_full_coverage for r in rows], dtype=bool)
+    """The gate's full-coverage rule (`Evidence.full_coverage`), as read when the rows' evidence was gathered."""
+    return np.array([r["full"] for r in rows], dtype=bool)
 
 
 def shares(answered, rows: list[dict], threshold: float) -> tuple[float, float]:
@@ -138,6 +136,8 @@ def main(argv=None) -> None:
     parser.add_argument("--lopo", action="store_true",
                         help="leave-one-probe-out: each probe scored by a gate fitted on the tune half plus the other "
                              "probes, against the tune-only gate (hybrid); fits nothing that is kept")
+    parser.add_argument("--curve", action="store_true",
+                        help="also print answered / rejected at every threshold 0.2-0.8 (tune, held-out, probes)")
     parser.add_argument("--no-dictionary", action="store_true",
                         help="English words reach the corpus through the domain thesaurus only (no CC-CEDICT)")
     args = parser.parse_args(argv)
@@ -181,6 +181,18 @@ def main(argv=None) -> None:
         if stard:
             out["stard_rejected"] = float(1 - answered(stard, best).mean())
         print(json.dumps(out, ensure_ascii=False, indent=1))
+        if args.curve:
+            print_curve(answered, {"tune": tune, "held-out": heldout, "probes": probes}, best)
+
+
+def print_curve(answered, sets: dict[str, list[dict]], chosen: float) -> None:
+    """Answered / rejected at each threshold: what any other choice of threshold would have given."""
+    print("| threshold | " + " | ".join(f"{name} answered / rejected" for name in sets) + " |")
+    print("|---" * (len(sets) + 1) + "|")
+    for t in np.round(np.arange(0.2, 0.801, 0.05), 2):
+        cells = ["%.3f / %.3f" % shares(answered, rows, t) for rows in sets.values()]
+        mark = " (chosen)" if abs(t - chosen) < 1e-9 else ""
+        print(f"| {t:.2f}{mark} | " + " | ".join(cells) + " |")
 
 
 def leave_one_probe_out(qa, features: tuple[str, ...]) -> None:

@@ -250,8 +250,10 @@ def compose(
     titles = [frozenset(tokenize(h.title)) if config.answer_title_context else frozenset() for h in pool]
     score = np.array([_coverage(s.text, weights, total, titles[s.passage]) for s in sentences])
     if embed is not None and query_vector is not None:
-        # Embedding costs ~25 ms a sentence on 2 cores: only the lexically best few are compared by meaning,
-        # more when no term matched at all (a question in another language).
+        # Only the lexically best few are compared by meaning, more when no term matched at all (a question in
+        # another language): meaning breaks ties among sentences that share the question's words. Scoring every
+        # sentence by its stored vector was tried and answered worse (docs/EVALUATION.md, stop 20). A sentence
+        # without a stored vector (an index built without them) is embedded here, ~25 ms each on 2 cores.
         shortlist = _EMBED_SHORTLIST if score.max() > 0 else 2 * _EMBED_SHORTLIST
         prior = np.array([1.0 - s.passage / len(pool) for s in sentences]) * 1e-3
         ids = [j for j in np.argsort(-(score + prior), kind="stable") if sentences[j].selectable or

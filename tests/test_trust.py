@@ -424,3 +424,21 @@ def test_the_gate_does_not_depend_on_how_many_passages_are_shown(qa_hash):
         deep = qa_hash.search_many(questions, k=10)
         assert [r.evidence for r in shown] == [r.evidence for r in deep]
         assert [r.found for r in shown] == [r.found for r in deep]
+
+
+def test_the_threshold_curve_reports_each_set_at_each_threshold(capsys):
+    """bench.calibrate --curve: answered / rejected per set as the threshold rises, the chosen one marked."""
+    from bench.calibrate import print_curve
+
+    rows = [{"kind": "answerable", "p": 0.9}, {"kind": "answerable", "p": 0.3},
+            {"kind": "unanswerable", "p": 0.6}, {"kind": "unanswerable", "p": 0.1}]
+
+    def answered(rows, threshold):
+        return np.array([r["p"] >= threshold for r in rows], dtype=bool)
+
+    print_curve(answered, {"tune": rows}, 0.55)
+    lines = {line.split(" |")[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "1.000 / 0.500" in lines["| 0.25"]  # 0.3 and 0.9 answered, 0.6 let through
+    assert "0.500 / 0.500" in lines["| 0.35"]
+    assert "0.500 / 1.000" in lines["| 0.65"]
+    assert "| 0.55 (chosen)" in lines and "| 0.50 (chosen)" not in lines
