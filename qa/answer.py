@@ -292,35 +292,52 @@ def compose(
             break
         if any(sentences[j].text in c.text for c in chosen):
             continue
-        text = _with_example(sentences, int(j), pool)
+        text, passage = _run_on(sentences, int(j), pool)
         # an example chosen earlier on its own is replaced by the statement run on to it
         chosen = [c for c in chosen if c.text not in text]
-        chosen.append(AnswerSentence(text, sentences[j].passage + 1))
+        chosen.append(AnswerSentence(text, passage + 1))
     return Answer(found=True, sentences=tuple(chosen), passages=passages, caution=caution, **common)
 
 
-# A sentence that opens by giving an example (「例如,能够向消费者协会、银监会等机构反映」) spells out the one before it.
-_EXAMPLE = re.compile(r"^(?:例如|比如|譬如|举例来说|for example|for instance|e\.g\.)", re.I)
+# A sentence that opens by giving an example (「例如,能够向消费者协会、银监会等机构反映」) spells out the one before it;
+# one that opens by pointing back (「这些部门常常会…」「此时,…」) cannot be read without it.
+_LEANS_BACK = re.compile(r"^(?:例如|比如|譬如|举例来说|for example|for instance|e\.g\.|这些|这类|此类|这一|这种|这个|这样的|此时)",
+                         re.I)
 
 
-def _with_example(sentences: list[_Sentence], j: int, pool: Sequence[Hit]) -> str:
-    """The chosen sentence run on to the example that spells it out, or — when it is the example — run on from the
-    statement it illustrates: the general statement alone (「客户还可向相关部门投诉。」) leaves out what the question
-    asked for, and the example cannot stand without it. The text is the passage's own, first start to last end."""
-    first = last = j
-    if j + 1 < len(sentences) and sentences[j + 1].passage == sentences[j].passage and _EXAMPLE.search(
-            fold(sentences[j + 1].text)):
-        last = j + 1
-    elif j > 0 and sentences[j - 1].passage == sentences[j].passage and _EXAMPLE.search(fold(sentences[j].text)):
-        first = j - 1
+def _run_on(sentences: list[_Sentence], j: int, pool: Sequence[Hit]) -> tuple[str, int]:
+    """The chosen sentence run on from the sentence it leans back on, and on to the next when that one leans back
+    on it, with the pool index of the passage quoted: the general statement alone (「客户还可向相关部门投诉。」) leaves
+    out what the question asked for, and an example or a 「这些部门…」 cannot stand without what it points to. The
+    text is the passage's own, first start to last end, when the sentences are adjacent there; a sentence that opens
+    its passage is read where an overlapping passage of the pool also holds the sentence before it."""
+    def leans_back(i: int) -> bool:
+        return bool(_LEANS_BACK.search(fold(sentences[i].text)))
+
+    same = sentences[j].passage
+    if leans_back(j) and (j == 0 or sentences[j - 1].passage != same):
+        elsewhere = [i for i, s in enumerate(sentences) if i > 0 and s.text == sentences[j].text and
+                     sentences[i - 1].passage == s.passage]
+        if elsewhere:
+            j, same = elsewhere[0], sentences[elsewhere[0]].passage
+    first = j
+    while first > 0 and j - first < 2 and sentences[first - 1].passage == same and leans_back(first):
+        first -= 1  # 「例如…。这些部门…」 chosen at its second sentence reaches back to the statement
+    following = j + 1 < len(sentences) and sentences[j + 1].passage == same
+    last = j + 1 if following and sentences[j + 1].selectable and leans_back(j + 1) else j
+    alone = (sentences[j].text, same)
     if first == last:
-        return sentences[j].text
-    text = pool[sentences[j].passage].text
-    start = text.find(sentences[first].text)
-    end = text.find(sentences[last].text, start + len(sentences[first].text)) if start >= 0 else -1
-    if end < 0 or text[start + len(sentences[first].text):end].strip():
-        return sentences[j].text
-    return text[start:end + len(sentences[last].text)]
+        return alone
+    text = pool[same].text
+    start = pos = text.find(sentences[first].text)
+    if start < 0:
+        return alone
+    for i in range(first, last + 1):
+        at = text.find(sentences[i].text, pos)
+        if at < 0 or text[pos:at].strip():  # not adjacent in the passage (a bullet or label between)
+            return alone
+        pos = at + len(sentences[i].text)
+    return text[start:pos], same
 
 
 def _sentence_cosines(texts: list[str], query_vector: np.ndarray, embed, stored_vector) -> np.ndarray:

@@ -153,6 +153,25 @@ def test_a_sectioned_documents_introduction_does_not_answer(tmp_path):
     assert any("也许会面临" in s.text for s in everything.sentences)  # what the rule changes
 
 
+def test_a_sentence_that_points_back_is_shown_with_what_it_points_to(tmp_path):
+    """「这些部门…」 alone leaves the reader asking which: it comes with the sentence before it, and a statement chosen
+    for the question brings the next sentence when that one points back to it — but not a lead-in to a list."""
+    (tmp_path / "complain.md").write_text(
+        "# 投诉\n\n客户可以向消费者协会和银监会投诉平台的违规放款。这些部门通常会在十五个工作日内调查并答复。"
+        "另外还可以咨询律师。\n\n# 流程\n\n平台会启动一套标准化的催收程序。这一流程包含以下几个阶段：\n\n"
+        "- 逾期通知短信\n", encoding="utf-8")
+    QA.build([tmp_path], tmp_path / "idx", model="hash:64")
+    qa = QA.load(tmp_path / "idx")
+    both = "客户可以向消费者协会和银监会投诉平台的违规放款。这些部门通常会在十五个工作日内调查并答复。"
+    asked_of_the_second = qa.ask("十五个工作日内调查答复", mode="lexical").sentences
+    assert asked_of_the_second[0].text == both
+    asked_of_the_first = qa.ask("违规放款可以向消费者协会投诉吗", mode="lexical").sentences
+    assert asked_of_the_first[0].text == both
+    assert not any(s.text.startswith("这些") for s in asked_of_the_first)
+    procedure = qa.ask("标准化的催收程序", mode="lexical").sentences
+    assert procedure[0].text == "平台会启动一套标准化的催收程序。"  # 「这一流程包含以下几个阶段：」 announces, answers nothing
+
+
 def test_an_example_is_shown_with_the_statement_it_spells_out(tmp_path):
     (tmp_path / "complain.md").write_text(
         "# 投诉\n\n要是平台的处理明显不合理，客户还可以向相关部门投诉。例如，能够向消费者协会、银监会等机构反映。"
