@@ -58,7 +58,10 @@ def _t2s():
 
 
 def to_simplified(text: str) -> str:
-    return _t2s().convert(text)
+    try:
+        return _t2s().convert(text)
+    except UnicodeEncodeError:  # lone surrogates (a notebook's str, surrogateescape): OpenCC takes only UTF-8
+        return _t2s().convert(_SURROGATE.sub("\ufffd", text))
 
 
 FOLD = "NFKC, OpenCC t2s, lower case"
