@@ -106,7 +106,41 @@ def _note(result) -> None:
             click.echo(f"qa: {note}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineUsageError(click.ClickException):
+    """A bad option or argument, shown like every other error: one `qa: error:` line, exit 2 (not click's usage
+    text), with where to find the usage."""
+
+    exit_code = 2
+
+    def __init__(self, exc: click.UsageError) -> None:
+        command = exc.ctx.command_path if exc.ctx is not None else "qa"
+        super().__init__(f"{exc.format_message()} (see: {command} --help)")
+
+    def show(self, file=None) -> None:
+        click.echo(f"qa: error: {' '.join(self.message.split())}", err=True)
+
+
+class _Group(click.Group):
+    """Turns click's usage errors (bad -k, --mode, --fusion, unknown options and commands) into one line."""
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError:  # plain `qa`: the help text is what was asked for
+            raise
+        except click.UsageError as exc:
+            raise _OneLineUsageError(exc) from None
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise _OneLineUsageError(exc) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="qa-loan-disputes", prog_name="qa")
 def main() -> None:
     """问答 over loan-dispute documents: answers only from its corpus, with cited passages."""

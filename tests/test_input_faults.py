@@ -39,3 +39,25 @@ def test_odd_questions_answer_or_say_nothing_found(qa_hash, question):
     assert isinstance(result.hits, (list, tuple))
     answer = qa_hash.ask(question)
     assert isinstance(answer.text, str)
+
+
+# -- bad options are one line like every other error (item 13) ----------------------------------------------------
+@pytest.mark.parametrize("args, says", [
+    (["ask", "x", "-k", "0"], "Invalid value for '-k'"),
+    (["search", "x", "-k", "abc"], "Invalid value for '-k'"),
+    (["ask", "x", "--mode", "fuzzy"], "Invalid value for '--mode'"),
+    (["search", "x", "--fusion", "borda"], "Invalid value for '--fusion'"),
+    (["build", "--chunk-size", "5"], "Invalid value for '--chunk-size'"),
+    (["ask"], "Missing argument 'QUESTION'"),
+    (["ask", "x", "--no-such-option"], "No such option"),
+    (["no-such-command"], "No such command"),
+])
+def test_bad_options_are_one_error_line(run, hash_index, args, says):
+    result = run(*args, "-i", hash_index) if args[0] in ("ask", "search") and len(args) > 1 else run(*args)
+    line = _one_line_error(result)
+    assert says in line and "--help)" in line
+
+
+def test_help_is_still_help(run):
+    assert run("ask", "--help").output.startswith("Usage:")
+    assert "Usage:" in run().output  # plain `qa` shows the commands
