@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 
 from .errors import CorpusError
 from .formats import SUFFIXES as FORMAT_SUFFIXES
-from .text import repair_surrogates
+from .text import one_line_name, repair_surrogates
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 JSONL_SUFFIXES = {".jsonl"}
@@ -39,7 +39,7 @@ class Skipped:
     code: str = "unreadable"
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
+        return f"{one_line_name(self.path)}: {self.reason}"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Iterable, Union
 
 from .errors import ConfigError, CorpusError
+from .text import one_line_name
 
 if TYPE_CHECKING:
     from .api import QA
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 REMOVED_DIR = ".removed"
 MAX_NAME_CHARS = 120
+MAX_NAME_BYTES = 255  # NAME_MAX of Linux and macOS file systems, in UTF-8 bytes
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f<>:\"/\\|?*]")
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -50,7 +52,7 @@ class Refusal:
     code: str = "unreadable"
 
     def __str__(self) -> str:
-        return f"{self.name}: {self.reason}"
+        return f"{one_line_name(self.name)}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,9 @@ class LibraryChange:
     def summary(self) -> str:
         parts = []
         if self.added:
-            parts.append(f"added {len(self.added)}: {', '.join(self.added)}")
+            parts.append(f"added {len(self.added)}: {', '.join(map(one_line_name, self.added))}")
         if self.removed:
-            parts.append(f"removed {len(self.removed)}: {', '.join(self.removed)}")
+            parts.append(f"removed {len(self.removed)}: {', '.join(map(one_line_name, self.removed))}")
         if self.refused:
             parts.append(f"refused {len(self.refused)}: {'; '.join(map(str, self.refused))}")
         if self.report:
@@ -114,9 +116,19 @@ def safe_name(name: str) -> str:
     stem, suffix = os.path.splitext(base)
     if len(base) > MAX_NAME_CHARS:
         base = stem[: MAX_NAME_CHARS - len(suffix)] + suffix
+    base = _fit_bytes(base)
     if not os.path.splitext(base)[0].strip(" _"):
         base = "document" + suffix
     return base
+
+
+def _fit_bytes(name: str, limit: int = MAX_NAME_BYTES) -> str:
+    """The name with its stem shortened (whole characters) until it is at most `limit` bytes in UTF-8: 120 Chinese
+    characters are 360 bytes, which no file system takes."""
+    stem, suffix = os.path.splitext(name)
+    while len((stem + suffix).encode("utf-8")) > limit and stem:
+        stem = stem[:-1]
+    return stem + suffix
 
 
 def _writable(qa: "QA") -> None:
@@ -202,14 +214,18 @@ def _free_name(folder: Path, name: str, data: bytes, replace_existing: bool) -> 
                 return target, True
             if replace_existing:
                 return target, False
-        target = folder / f"{stem}-{n}{suffix}"
+        candidate = f"{stem}-{n}{suffix}"
+        if len(candidate.encode("utf-8")) > MAX_NAME_BYTES:  # room for the -N within NAME_MAX
+            candidate = os.path.splitext(_fit_bytes(name, MAX_NAME_BYTES - len(f"-{n}")))[0] + f"-{n}{suffix}"
+        target = folder / candidate
         n += 1
     return target, False
 
 
 def _write(target: Path, data: bytes) -> None:
     """Write beside the target and rename into place, so a reader never sees half a file."""
-    part = target.with_name(f".{target.name}.part-{os.getpid()}")
+    # a short hidden name (discovery skips it): `.` + name + `.part-PID` overflowed NAME_MAX for long legal names
+    part = target.with_name(f".qa-part-{os.getpid()}-{threading.get_ident()}")
     try:
         with part.open("xb") as handle:
             handle.write(data)
@@ -262,6 +278,8 @@ def remove_files(qa: "QA", docs: Iterable[str], *, corpus: str | Path | None = N
         targets = []
         for doc in docs:
             source = doc if doc in sources else by_id.get(doc)
+            if source is None and safe_name(doc) in sources:
+                source = safe_name(doc)  # the name as given to add, which stored it under its safe name (a\nb → a_b)
             if source is None:
                 raise CorpusError(f"no document {doc!r} in index {qa.directory}")
             if source != doc and doc in by_id and qa.index.documents[doc].line is not None:

@@ -97,6 +97,18 @@ def strip_terminal(text: str) -> str:
     return TERMINAL_RE.sub("", _SURROGATE.sub("\ufffd", text))
 
 
+_NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_NAME_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line_name(name: str) -> str:
+    """A file name as one line of a message: a newline or other control character in it is shown escaped (\\n, as
+    `qa info` lists it in JSON), so the name stays on its line and can be read back."""
+    if not _NAME_CONTROL.search(name):
+        return name
+    return _NAME_CONTROL.sub(lambda m: _NAME_ESCAPES.get(m.group(), f"\\x{ord(m.group()):02x}"), name)
+
+
 def decode_line(raw: bytes) -> tuple[str, bool]:
     """One line of unknown bytes → (text, whether it was not UTF-8). UTF-8, else GB18030 (GBK, GB2312), else UTF-8
     with U+FFFD for the bytes that are neither."""

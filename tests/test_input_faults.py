@@ -61,3 +61,49 @@ def test_bad_options_are_one_error_line(run, hash_index, args, says):
 def test_help_is_still_help(run):
     assert run("ask", "--help").output.startswith("Usage:")
     assert "Usage:" in run().output  # plain `qa` shows the commands
+
+
+# -- add/remove names (items 10, 11) -------------------------------------------------------------------------------
+@pytest.fixture()
+def library(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(DOC, encoding="utf-8")
+    (corpus / "b.txt").write_text("征信记录有误可以向征信中心提出异议，要求更正。", encoding="utf-8")
+    QA.build(["corpus"], "index", model="none")
+    return tmp_path
+
+
+def test_a_name_with_a_newline_is_removed_by_that_name(library, run):
+    src = library / "x\ny.txt"
+    src.write_text("催收人员不得在晚上十点后打电话骚扰借款人。", encoding="utf-8")
+    added = run("add", src, "-q")
+    assert added.exit_code == 0, added.output
+    removed = run("remove", "x\ny.txt", "-q")  # before: no document 'x\ny.txt' (it was stored as x_y.txt)
+    assert removed.exit_code == 0, removed.output
+    assert "x_y.txt" not in QA.load("index").sources
+
+
+def test_a_corpus_file_with_a_newline_is_shown_on_one_line_and_removed(library, run):
+    (library / "corpus" / "p\nq.txt").write_text("催收人员不得在晚上十点后打电话骚扰借款人。", encoding="utf-8")
+    assert run("build", "corpus", "-o", "index", "--model", "none", "-q").exit_code == 0
+    result = run("remove", "p\nq.txt", "-q")
+    assert result.exit_code == 0 and "removed 1: p\\nq.txt;" in result.output
+    assert result.output.count("\n") == 1  # the summary is one line
+
+
+def test_a_long_legal_name_is_added(library):
+    name = "被强制下款" * 15 + "的钱需要还.txt"  # 80 Chinese characters and .txt: 244 bytes, under NAME_MAX
+    assert len(name.encode()) == 244
+    src = library / name
+    src.write_text("催收人员不得在晚上十点后打电话骚扰借款人。", encoding="utf-8")
+    change = QA.load("index").add([src])  # before: refused, its temporary name .NAME.part-PID was over 255 bytes
+    assert change.added == (name,) and (library / "corpus" / name).is_file()
+    again = change.qa.add([(name, "另一份文件：逾期利息不得超过法定上限。".encode())])  # a second one gets NAME-2
+    assert len(again.added[0].encode()) <= 255 and again.added[0].endswith("-2.txt")
+
+
+def test_names_over_name_max_are_shortened_not_refused(library):
+    change = QA.load("index").add([("征" * 119 + ".txt", "征信异议的处理期限是二十日。".encode())])
+    assert len(change.added[0].encode()) <= 255 and change.added[0].endswith(".txt")
