@@ -82,6 +82,8 @@ class QueryConfig:
     library_max_bytes: int = 50 * 1024 * 1024  # also the web page's upload limit (Gradio's max_file_size)
     library_types: tuple[str, ...] = (".txt", ".md", ".markdown", ".jsonl", ".html", ".htm", ".pdf", ".docx",
                                       ".png", ".jpg", ".jpeg")
+    # how long add/remove wait for another build, add or remove of the same index before giving up (nothing copied)
+    library_wait_seconds: float = 300.0
 
     not_found_message: str = "未找到相关内容"
     lexical_only_warning: str = "语义模型不可用，仅使用关键词检索（lexical）。"

@@ -162,6 +162,79 @@ def _lock(index_dir: Path | str) -> threading.Lock:
         return _LOCKS.setdefault(key, threading.Lock())
 
 
+class _Turn:
+    """This process's turn at changing an index, across processes: an flock on `.NAME.library.lock` beside it (so a
+    second `qa add`/`qa remove` waits for the first), then no build writing it. Waits at most `seconds`, saying so
+    once; raises CorpusError when the time is up, before anything was copied or moved. The kernel drops the lock
+    when its holder dies."""
+
+    def __init__(self, qa: "QA", seconds: float, say) -> None:
+        self.qa, self.seconds, self.say, self.fd = qa, seconds, say, None
+
+    def __enter__(self) -> "_Turn":
+        import fcntl
+        import socket
+
+        from .index import is_store_uri
+        from .store import output_lock_holder, output_path
+
+        if is_store_uri(self.qa.directory):  # a Milvus store: its build takes its own lock
+            return self
+        target = output_path(self.qa.directory)
+        deadline, said = time.monotonic() + self.seconds, False
+        path = target.parent / f".{target.name}.library.lock"
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                holder = None
+            except OSError:
+                holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
+                os.close(fd)
+                fd = None
+            if fd is not None:
+                try:  # the holder we waited for may have removed the file between our open and flock
+                    same = os.path.samestat(os.fstat(fd), os.stat(path))
+                except FileNotFoundError:
+                    same = False
+                if same:
+                    holder = output_lock_holder(target)
+                    if holder is None:
+                        break
+                os.close(fd)
+                fd = None
+            if holder is not None:
+                if time.monotonic() >= deadline:
+                    raise CorpusError(f"another qa build, add or remove is changing {target} ({holder}) and did not "
+                                      f"finish within {self.seconds:g} s; nothing was copied or moved, try again later")
+                if not said:
+                    self.say(f"waiting for another qa build, add or remove of {target} ({holder}) …")
+                    said = True
+            time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+        self.fd, self.path = fd, path
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+            os.close(self.fd)
+            self.fd = None
+
+
+def _say(progress: "Progress"):
+    """Where a wait is reported: stderr when progress is shown (the command line), else nowhere."""
+    if progress is True:
+        import sys
+
+        return lambda message: print(f"qa: {message}", file=sys.stderr, flush=True)
+    return lambda message: None
+
+
 def _roots(qa: "QA", folder: Path) -> list[Path]:
     """The paths to rebuild from: those the index was built from, with the corpus folder among them."""
     roots = [Path(r) for r in (qa.index.manifest.get("corpus") or {}).get("roots", []) if Path(r).exists()]
@@ -239,8 +312,8 @@ def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = No
               replace_existing: bool = False) -> LibraryChange:
     _writable(qa)
     folder = corpus_folder(qa, corpus)
-    added, refused = [], []
-    with _lock(qa.directory):
+    added, refused, undo = [], [], []
+    with _lock(qa.directory), _Turn(qa, qa.config.library_wait_seconds, _say(progress)):
         for item in items:
             shown = item[0] if isinstance(item, tuple) else str(item)
             try:
@@ -253,6 +326,7 @@ def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = No
                 if target.resolve().parent != folder.resolve():
                     raise CorpusError("would be written outside the corpus folder")
                 if not same:
+                    undo.append((target, target.read_bytes() if target.is_file() else None))
                     _write(target, data)
                     added.append(target.name)
             except FileRefused as exc:
@@ -263,8 +337,25 @@ def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = No
             if refused:
                 raise NothingAdded(refused)
             return LibraryChange((), (), (), None, qa)
-        report, reloaded = _rebuild(qa, folder, progress)
+        try:
+            report, reloaded = _rebuild(qa, folder, progress)
+        except BaseException:
+            _take_back(undo)  # the corpus and the index stay as they were: the same files, the same documents
+            raise
     return LibraryChange(tuple(added), (), tuple(refused), report, reloaded)
+
+
+def _take_back(undo: list[tuple[Path, bytes | None]]) -> None:
+    """Undo the copies of an add whose rebuild failed: a file it created is removed (it is ours), a file it replaced
+    gets its old content back."""
+    for target, previous in reversed(undo):
+        try:
+            if previous is None:
+                target.unlink(missing_ok=True)
+            else:
+                _write(target, previous)
+        except OSError:
+            pass  # the rebuild's error says what went wrong; a file that stays is the user's to judge
 
 
 def remove_files(qa: "QA", docs: Iterable[str], *, corpus: str | Path | None = None,
@@ -274,7 +365,7 @@ def remove_files(qa: "QA", docs: Iterable[str], *, corpus: str | Path | None = N
     sources = set(qa.sources)
     by_id = {doc_id: d.source for doc_id, d in qa.index.documents.items()}
     moved = []
-    with _lock(qa.directory):
+    with _lock(qa.directory), _Turn(qa, qa.config.library_wait_seconds, _say(progress)):
         targets = []
         for doc in docs:
             source = doc if doc in sources else by_id.get(doc)
@@ -298,11 +389,13 @@ def remove_files(qa: "QA", docs: Iterable[str], *, corpus: str | Path | None = N
             return LibraryChange((), (), (), None, qa)
         try:
             report, reloaded = _rebuild(qa, folder, progress)
-        except CorpusError:
-            # nothing left to index: put the files back rather than leave an index that no longer matches
+        except BaseException as exc:
+            # put the files back rather than leave a corpus that no longer matches its index
             for source in moved:
                 shutil.move(str(folder / REMOVED_DIR / stamp / source), str(folder / source))
-            raise CorpusError("cannot remove every document of the index; add others first")
+            if isinstance(exc, CorpusError):  # nothing left to index
+                raise CorpusError("cannot remove every document of the index; add others first") from None
+            raise
     return LibraryChange((), tuple(moved), (), report, reloaded)
 
 

@@ -242,6 +242,25 @@ class _OutputLock:
         self.fd = None
 
 
+def output_lock_holder(target: str | Path) -> str | None:
+    """Who holds the build lock of this output ("pid 1234 on host"), or None when no build is writing it. Probes
+    without creating the lock file and without taking the lock for longer than the probe."""
+    import fcntl
+
+    target = output_path(target)
+    try:
+        fd = os.open(target.parent / f".{target.name}.lock", os.O_RDWR)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
+    finally:
+        os.close(fd)  # closing releases a lock the probe took
+    return None
+
+
 class EmbeddingJournal:
     """Vectors committed batch by batch beside the output (`.NAME.embeddings/`) while a build embeds, so a build
     that is killed (or fails) and run again embeds only what was not yet done. Removed once the index is committed;

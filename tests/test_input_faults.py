@@ -107,3 +107,87 @@ def test_a_long_legal_name_is_added(library):
 def test_names_over_name_max_are_shortened_not_refused(library):
     change = QA.load("index").add([("征" * 119 + ".txt", "征信异议的处理期限是二十日。".encode())])
     assert len(change.added[0].encode()) <= 255 and change.added[0].endswith(".txt")
+
+
+# -- add while another process changes the index (item 14) ---------------------------------------------------------
+def _hold_build_lock(index_dir):
+    """What a running `qa build` / `qa remove` holds: flock on .NAME.lock beside the index, naming its holder."""
+    import fcntl
+
+    fd = os.open(index_dir.parent / f".{index_dir.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.write(fd, b"pid 4242 on elsewhere")
+    return fd
+
+
+def _corpus_files(library):
+    return sorted(p.name for p in (library / "corpus").iterdir() if not p.name.startswith("."))
+
+
+def _load(wait):
+    from dataclasses import replace
+
+    from qa.config import DEFAULT
+
+    return QA.load("index", config=replace(DEFAULT, library_wait_seconds=wait))
+
+
+def test_add_while_a_build_holds_the_index_copies_nothing(library):
+    from qa.errors import QAError
+
+    qa = _load(0.5)
+    new = library / "new.txt"
+    new.write_text("催收人员不得在晚上十点后打电话骚扰借款人。", encoding="utf-8")
+    fd = _hold_build_lock(library / "index")
+    try:
+        with pytest.raises(QAError) as info:  # before: copied into the corpus, then failed on the build lock
+            qa.add([new])
+    finally:
+        os.close(fd)
+    assert "pid 4242 on elsewhere" in str(info.value) and "nothing was copied" in str(info.value)
+    assert _corpus_files(library) == ["a.txt", "b.txt"]
+    assert len(QA.load("index").sources) == 2
+
+
+def test_add_waits_for_a_running_remove_then_adds(library, capsys):
+    qa = _load(30)
+    new = library / "new.txt"
+    new.write_text("催收人员不得在晚上十点后打电话骚扰借款人。", encoding="utf-8")
+    fd = _hold_build_lock(library / "index")
+    threading.Timer(1.0, os.close, [fd]).start()
+    started = time.monotonic()
+    change = qa.add([new], progress=True)
+    assert time.monotonic() - started >= 0.9 and change.added == ("new.txt",)
+    assert "waiting for another qa build, add or remove" in capsys.readouterr().err
+    assert _corpus_files(library) == ["a.txt", "b.txt", "new.txt"] and len(change.qa.sources) == 3
+
+
+def test_add_takes_back_its_copies_when_the_rebuild_fails(library, monkeypatch):
+    from qa import build as build_module
+    from qa.errors import OutputError
+
+    def busy(*args, **kwargs):  # a `qa build` that took the lock after add looked
+        raise OutputError("another qa build is writing index (pid 1 on host)")
+
+    monkeypatch.setattr(build_module, "build_index", busy)
+    (library / "corpus" / "b.txt").write_bytes(b"old b")
+    before = {n: (library / "corpus" / n).read_bytes() for n in _corpus_files(library)}
+    new = library / "new.txt"
+    new.write_text("催收人员不得在晚上十点后打电话骚扰借款人。", encoding="utf-8")
+    replacement = library / "b.txt"
+    replacement.write_text("新的内容：逾期利息不得超过法定上限。", encoding="utf-8")
+    with pytest.raises(OutputError):
+        QA.load("index").add([new, replacement], replace_existing=True)
+    assert {n: (library / "corpus" / n).read_bytes() for n in _corpus_files(library)} == before
+
+
+def test_remove_while_a_build_holds_the_index_moves_nothing(library):
+    from qa.errors import QAError
+
+    fd = _hold_build_lock(library / "index")
+    try:
+        with pytest.raises(QAError):
+            _load(0.3).remove(["a.txt"])
+    finally:
+        os.close(fd)
+    assert _corpus_files(library) == ["a.txt", "b.txt"] and not (library / "corpus" / ".removed").exists()
