@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,7 +19,7 @@ from .index import is_store_uri
 from .lexical import BM25Builder, background_sentences, tokenizer_recipe
 from .sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
 from .store import EmbeddingJournal, IndexWriter, check_output, chunk_key, now_iso, previous_vectors, write_failure
-from .text import fold_recipe
+from .text import empty_reason, fold_recipe, has_words
 
 log = logging.getLogger(__name__)
 EMBED_BATCH = 32  # passages per model call: speed only, the vectors are the same
@@ -129,14 +128,6 @@ def _embed(written: Iterator[tuple[Chunk, str]], keys: Sequence[str], embedder: 
     return vectors, len(todo)
 
 
-_WORD = re.compile(r"[^\W_]")
-
-
-def has_words(text: str) -> bool:
-    """A letter, digit or CJK character: a text of only whitespace and punctuation would index as noise hits."""
-    return _WORD.search(text) is not None
-
-
 def _nothing_readable(paths: Sequence[Path], skipped: list[Skipped]) -> str:
     """The build found nothing: say why, with the reasons for the first files (a single file's reason in full)."""
     where = ", ".join(str(p) for p in paths)
@@ -206,9 +197,11 @@ def _read_corpus(files: Sequence[SourceFile], skipped: list[Skipped], build: Bui
         _read_with_progress(files, skipped, progress), size=build.chunk_size, overlap=build.chunk_overlap,
         maximum=build.chunk_max, statutes=build.statutes
     ):
-        if not doc_chunks or not has_words(cleaned_text):
-            skipped.append(Skipped(doc.source, "no text left after cleaning (only whitespace, punctuation or markup)",
-                                   "empty"))
+        if not has_words(cleaned_text):
+            skipped.append(Skipped(doc.source, empty_reason(doc.text), "empty"))
+            continue
+        if not doc_chunks:
+            skipped.append(Skipped(doc.source, "no passage could be made from its text", "empty"))
             continue
         if doc_chunks[0].chunk_id != taken:
             doc_chunks = [replace(c, chunk_id=taken + i) for i, c in enumerate(doc_chunks)]

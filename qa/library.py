@@ -260,8 +260,12 @@ def _readable(name: str, data: bytes) -> Skipped | None:
         path.write_bytes(data)
         files, skipped = discover([path])
         docs = list(read_documents(files, skipped))
-    if docs:
+    from .text import clean, empty_reason, has_words
+
+    if any(has_words(clean(doc.text).text) for doc in docs):
         return None
+    if docs:  # read, but the build would skip it: say so now rather than report it as added
+        return Skipped(name, empty_reason(docs[0].text), "empty")
     return skipped[0] if skipped else Skipped(name, "no document in it", "empty")
 
 

@@ -243,12 +243,44 @@ class _Builder:
         return self.orig_starts[-1] + (self.n - self.clean_starts[-1]) if self.n else 0
 
 
+# Lines longer than this are never boilerplate or link lists: real notices are short (the seeds' longest is 81
+# characters), and a long line of prose that mentions 上一篇 or © once must not be dropped whole (a 100 MB
+# one-line file was). Long lines are also not folded here, so a huge line costs no extra copies.
+NOISE_LINE_MAX = 200
+_WORD = re.compile(r"[^\W_]")
+
+
+def has_words(text: str) -> bool:
+    """A letter, digit or CJK character: a text of only whitespace and punctuation would index as noise hits."""
+    return _WORD.search(text) is not None
+
+
+def empty_reason(original: str) -> str:
+    """Why cleaning `original` left nothing to index, truthfully: it has no words at all, or its words were all in
+    lines removed as boilerplate (copyright, site navigation, bare dates) or in control sequences."""
+    if not has_words(TERMINAL_RE.sub("", original)):
+        return "no text left after cleaning (only whitespace, punctuation or markup)"
+    return ("no text left after cleaning (every line with words is boilerplate: copyright or ICP notices, site "
+            "navigation, bare dates)")
+
+
 def clean(original: str) -> Cleaned:
     """Drop ruby pinyin, markup, terminal escapes, boilerplate lines and related-link blocks; collapse whitespace;
-    keep offsets (as runs: memory is a few times the text, not ~50×)."""
+    keep offsets (as runs: memory is a few times the text, not ~50×).
+
+    A document whose only words are in lines that look like link lists (short space-separated items: 外部文件 强制下款
+    协商 还款 记录) or follow a related-links heading is cleaned again keeping those lines: they are its text."""
+    cleaned, dropped_lists = _clean(original, drop_lists=True)
+    if dropped_lists and not has_words(cleaned.text):
+        cleaned, _ = _clean(original, drop_lists=False)
+    return cleaned
+
+
+def _clean(original: str, drop_lists: bool) -> tuple[Cleaned, bool]:
     out = _Builder()
     headings: list[tuple[int, int, str]] = []
     pos = 0
+    dropped_lists = False
     for raw_line in original.splitlines(keepends=True):
         line_start = pos
         pos += len(raw_line)
@@ -257,11 +289,16 @@ def clean(original: str) -> Cleaned:
         visible = "".join(line[s:e] for s, e in kept).strip()
         if not visible:
             continue
-        folded = fold(visible)
-        if _RELATED_BLOCK.match(folded):
-            break
-        if _BOILERPLATE_LINE.search(folded) or _is_link_list(folded):
-            continue
+        if len(visible) <= NOISE_LINE_MAX:
+            folded = fold(visible)
+            if drop_lists and _RELATED_BLOCK.match(folded):
+                dropped_lists = True
+                break
+            if _BOILERPLATE_LINE.search(folded):
+                continue
+            if drop_lists and _is_link_list(folded):
+                dropped_lists = True
+                continue
         if out.n:
             out.emit("\n", line_start - 1 if line_start else 0)
         level = heading_level(line, visible)
@@ -281,7 +318,7 @@ def clean(original: str) -> Cleaned:
             out.emit(line[i:end], line_start + i)
         out.drop_trailing_space()
     offsets = OffsetMap(out.clean_starts, out.orig_starts, out.n, out.end())
-    return Cleaned("".join(out.pieces), offsets, tuple(headings))
+    return Cleaned("".join(out.pieces), offsets, tuple(headings)), dropped_lists
 
 
 def _kept_spans(line: str) -> list[tuple[int, int]]:

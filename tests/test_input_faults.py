@@ -191,3 +191,52 @@ def test_remove_while_a_build_holds_the_index_moves_nothing(library):
     finally:
         os.close(fd)
     assert _corpus_files(library) == ["a.txt", "b.txt"] and not (library / "corpus" / ".removed").exists()
+
+
+# -- keyword texts and one-line files are indexed; a reason given is true (item 9) ---------------------------------
+def _build(tmp_path, files, **kwargs):
+    d = tmp_path / "c"
+    d.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (d / name).write_text(text, encoding="utf-8")
+    return QA.build([d], tmp_path / "idx", model="none", **kwargs)
+
+
+def test_a_text_of_keywords_is_indexed(tmp_path):
+    report = _build(tmp_path, {"kw.txt": "外部文件 强制下款 协商 还款 记录\n", "a.txt": DOC})
+    assert not report.skipped  # before: skipped as "only whitespace, punctuation or markup" (false)
+    hits = QA.load(tmp_path / "idx").search("强制下款 协商", mode="lexical").hits
+    assert any(h.source == "kw.txt" for h in hits)
+
+
+def test_keyword_lines_inside_prose_are_still_dropped_as_link_lists(tmp_path):
+    _build(tmp_path, {"a.txt": DOC + "\n短信验证码 酒店设计 直播 币安下载\n"})
+    assert "币安" not in QA.load(tmp_path / "idx").context(0)
+
+
+def test_one_long_line_of_sentences_is_indexed(tmp_path):
+    sentence = "借款人可以与平台协商还款，上一篇文章讲过逾期利息的计算方法©。"
+    report = _build(tmp_path, {"long.txt": sentence * 40_000})  # ~1.3 M characters, one line
+    assert not report.skipped and report.chunks > 1000  # before: skipped whole (a boilerplate mark in the line)
+
+
+@pytest.mark.parametrize("text, says", [
+    ("。，！？ …… —— ", "only whitespace, punctuation or markup"),
+    ("# \n**  **\n", "only whitespace, punctuation or markup"),
+    ("Copyright © 2023 All Rights Reserved.\n京ICP备12345678号\n", "boilerplate"),
+])
+def test_the_reason_for_an_empty_document_is_true(tmp_path, text, says):
+    report = _build(tmp_path, {"a.txt": DOC, "empty.txt": text})
+    (skipped,) = report.skipped
+    assert str(skipped).startswith("empty.txt: ") and says in str(skipped)
+
+
+def test_qa_add_reports_what_the_build_will_skip(library):
+    change = QA.load("index").add([("kw.txt", "外部文件 强制下款 协商 还款 记录".encode())])
+    assert change.added == ("kw.txt",) and not change.report.skipped
+    assert "kw.txt" in change.qa.sources
+    from qa.library import NothingAdded
+
+    with pytest.raises(NothingAdded) as info:  # before: "added", then skipped by the build
+        change.qa.add([("c.txt", "Copyright © 2023 All Rights Reserved.".encode())])
+    assert "boilerplate" in str(info.value)
