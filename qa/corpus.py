@@ -1,6 +1,7 @@
 """Corpus files → documents: discovery, decoding, JSONL parsing. Bad inputs are reported and skipped."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -52,28 +53,88 @@ class SourceFile:
     @property
     def data(self) -> bytes:
         """The file's bytes, read when needed: discovery holds no file in memory."""
-        return self.path.read_bytes()
+        with open_regular(self.path) as handle:
+            return handle.read()
 
 
 _KINDS = {stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",
           stat.S_ISSOCK: "a socket", stat.S_ISDIR: "a directory"}
+# Kernel and virtual file systems: their "regular" files are not documents, and some block on read forever
+# (/sys/kernel/tracing/trace_pipe, a /proc file that waits for data) or never end.
+SPECIAL_FILE_SYSTEMS = frozenset({
+    "proc", "sysfs", "debugfs", "tracefs", "securityfs", "cgroup", "cgroup2", "pstore", "bpf", "configfs", "devtmpfs",
+    "devpts", "mqueue", "efivarfs", "binfmt_misc", "fusectl", "hugetlbfs", "rpc_pipefs", "nsfs", "autofs",
+})
 
 
-def _not_regular(path: Path) -> str | None:
-    """Why a path cannot be read as a document without opening it (a FIFO would block forever), or None."""
+def _special_devices() -> dict[int, str]:
+    """st_dev → file system type of every mounted kernel/virtual file system (from /proc/self/mountinfo)."""
+    found: dict[int, str] = {}
     try:
-        mode = os.stat(path).st_mode
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                fields = line.split()
+                if " - " not in line or len(fields) < 3:
+                    continue
+                fstype = line.split(" - ", 1)[1].split()[0]
+                if fstype in SPECIAL_FILE_SYSTEMS:
+                    major, minor = fields[2].split(":")
+                    found[os.makedev(int(major), int(minor))] = fstype
+    except (OSError, ValueError):  # not Linux: /proc and /sys do not exist there either
+        pass
+    return found
+
+
+_SPECIAL: dict[int, str] | None = None
+
+
+def _special_fs(st_dev: int) -> str | None:
+    global _SPECIAL
+    if _SPECIAL is None or st_dev in _SPECIAL:
+        _SPECIAL = _special_devices()  # read again on a hit: mounts change, a cached device number may be reused
+    return _SPECIAL.get(st_dev)
+
+
+def _mode_problem(st: os.stat_result) -> str | None:
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in _KINDS.items() if test(st.st_mode)), "not a regular file")
+        return f"{kind}, not a regular file: not opened"
+    fstype = _special_fs(st.st_dev)
+    if fstype:
+        return f"a file of the kernel's {fstype} file system, not a document: not opened"
+    return None
+
+
+def not_a_document(path: Path) -> str | None:
+    """Why a path cannot be read as a document without opening it (a FIFO, a device, a /proc or /sys file would
+    block or never end), or None. Links are followed: a link into /proc is judged by what it points to."""
+    try:
+        st = os.stat(path)
     except OSError as exc:
         return f"cannot be read ({exc.strerror})"
-    if stat.S_ISREG(mode):
-        return None
-    kind = next((name for test, name in _KINDS.items() if test(mode)), "not a regular file")
-    return f"{kind}, not a regular file: not opened"
+    return _mode_problem(st)
+
+
+def open_regular(path: Path):
+    """Open a file for reading only if it is (still) a regular file on an ordinary file system: opened without
+    blocking (a FIFO swapped in after discovery would wait forever for a writer) and checked on the open file."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        problem = _mode_problem(os.fstat(fd))
+        if problem:
+            raise OSError(errno.EINVAL, f"no longer a regular file: {problem.split(',')[0]}", str(path))
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
 
 
 def _sha256_file(path: Path) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
             size += len(block)
@@ -102,7 +163,7 @@ def discover(paths: Iterable[str | Path], exclude: Path | None = None) -> tuple[
             seen.add(resolved)
             # a name with bytes that are not UTF-8 arrives with surrogates: decode it (GB18030) or mark it (U+FFFD)
             name, _ = repair_surrogates(path.relative_to(root).as_posix() if root.is_dir() else path.name)
-            problem = _not_regular(path)
+            problem = not_a_document(path)
             if problem:
                 skipped.append(Skipped(name, problem, "not_regular"))
                 continue

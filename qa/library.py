@@ -274,10 +274,17 @@ def _load_item(item: Item, config: "QueryConfig") -> tuple[str, bytes]:
     if isinstance(item, tuple):
         name, data = item
         return check_file(str(name), len(data), config), bytes(data)
+    from .corpus import not_a_document, open_regular
+
     path = Path(item)
-    if not path.is_file():
-        raise CorpusError("not a regular file" if path.exists() else "no such file")
-    return check_file(path.name, path.stat().st_size, config), path.read_bytes()
+    if not path.exists():
+        raise CorpusError("no such file")
+    problem = not_a_document(path)  # a FIFO or a /proc file would block the read
+    if problem:
+        raise CorpusError(problem)
+    name = check_file(path.name, path.stat().st_size, config)
+    with open_regular(path) as handle:
+        return name, handle.read()
 
 
 def _free_name(folder: Path, name: str, data: bytes, replace_existing: bool) -> tuple[Path, bool]:

@@ -240,3 +240,46 @@ def test_qa_add_reports_what_the_build_will_skip(library):
     with pytest.raises(NothingAdded) as info:  # before: "added", then skipped by the build
         change.qa.add([("c.txt", "Copyright © 2023 All Rights Reserved.".encode())])
     assert "boilerplate" in str(info.value)
+
+
+# -- files that block on read (item 12) ----------------------------------------------------------------------------
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc")
+def test_links_into_proc_and_sys_are_skipped_without_reading(tmp_path):
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "a.txt").write_text(DOC, encoding="utf-8")
+    (d / "status.txt").symlink_to("/proc/self/status")  # a regular file to stat, endless or blocking to read
+    report = QA.build([d], tmp_path / "idx", model="none")
+    assert report.documents == 1  # before: /proc/self/status indexed as a document
+    assert any(s.startswith("status.txt: a file of the kernel's proc file system") for s in map(str, report.skipped))
+
+
+def test_a_file_replaced_by_a_fifo_after_discovery_is_skipped_at_once(tmp_path):
+    from qa.corpus import discover, read_documents
+
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "a.txt").write_text(DOC, encoding="utf-8")
+    (d / "b.txt").write_text(DOC + "第二份。", encoding="utf-8")
+    files, skipped = discover([d])
+    (d / "b.txt").unlink()
+    os.mkfifo(d / "b.txt")  # swapped in between discovery and reading
+    done = []
+    reader = threading.Thread(target=lambda: done.append(list(read_documents(files, skipped))), daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():  # the old code blocks in open(): give it a writer so the test process can end
+        with open(d / "b.txt", "wb"):
+            pass
+        pytest.fail("reading blocked on a FIFO")
+    assert [doc.source for doc in done[0]] == ["a.txt"]
+    assert str(skipped[0]) == "b.txt: cannot be read (no longer a regular file: a FIFO (named pipe))"
+
+
+def test_qa_add_refuses_a_fifo_and_a_proc_file(library):
+    os.mkfifo(library / "pipe.txt")
+    from qa.library import NothingAdded
+
+    with pytest.raises(NothingAdded) as info:
+        QA.load("index").add([library / "pipe.txt", "/proc/self/status"])
+    assert "FIFO" in str(info.value) and "proc file system" in str(info.value)
