@@ -49,6 +49,20 @@ class BuildConfig:
 
 
 @dataclass(frozen=True)
+class ReadLimits:
+    """What one input file may expand to before it is read (qa/formats.py): a small compressed file must not take the
+    machine's memory (a 3 MB .docx that unzips to 3 GB peaked at 6.2 GB). Checked from the file's own headers, before
+    anything is decompressed; a file over a limit is skipped with a one-line reason (code "too_large")."""
+
+    max_expanded_bytes: int = 256 * 1024 * 1024  # a DOCX's parts unzipped, a PDF's compressed streams inflated
+    max_zip_entries: int = 10_000  # parts of one DOCX (each costs memory and time to list and open)
+    max_image_pixels: int = 50_000_000  # an image, or a PDF page image sent to OCR (PIL's own bomb limit is ~179 M)
+
+
+DEFAULT_READ_LIMITS = ReadLimits()
+
+
+@dataclass(frozen=True)
 class QueryConfig:
     """How questions are asked of a loaded index; changing these never needs a rebuild."""
 

@@ -12,6 +12,8 @@ import io
 import re
 from dataclasses import dataclass, field
 
+from .config import DEFAULT_READ_LIMITS, ReadLimits
+
 HTML_SUFFIXES = {".html", ".htm"}
 PDF_SUFFIXES = {".pdf"}
 DOCX_SUFFIXES = {".docx"}
@@ -22,7 +24,7 @@ OCR_HINT = 'needs the OCR extra: pip install -e ".[ocr]"'
 
 # Why a file could not be read, as codes a caller can word in its own language (the web page does, in Chinese)
 REASON_CODES = ("unsupported", "html_broken", "html_empty", "encrypted", "pdf_broken", "pdf_empty", "pdf_no_text",
-                "needs_ocr", "ocr_no_text", "docx_broken", "docx_empty", "image_broken")
+                "needs_ocr", "ocr_no_text", "docx_broken", "docx_empty", "image_broken", "too_large")
 
 
 class UnreadableError(ValueError):
@@ -43,16 +45,16 @@ class Extracted:
     notes: tuple[str, ...] = field(default=())  # pages left out, with why
 
 
-def extract(suffix: str, data: bytes) -> Extracted:
+def extract(suffix: str, data: bytes, limits: ReadLimits = DEFAULT_READ_LIMITS) -> Extracted:
     suffix = suffix.lower()
     if suffix in HTML_SUFFIXES:
         return read_html(data)
     if suffix in PDF_SUFFIXES:
-        return read_pdf(data)
+        return read_pdf(data, limits)
     if suffix in DOCX_SUFFIXES:
-        return read_docx(data)
+        return read_docx(data, limits)
     if suffix in IMAGE_SUFFIXES:
-        return read_image(data)
+        return read_image(data, limits)
     raise UnreadableError(f"unsupported file type {suffix}", "unsupported")
 
 
@@ -175,8 +177,46 @@ def _html_fallback(tree) -> str:
 
 
 # -- PDF --------------------------------------------------------------------------------------------------------
-def read_pdf(data: bytes) -> Extracted:
+def _mb(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+
+
+def _too_large(what: str, size: int, limit: int, unit=_mb) -> UnreadableError:
+    return UnreadableError(f"{what} {unit(size)}, over the limit of {unit(limit)} (a decompression bomb?): not read",
+                           "too_large")
+
+
+_PDF_STREAM = re.compile(rb"(?<!end)stream\r?\n")
+
+
+def check_pdf_streams(data: bytes, limit: int) -> None:
+    """Raise `too_large` when the PDF's zlib (FlateDecode) streams inflate to more than `limit` bytes in all: pdfminer
+    inflates each stream whole, so a small PDF could ask for gigabytes. Streamed here in bounded pieces (nothing kept),
+    stopping as soon as the limit is passed."""
+    import zlib
+
+    total = 0
+    for match in _PDF_STREAM.finditer(data):
+        inflater, pos, stuck = zlib.decompressobj(), match.end(), False
+        try:
+            while pos < len(data) and not inflater.eof and not stuck:
+                chunk, pos = data[pos : pos + (1 << 16)], pos + (1 << 16)
+                while chunk and not inflater.eof:
+                    piece = inflater.decompress(chunk, 1 << 20)
+                    total += len(piece)
+                    if total > limit:
+                        raise _too_large("its compressed streams expand to more than", total, limit)
+                    if not piece and inflater.unconsumed_tail == chunk:  # the stream ended (trailing bytes left)
+                        stuck = True
+                        break
+                    chunk = inflater.unconsumed_tail
+        except zlib.error:  # not a zlib stream (an image, plain or otherwise encoded): pdfminer does not inflate it
+            continue
+
+
+def read_pdf(data: bytes, limits: ReadLimits = DEFAULT_READ_LIMITS) -> Extracted:
     """pdfminer.six layout analysis (reading order, CID fonts via their CMaps); pages without text go to OCR."""
+    check_pdf_streams(data, limits.max_expanded_bytes)
     from pdfminer.high_level import extract_pages
     from pdfminer.layout import LAParams, LTTextContainer, LTTextLine
     from pdfminer.pdfdocument import PDFEncryptionError
@@ -199,7 +239,7 @@ def read_pdf(data: bytes) -> Extracted:
     notes, code = [], "pdf_no_text"
     empty = [i for i, text in enumerate(pages) if not _has_text(text)]
     if empty:
-        ocr_texts, note, code = _ocr_pdf_pages(data, empty)
+        ocr_texts, note, code = _ocr_pdf_pages(data, empty, limits)
         for i, text in zip(empty, ocr_texts):
             pages[i] = text
         if note:
@@ -260,7 +300,8 @@ def _pages_label(pages: list[int]) -> str:
     return ("page " if len(numbers) == 1 else "pages ") + ", ".join(numbers[:10]) + (" …" if len(numbers) > 10 else "")
 
 
-def _ocr_pdf_pages(data: bytes, pages: list[int]) -> tuple[list[str], str | None, str]:
+def _ocr_pdf_pages(data: bytes, pages: list[int], limits: ReadLimits = DEFAULT_READ_LIMITS
+                   ) -> tuple[list[str], str | None, str]:
     """OCR of the images on pages that have no text layer (scans): their texts, a note naming the pages where that
     was not possible (None if none) and its reason code."""
     engine = ocr_engine()
@@ -274,7 +315,7 @@ def _ocr_pdf_pages(data: bytes, pages: list[int]) -> tuple[list[str], str | None
         parts = []
         try:
             for image in reader.pages[i].images:
-                parts.append(_ocr_bytes(engine, image.data))
+                parts.append(_ocr_bytes(engine, image.data, limits))
         except Exception:  # an image pypdf cannot decode: the page is reported below
             parts = []
         text = "\n".join(p for p in parts if p)
@@ -289,8 +330,27 @@ def _ocr_pdf_pages(data: bytes, pages: list[int]) -> tuple[list[str], str | None
 _HEADING_STYLE = re.compile(r"^(?:heading|标题)\s*(\d)$", re.IGNORECASE)
 
 
-def read_docx(data: bytes) -> Extracted:
+def check_zip(data: bytes, limits: ReadLimits) -> None:
+    """Raise `too_large` when a zip-based file (DOCX) declares more than the limit unzipped, or too many parts, before
+    anything is unzipped: python-docx reads every part whole. The declared sizes are binding, as Python's zipfile stops
+    each part at its declared size (and fails its CRC check if the data is longer)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # not a zip: the reader says what is wrong with it
+    if len(infos) > limits.max_zip_entries:
+        raise _too_large("it holds", len(infos), limits.max_zip_entries, unit=lambda n: f"{n:,} parts")
+    total = sum(info.file_size for info in infos)
+    if total > limits.max_expanded_bytes:
+        raise _too_large("it unzips to", total, limits.max_expanded_bytes)
+
+
+def read_docx(data: bytes, limits: ReadLimits = DEFAULT_READ_LIMITS) -> Extracted:
     """Paragraphs and tables in document order; Heading N styles become Markdown headings (→ heading path)."""
+    check_zip(data, limits)
     try:
         import docx
         from docx.table import Table
@@ -355,12 +415,36 @@ def ocr_engine():
     return _ENGINE
 
 
-def read_image(data: bytes) -> Extracted:
+def check_image(data: bytes, limits: ReadLimits) -> None:
+    """Raise `too_large` when the image's header declares more pixels than the limit: decoding it would need
+    width × height × 3 bytes (and OCR several times that). Only the header is read."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():  # PIL warns above its own limit; ours decides, in one line
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+    except Image.DecompressionBombError as exc:  # PIL's own limit (twice Image.MAX_IMAGE_PIXELS) refuses to open it
+        raise UnreadableError(f"image too large: {exc}", "too_large") from exc
+    except Exception:  # not an image PIL knows: the reader says so
+        return
+    if width * height > limits.max_image_pixels:
+        raise _too_large(f"the image is {width}×{height} =", width * height, limits.max_image_pixels,
+                         unit=lambda n: f"{n / 1e6:.0f} M pixels")
+
+
+def read_image(data: bytes, limits: ReadLimits = DEFAULT_READ_LIMITS) -> Extracted:
+    check_image(data, limits)
     engine = ocr_engine()
     if engine is None:
         raise UnreadableError(f"image {OCR_HINT}", "needs_ocr")
     try:
-        text = _ocr_bytes(engine, data)
+        text = _ocr_bytes(engine, data, limits)
+    except UnreadableError:
+        raise
     except Exception as exc:  # undecodable image
         raise UnreadableError(f"cannot read the image ({type(exc).__name__}: {exc})", "image_broken") from exc
     if not _has_text(text):
@@ -368,11 +452,12 @@ def read_image(data: bytes) -> Extracted:
     return Extracted(text=text, page_starts=(0,))
 
 
-def _ocr_bytes(engine, data: bytes) -> str:
+def _ocr_bytes(engine, data: bytes, limits: ReadLimits = DEFAULT_READ_LIMITS) -> str:
     """OCR lines top to bottom, wrapped lines joined as in PDFs (a line as wide as the widest continues)."""
     import numpy as np
     from PIL import Image
 
+    check_image(data, limits)
     image = np.array(Image.open(io.BytesIO(data)).convert("RGB"))
     result, _ = engine(image)
     if not result:

@@ -283,3 +283,90 @@ def test_qa_add_refuses_a_fifo_and_a_proc_file(library):
     with pytest.raises(NothingAdded) as info:
         QA.load("index").add([library / "pipe.txt", "/proc/self/status"])
     assert "FIFO" in str(info.value) and "proc file system" in str(info.value)
+
+
+# -- decompression bombs (item 8) ----------------------------------------------------------------------------------
+def _docx_bomb(path, expanded):
+    """A .docx whose word/document.xml unzips to `expanded` zero bytes, written in 1 MB pieces (small in memory)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+                         'package/2006/content-types"/>')
+        with archive.open("word/document.xml", "w", force_zip64=True) as part:
+            block = b"\0" * (1 << 20)
+            for _ in range(expanded >> 20):
+                part.write(block)
+
+
+def test_a_docx_bomb_is_skipped_before_it_is_unzipped(tmp_path):
+    import tracemalloc
+
+    from qa.formats import UnreadableError, extract
+
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "a.txt").write_text(DOC, encoding="utf-8")
+    _docx_bomb(d / "bomb.docx", 300 << 20)  # 300 MB unzipped, ~300 KB on disk; the default limit is 256 MB
+    data = (d / "bomb.docx").read_bytes()
+    assert len(data) < 2 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(UnreadableError) as info:
+            extract(".docx", data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.value.code == "too_large" and peak < 10 << 20  # before: python-docx read the 300 MB part whole
+    report = QA.build([d], tmp_path / "idx", model="none")
+    (skipped,) = report.skipped
+    assert str(skipped).startswith("bomb.docx: it unzips to 315 MB, over the limit of 268 MB (a decompression bomb?)")
+
+
+def test_too_many_zip_parts_and_a_lowered_limit(tmp_path):
+    from qa.config import ReadLimits
+    from qa.formats import UnreadableError, read_docx
+
+    path = tmp_path / "many.docx"
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(30):
+            archive.writestr(f"x/{i}.xml", "<a/>")
+    with pytest.raises(UnreadableError) as info:
+        read_docx(path.read_bytes(), ReadLimits(max_zip_entries=20))
+    assert info.value.code == "too_large" and "30 parts" in str(info.value)
+
+
+def _png_header(width, height):
+    """A PNG that declares width × height pixels and holds almost nothing (decoding it would allocate them all)."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("width, height", [(10_000, 10_000), (30_000, 30_000)])  # under and over PIL's own limit
+def test_an_image_bomb_is_one_line_reason(monkeypatch, width, height):
+    import qa.formats as formats
+
+    monkeypatch.setattr(formats, "ocr_engine", lambda: (lambda image: ([], None)))  # OCR installed or not
+    with pytest.raises(formats.UnreadableError) as info:
+        formats.read_image(_png_header(width, height))
+    assert info.value.code == "too_large" and "\n" not in str(info.value)
+
+
+def test_a_pdf_whose_streams_inflate_past_the_limit_is_skipped():
+    import zlib
+
+    from qa.config import ReadLimits
+    from qa.formats import UnreadableError, check_pdf_streams, read_pdf
+
+    squeezer = zlib.compressobj()
+    body = b"".join(squeezer.compress(b"\0" * (1 << 20)) for _ in range(64)) + squeezer.flush()  # 64 MB → 64 KB
+    pdf = (b"%PDF-1.4\n1 0 obj\n<< /Length " + str(len(body)).encode() + b" /Filter /FlateDecode >>\nstream\n" + body
+           + b"\nendstream\nendobj\n%%EOF\n")
+    check_pdf_streams(pdf, 65 << 20)  # under the limit: nothing said
+    with pytest.raises(UnreadableError) as info:
+        read_pdf(pdf, ReadLimits(max_expanded_bytes=16 << 20))
+    assert info.value.code == "too_large"

@@ -61,6 +61,7 @@ _REASON_TEXT = {
     "html_broken": "网页文件无法解析",
     "html_empty": "网页中没有正文",
     "image_broken": "图片无法读取",
+    "too_large": "文件解压后过大（可能是压缩炸弹），未读取",
     "unsupported": "不支持这种类型的文件",
     "type": "不支持这种类型的文件",
     "size": "文件太大",
