@@ -287,14 +287,29 @@ def test_qa_add_refuses_a_fifo_and_a_proc_file(library):
 
 # -- decompression bombs (item 8) ----------------------------------------------------------------------------------
 def _docx_bomb(path, expanded):
-    """A .docx whose word/document.xml unzips to `expanded` zero bytes, written in 1 MB pieces (small in memory)."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
-                         'package/2006/content-types"/>')
-        with archive.open("word/document.xml", "w", force_zip64=True) as part:
-            block = b"\0" * (1 << 20)
-            for _ in range(expanded >> 20):
-                part.write(block)
+    """A real .docx (python-docx opens it) whose word/document.xml is padded with `expanded` bytes of whitespace,
+    which compress ~1000:1; written in 1 MB pieces, so the test stays small in memory."""
+    import io
+
+    import docx
+
+    seed = io.BytesIO()
+    document = docx.Document()
+    document.add_paragraph(DOC)
+    document.save(seed)
+    with zipfile.ZipFile(seed) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            if info.filename != "word/document.xml":
+                archive.writestr(info.filename, source.read(info.filename))
+                continue
+            xml = source.read(info.filename)
+            cut = xml.index(b"<w:body>") + len(b"<w:body>")
+            with archive.open("word/document.xml", "w", force_zip64=True) as part:
+                part.write(xml[:cut])
+                block = b" " * (1 << 20)
+                for _ in range(expanded >> 20):
+                    part.write(block)
+                part.write(xml[cut:])
 
 
 def test_a_docx_bomb_is_skipped_before_it_is_unzipped(tmp_path):
