@@ -15,7 +15,7 @@ from .config import DEFAULT, QueryConfig
 from .errors import EmptyQuestionError
 from .index import Index
 from .lexical import content_words, english_content_words, expand, index_tokens, synonyms, thesaurus_synonyms, tokenize
-from .pipeline.gate import admits
+from .pipeline.gate import admits, logistic
 from .text import strip_control
 
 log = logging.getLogger(__name__)
@@ -361,8 +361,7 @@ class Evidence:
                               config.gate.lexical_bias)
 
     def _logistic(self, config: QueryConfig, features: Sequence[str], weights: Sequence[float], bias: float) -> float:
-        values = self.features(config)
-        return float(1.0 / (1.0 + np.exp(-(bias + sum(w * values[f] for f, w in zip(features, weights))))))
+        return logistic(self.features(config), features, weights, bias)
 
     def to_dict(self) -> dict:
         r = lambda x: None if x is None else round(x, 4)  # noqa: E731
