@@ -12,7 +12,7 @@ from .config import DEFAULT, DEFAULT_BUILD, BuildConfig, QueryConfig
 from .distress import support_message
 from .embedding import Embedder
 from .index import Index
-from .pipeline.query import Query, check_sources
+from .pipeline.query import Query
 from .pipeline.verdict import Verdict, decide
 from .retrieve import Retriever, SearchResult
 from .statutes import ArticleTable

@@ -11,9 +11,9 @@ from pathlib import Path
 import click
 
 from .citations import locator
-from .pipeline import render
 from .config import ANN_KINDS, DEFAULT, DEFAULT_BUILD, FUSIONS, MODES
 from .errors import QAError
+from .pipeline import render
 from .text import decode_line, repair_surrogates, strip_terminal
 
 MODE = click.Choice(MODES)

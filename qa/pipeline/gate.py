@@ -6,17 +6,27 @@ qa/data/gate.json, which `python -m bench.calibrate --write` writes.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Mapping, Protocol, Sequence
 
 import numpy as np
 
 from ..config import DEFAULT, QueryConfig
 
-if TYPE_CHECKING:
-    from ..retrieve import Evidence
+
+class Evidence(Protocol):
+    """What the gate reads of `qa.retrieve.Evidence` (named here so that the gate needs nothing of retrieval)."""
+
+    mode: str
+    coverage: float
+    margin: float | None
+    sentence_margin: float | None
+
+    def features(self, config: QueryConfig = ...) -> dict[str, float]: ...
+
+    def full_coverage(self, config: QueryConfig = ...) -> bool: ...
 
 
-def admits(evidence: "Evidence", config: QueryConfig = DEFAULT, values: Mapping[str, float] | None = None) -> bool:
+def admits(evidence: Evidence, config: QueryConfig = DEFAULT, values: Mapping[str, float] | None = None) -> bool:
     """True when the passages retrieved may be shown at all (the answer or related passages), False for 未找到.
     `values`: the model's inputs by feature name, when not `evidence.features()` (a calibrator trying a new one)."""
     gate = config.gate

@@ -5,12 +5,9 @@ lexical-only notice is said once, in Chinese."""
 from __future__ import annotations
 
 import html as _html
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from .. import messages
-
-if TYPE_CHECKING:
-    from .verdict import Verdict
 
 Style = Callable[..., str]
 
@@ -19,7 +16,7 @@ def _plain(text: str, **_style) -> str:
     return text
 
 
-def notes(verdict: "Verdict") -> tuple[str, ...]:
+def notes(verdict) -> tuple[str, ...]:
     """The notes shown before the answer, in order: the warning (in lexical mode led by the lexical-only notice,
     once), the notice (question cut), the caution (weak evidence)."""
     warning = verdict.warning
@@ -34,7 +31,7 @@ def where(hit) -> str:
     return locator(hit)
 
 
-def text(verdict: "Verdict", *, style: Style = _plain, clean: Callable[[str], str] = str,
+def text(verdict, *, style: Style = _plain, clean: Callable[[str], str] = str,
          notes_elsewhere: bool = False) -> str:
     """The verdict as terminal text: the support message, the notes, the answer with [n] markers (or its message),
     then each passage with its title, source, location and score. `clean` makes document text safe for the
@@ -61,7 +58,7 @@ def text(verdict: "Verdict", *, style: Style = _plain, clean: Callable[[str], st
     return "\n".join(lines)
 
 
-def copy_text(verdict: "Verdict") -> str:
+def copy_text(verdict) -> str:
     """What the page's 复制答案 copies: the question, the caution if any, the answer with its [n] markers, then each
     cited source — original script."""
     lines = [verdict.question, "", *([verdict.caution] if verdict.caution else []), verdict.text]
@@ -79,7 +76,7 @@ def _md_escape(text: str) -> str:
         "#", r"\#")
 
 
-def markdown(verdict: "Verdict") -> str:
+def markdown(verdict) -> str:
     lines = [f"**{_md_escape(verdict.support)}**\n"] if verdict.support else []
     for note in notes(verdict):
         lines.append(f"> {_md_escape(note)}\n")
@@ -91,7 +88,7 @@ def markdown(verdict: "Verdict") -> str:
     return "\n".join(lines)
 
 
-def html(verdict: "Verdict") -> str:
+def html(verdict) -> str:
     """A notebook's rendering: escaped throughout; only http(s) links are made links."""
     from ..citations import safe_link
 
