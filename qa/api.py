@@ -5,17 +5,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from .answer import compose
-from .build import BuildReport, Progress, build_index
-from .citations import articles_first
 from .config import DEFAULT, DEFAULT_BUILD, BuildConfig, QueryConfig
-from .distress import support_message
-from .embedding import Embedder
-from .index import Index
+from .documents.statutes import ArticleTable
+from .models.embedding import Embedder
+from .pipeline.answer import compose
+from .pipeline.citations import articles_first
+from .pipeline.distress import support_message
 from .pipeline.query import Query
+from .pipeline.retrieve import Retriever, SearchResult
 from .pipeline.verdict import Verdict, decide
-from .retrieve import Retriever, SearchResult
-from .statutes import ArticleTable
+from .stores.build import BuildReport, Progress, build_index
+from .stores.index import Index
 
 if TYPE_CHECKING:
     from .library import LibraryChange, LibraryEntry

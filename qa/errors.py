@@ -66,5 +66,5 @@ class InvalidKError(ConfigError):
     its own words."""
 
     def __init__(self, k: object, limit: int) -> None:
-        super().__init__(f"k must be an integer from 1 to {limit}, got {k!r}")
+        super().__init__(f"k must be a positive integer, at most {limit}; got {k!r}")
         self.k, self.limit = k, limit

@@ -80,9 +80,9 @@ def test_config_sections_and_flat_names_are_one_setting():
 
 
 # -- one k policy --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("k", [0, -1, 101, 2.5, "many", True])
+@pytest.mark.parametrize("k", [0, -1, 101, 2.5, "many", "3", True])
 def test_one_k_policy_for_the_library(qa_hash, k):
-    with pytest.raises(InvalidKError, match="from 1 to 100"):
+    with pytest.raises(InvalidKError, match="at most 100"):
         qa_hash.search("催收", k=k)
     with pytest.raises(ConfigError):
         qa_hash.ask("催收", k=k)
@@ -96,7 +96,7 @@ def test_k_up_to_the_limit_is_taken(qa_hash):
 @pytest.mark.parametrize("command", ["search", "ask"])
 def test_cli_k_outside_the_policy_is_one_error_line(run, hash_index, command):
     result = run(command, "催收", "-i", hash_index, "-k", "1000")
-    assert result.exit_code == 2 and result.stderr.strip() == "qa: error: k must be an integer from 1 to 100, got 1000"
+    assert result.exit_code == 2 and result.stderr.strip() == "qa: error: k must be a positive integer, at most 100; got 1000"
 
 
 def test_the_page_limit_is_the_same_policy_with_its_own_words(qa_hash):
@@ -119,7 +119,7 @@ def test_verdict_outcome_reason_and_evidence(qa_hash):
 
 def test_citing_an_article_never_decides_what_is_shown(qa_hash):
     """articles_first reorders; the verdict says found (it used to flip SearchResult.found itself)."""
-    from qa.citations import articles_first
+    from qa.pipeline.citations import articles_first
 
     hits, named = articles_first("民法典第680条", (), qa_hash.index, qa_hash._article_table(), 5, None)
     assert named and hits and hits[0].article == "第六百八十条"

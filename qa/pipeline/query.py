@@ -19,22 +19,25 @@ def is_integer(value: object) -> bool:
 
 def check_k(k: object, default: int, limit: int) -> int:
     """The one k policy: None → `default`; otherwise an integer from 1 to `limit` (config: `k_limit` for the
-    library and CLI, `k_max` for the page and its API), else InvalidKError. A whole number given as a float or
-    text (a form field's 3.0, "3") counts as that integer."""
+    library and CLI, `k_max` for the page and its API), else InvalidKError. Text or a float is refused here (0 used
+    to mean 'the default' silently, "3" to crash); the page reads its form field as a number first (`read_k`)."""
     if k is None:
         return default
-    value = k
-    if not is_integer(value):
-        try:
-            number = float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise InvalidKError(k, limit) from None
-        if isinstance(value, bool) or number != int(number):
-            raise InvalidKError(k, limit)
-        value = int(number)
-    if not 1 <= value <= limit:
+    if not is_integer(k) or not 1 <= k <= limit:  # type: ignore[operator]
         raise InvalidKError(k, limit)
-    return int(value)
+    return int(k)  # type: ignore[call-overload]
+
+
+def read_k(value: object) -> object:
+    """A form field's number as the page gets it (3.0, "3") → the int it means; anything else unchanged, for
+    `check_k` to refuse."""
+    if is_integer(value) or isinstance(value, bool):
+        return value
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return value
+    return int(number) if number.is_integer() else value
 
 
 def check_mode(mode: str | None, config: QueryConfig = DEFAULT) -> str:

@@ -26,7 +26,7 @@ def notes(verdict) -> tuple[str, ...]:
 
 
 def where(hit) -> str:
-    from ..citations import locator
+    from .citations import locator
 
     return locator(hit)
 
@@ -90,7 +90,7 @@ def markdown(verdict) -> str:
 
 def html(verdict) -> str:
     """A notebook's rendering: escaped throughout; only http(s) links are made links."""
-    from ..citations import safe_link
+    from .citations import safe_link
 
     esc = _html.escape
     parts = [f"<div class='qa-answer'><p><b>{esc(verdict.question)}</b></p>"]

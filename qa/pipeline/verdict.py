@@ -12,7 +12,7 @@ from ..config import DEFAULT, QueryConfig
 from .gate import admits
 
 if TYPE_CHECKING:
-    from ..retrieve import Evidence, Hit, SearchResult
+    from .retrieve import Evidence, Hit, SearchResult
 
 Outcome = Literal["answered", "related", "not_found"]
 
@@ -83,7 +83,7 @@ class Verdict:
         return "".join(f"{s.text}[{s.citation}]" for s in self.sentences)
 
     def to_dict(self) -> dict:
-        from ..retrieve import result_head
+        from .retrieve import result_head
 
         out = result_head(self)
         out["outcome"] = self.outcome

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .. import messages
-from ..answer import Answer
 from ..library import LibraryEntry
 from ..pipeline import render as view
-from ..retrieve import Hit
+from ..pipeline.answer import Answer
+from ..pipeline.retrieve import Hit
 
 PROMPT = messages.PROMPT
 SUGGESTIONS = messages.SUGGESTIONS
@@ -50,7 +50,7 @@ def esc(text: object) -> str:
 
 def question_terms(question: str) -> list[str]:
     """The question's terms to highlight: the library's own tokens (folded, stop words removed)."""
-    from ..lexical import question_terms as library_terms
+    from ..models.lexical import question_terms as library_terms
 
     terms = library_terms(question)
     long_terms = [t for t in terms if len(t) >= 2]
@@ -150,8 +150,8 @@ def _context_html(context: str | None, passage: str, terms: Sequence[str], conve
 def _location_parts(hit: Hit) -> list[str]:
     """Where the passage is (article, PDF page, canonical link), escaped; the link opens in a new tab and only
     http(s) links are made clickable (a page's canonical URL is untrusted input)."""
-    from ..citations import safe_link
-    from ..statutes import citation
+    from ..documents.statutes import citation
+    from ..pipeline.citations import safe_link
 
     parts = []
     if hit.article:

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from ..answer import Answer
+from ..pipeline.answer import Answer
 from ..api import QA
-from ..build import BuildReport
+from ..stores.build import BuildReport
 from ..config import DEFAULT, QueryConfig
 from .. import messages
 from ..errors import EmptyQuestionError, IndexNotFoundError, InvalidKError, QAError
 from ..pipeline.query import check_k as check_k_policy
+from ..pipeline.query import read_k
 from .render import display_dir, esc, render_error
 
 if TYPE_CHECKING:
@@ -190,7 +191,7 @@ def check_k(k: object, config: QueryConfig) -> int:
     """Top-k within 1..config.k_max, the page's and its API's limit, by the library's one k policy; refused in the
     visitor's words (InvalidInputError)."""
     try:
-        return check_k_policy(None if k == "" else k, config.k_ask, config.k_max)
+        return check_k_policy(None if k == "" else read_k(k), config.k_ask, config.k_max)
     except InvalidKError as exc:
         raise InvalidInputError(messages.K_OUT_OF_RANGE.format(limit=exc.limit, k=k)) from None
 

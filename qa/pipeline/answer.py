@@ -12,13 +12,13 @@ from typing import Callable, Collection, Sequence
 
 import numpy as np
 
-from .chunking import split_sentences
-from .config import DEFAULT, QueryConfig
-from .pipeline.verdict import AnswerSentence, Composition, Verdict
-from .sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
-from .lexical import synonyms, tokenize
+from ..config import DEFAULT, QueryConfig
+from ..documents.chunking import split_sentences
+from ..models.lexical import synonyms, tokenize
+from ..models.sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
+from ..text import fold, heading_level
 from .retrieve import Hit, SearchResult
-from .text import fold, heading_level
+from .verdict import AnswerSentence, Composition, Verdict
 
 _EMBED_SHORTLIST = 8
 _COSINE_WEIGHT = 0.3  # dev answer_hit 0.85 → 0.90 against 0.7 (docs/EVALUATION.md)

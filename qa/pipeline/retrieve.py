@@ -9,14 +9,22 @@ from typing import Sequence
 
 import numpy as np
 
-from .chunking import Chunk
-from . import messages
-from .config import DEFAULT, QueryConfig
-from .errors import EmptyQuestionError
-from .index import Index
-from .lexical import content_words, english_content_words, expand, index_tokens, synonyms, thesaurus_synonyms, tokenize
-from .pipeline.gate import admits, logistic
-from .text import strip_control
+from .. import messages
+from ..config import DEFAULT, QueryConfig
+from ..documents.chunking import Chunk
+from ..errors import EmptyQuestionError
+from ..models.lexical import (
+    content_words,
+    english_content_words,
+    expand,
+    index_tokens,
+    synonyms,
+    thesaurus_synonyms,
+    tokenize,
+)
+from ..stores.index import Index
+from ..text import strip_control
+from .gate import admits, logistic
 
 log = logging.getLogger(__name__)
 OUTLIER_DEPTH = 300  # sentences the outlier score compares the nearest one with (docs/EVALUATION.md, stop 18)
