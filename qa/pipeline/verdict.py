@@ -123,10 +123,9 @@ def decide(result: "SearchResult", *, k: int, cite: Callable[[tuple["Hit", ...]]
     """The one decision of what is shown, for `search` (`compose` None: passages only) and `ask`.
 
     `result` is retrieval's ranking and evidence, not yet judged. The gate admits it or not; `cite` brings the
-    articles the question names to the top (shown even when the gate said nothing matched) and says whether
-    there were any; the evidence must be
-    strong enough to quote sentences (`answer_min_probability`); then the composer's sentences, if any, answer,
-    with the caution where the gate's model finds "not answered here" the likelier."""
+    articles the question names to the top (shown even when the gate said nothing matched) and says whether there
+    were any; the evidence must be strong enough to quote sentences (`answer_min_probability`); then the composer's
+    sentences, if any, answer, with the caution where the gate's model finds "not answered here" the likelier."""
     evidence = result.evidence
     common = dict(question=result.question, mode=result.mode, warning=result.warning, notice=result.notice,
                   not_found_message=config.not_found_message, related_only_message=config.related_only_message,
