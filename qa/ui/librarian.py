@@ -133,7 +133,7 @@ class Librarian:
         return self._lock.locked()
 
     def entries(self) -> list[LibraryEntry]:
-        qa = self.service.state.qa
+        qa = self.service.current()  # what is on disk now, whichever server changed it
         if qa is None:
             return []
         return qa.library(corpus=self._folder(qa, quiet=True))
