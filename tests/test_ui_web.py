@@ -230,8 +230,9 @@ def test_open_host_warns_and_auth_asks_visitors_to_log_in(qa_obj, open_page, cap
 @pytest.mark.slow
 def test_phone_scrolls_to_the_answer_and_touch_targets_are_44px(open_page):
     pg = open_page(viewport=PHONE)
-    for button in pg.locator(".qa-example").all() + [pg.locator("#qa-ask")]:
-        assert button.bounding_box()["height"] >= 44
+    # the 高级 accordion's header too (it was 20 px high, issue 23)
+    for button in pg.locator(".qa-example").all() + [pg.locator("#qa-ask"), pg.locator("#qa-advanced .label-wrap")]:
+        assert button.bounding_box()["height"] >= 44, button
     ask_in_page(pg, "被强制下款的钱需要还吗？")
     answered(pg)
     pg.wait_for_timeout(1200)  # smooth scrolling
