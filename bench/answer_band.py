@@ -31,7 +31,7 @@ THRESHOLDS = np.round(np.arange(0.30, 0.951, 0.025), 3)
 def answer_rows(qa, rows: list[dict]) -> list[dict]:
     """Each question the gate lets through: its probability, whether full coverage alone carries it, and whether
     the sentences quoted with no band in force hold a `must` string (None for a question with no `must`)."""
-    from qa.evaluate import _holds
+    from qa.pipeline.evaluate import _holds
 
     plain = qa.with_config(answer_min_probability=0.0)
     out = []

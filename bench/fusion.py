@@ -17,7 +17,7 @@ from pathlib import Path
 
 from qa import QA
 from qa.config import DEFAULT, QueryConfig
-from qa.evaluate import beir_queries, documents_of, ranking_metrics
+from qa.pipeline.evaluate import beir_queries, documents_of, ranking_metrics
 
 RRF_KS = (5, 10, 20, 30, 60)
 WEIGHTS = (0.5, 0.6, 0.7)

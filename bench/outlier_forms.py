@@ -26,7 +26,7 @@ FORMS = {
 
 def with_nearest(index_dir: Path, rows: list[dict]) -> list[dict]:
     """The rows, each with the cosines of the 300 sentences nearest its question, nearest first."""
-    from qa.index import Index
+    from qa.stores.index import Index
 
     index = Index.open(index_dir)
     vectors = index.embed_queries([r["q"] for r in rows])

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from qa import QA
 from qa.config import BuildConfig
-from qa.statutes import ARTICLE_LINE, cn_number, law_of, parse_number, short_law_name
+from qa.documents.statutes import ARTICLE_LINE, cn_number, law_of, parse_number, short_law_name
 from qa.text import fold
 
 
