@@ -4,6 +4,8 @@ not a 500 — while the page's own requests (a question through the queue, an up
 """
 from __future__ import annotations
 
+import os
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -45,11 +47,7 @@ def writable_server(qa_obj):
 
 def _stored(marker: bytes) -> list[Path]:
     """Files anywhere under Gradio's upload folders holding `marker`."""
-    import tempfile
-
     roots = {Path(tempfile.gettempdir()) / "gradio"}
-    import os
-
     if os.environ.get("GRADIO_TEMP_DIR"):
         roots.add(Path(os.environ["GRADIO_TEMP_DIR"]))
     found = []
@@ -64,7 +62,7 @@ def _stored(marker: bytes) -> list[Path]:
 
 
 def test_a_read_only_page_refuses_uploads_and_stores_nothing(read_only_server):
-    app, url = read_only_server
+    _, url = read_only_server
     marker = f"upload-marker-{uuid.uuid4()}".encode()
     response = httpx.post(url + "gradio_api/upload", timeout=30,
                           files={"files": ("evil.txt", marker, "text/plain")})
@@ -89,7 +87,7 @@ def test_a_writable_page_still_takes_uploads(writable_server):
 def test_an_unknown_event_index_is_a_client_error_and_questions_still_go_through(request, which):
     from gradio_client import Client
 
-    app, url = request.getfixturevalue(which)
+    _, url = request.getfixturevalue(which)
     for fn_index in (99999, -1):
         response = httpx.post(url + "gradio_api/queue/join", timeout=30,
                               json={"data": ["催收"], "fn_index": fn_index, "session_hash": "abc123"})
