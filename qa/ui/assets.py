@@ -66,7 +66,7 @@ CSS = """
   white-space: nowrap; }
 .qa-history-clear { color: #6b7280; border-style: dashed; }
 #qa-script label, #qa-mode label { min-height: 44px; }
-#qa-advanced > .label-wrap, #qa-advanced button.label-wrap { min-height: 44px; }
+#qa-advanced > .label-wrap, #qa-advanced button.label-wrap { min-height: 44px; align-items: center; }
 /* the 资料库 panel: a table that scrolls sideways on a phone rather than squeezing the file names */
 .qa-library-count { color: #4b5563; font-size: 14px; margin: 0 0 6px 0; }
 .qa-table-wrap { overflow-x: auto; }
