@@ -138,12 +138,12 @@ JS = """
     if (top > window.innerHeight * 0.6 || top < 0) out.scrollIntoView({behavior: 'smooth', block: 'start'});
   };
   new MutationObserver(onChange).observe(document.body, {childList: true, subtree: true});
-  // A citation [n] scrolls to passage n's card here. Its plain href="#qa-pn" is not followed: Gradio's <base href>
-  // and the replaceState above make it point at another address (the page without ?q=), which reloads the page
-  // and loses the answer.
+  // A citation [n] (any in-page link of the answer) scrolls to passage n's card here. Its plain href="#qa-pn" is not
+  // followed: Gradio's <base href> and the replaceState above make it point at another address (the page without
+  // ?q=), which reloads the page and loses the answer.
   document.addEventListener('click', (ev) => {
-    const link = ev.target.closest && ev.target.closest('#qa-answer a[href^="#qa-p"]'); if (!link) return;
-    const card = document.getElementById(link.getAttribute('href').slice(1)); if (!card) return;
+    const link = ev.target.closest && ev.target.closest('#qa-answer a[href^="#"]'); if (!link) return;
+    const card = document.getElementById(decodeURIComponent(link.getAttribute('href').slice(1))); if (!card) return;
     ev.preventDefault();
     card.scrollIntoView({behavior: 'smooth', block: 'start'});
   });
