@@ -1,4 +1,4 @@
-"""Issue 8: sentence vectors in the index, the evidence gate, answer sentences that answer."""
+"""Trustworthy answers: sentence vectors in the index, the evidence gate, answer sentences that answer."""
 import json
 
 import numpy as np
