@@ -26,9 +26,9 @@ from .errors import ConfigError, CorpusError
 
 if TYPE_CHECKING:
     from .api import QA
-    from .build import BuildReport, Progress
+    from .stores.build import BuildReport, Progress
     from .config import QueryConfig
-    from .corpus import Skipped
+    from .documents.corpus import Skipped
 
 REMOVED_DIR = ".removed"
 MAX_NAME_CHARS = 120
@@ -143,7 +143,7 @@ def corpus_folder(qa: "QA", corpus: str | Path | None) -> Path:
 
 
 def _lock(index_dir: Path | str) -> threading.Lock:
-    from .index import is_store_uri
+    from .stores.index import is_store_uri
 
     key = str(index_dir) if is_store_uri(index_dir) else str(Path(index_dir).resolve())  # a Milvus URI as it is
     with _LOCKS_GUARD:
@@ -160,7 +160,7 @@ def _roots(qa: "QA", folder: Path) -> list[Path]:
 
 def _rebuild(qa: "QA", folder: Path, progress: "Progress") -> tuple["BuildReport", "QA"]:
     from .api import QA
-    from .build import build_index
+    from .stores.build import build_index
 
     report = build_index(_roots(qa, folder), qa.directory, build=qa.index.recipe.build, progress=progress)
     return report, QA.load(qa.directory, config=qa.config)
@@ -168,7 +168,7 @@ def _rebuild(qa: "QA", folder: Path, progress: "Progress") -> tuple["BuildReport
 
 def _readable(name: str, data: bytes) -> Skipped | None:
     """Why no document would come out of this file, or None when one does (the same readers as a build)."""
-    from .corpus import Skipped, discover, read_documents
+    from .documents.corpus import Skipped, discover, read_documents
 
     with tempfile.TemporaryDirectory(prefix="qa-add-") as tmp:
         path = Path(tmp) / name

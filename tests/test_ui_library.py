@@ -215,7 +215,7 @@ def test_reader_reasons_are_worded_in_chinese_with_the_readers_words_kept(refusa
 
 
 def test_every_reader_reason_code_has_chinese_words():
-    from qa.formats import REASON_CODES
+    from qa.documents.formats import REASON_CODES
     from qa.ui.librarian import _REASON_TEXT
 
     assert set(REASON_CODES) <= set(_REASON_TEXT)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from ..answer import Answer
+from ..pipeline.answer import Answer
 from ..api import QA
-from ..build import BuildReport
+from ..stores.build import BuildReport
 from ..config import DEFAULT, QueryConfig
 from ..errors import EmptyQuestionError, IndexNotFoundError, QAError
 from .render import display_dir, esc, render_error

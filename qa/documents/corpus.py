@@ -10,9 +10,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .errors import CorpusError
+from ..errors import CorpusError
 from .formats import SUFFIXES as FORMAT_SUFFIXES
-from .text import repair_surrogates
+from ..text import repair_surrogates
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 JSONL_SUFFIXES = {".jsonl"}

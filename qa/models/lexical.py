@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .text import fold
+from ..text import fold
 
 _EN_STOPWORDS = frozenset(
     "a an the is are was were be been am do does did to of in on at for with by from about as and or not no "
@@ -27,7 +27,7 @@ _WORDLIKE = re.compile(r"\w", re.UNICODE)
 
 
 def _data_text(name: str) -> str:
-    return (Path(__file__).parent / "data" / name).read_text(encoding="utf-8")
+    return (Path(__file__).parent.parent / "data" / name).read_text(encoding="utf-8")
 
 
 TOKENIZER = "jieba search-mode words + Han bigrams"

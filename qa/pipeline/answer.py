@@ -13,13 +13,13 @@ from typing import Callable, Collection, Sequence
 
 import numpy as np
 
-from .chunking import split_sentences
+from ..documents.chunking import split_sentences
 from .citations import locator, safe_link
-from .config import DEFAULT, QueryConfig
-from .sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
-from .lexical import synonyms, tokenize
+from ..config import DEFAULT, QueryConfig
+from ..models.sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
+from ..models.lexical import synonyms, tokenize
 from .retrieve import Hit, SearchResult, result_head
-from .text import fold, heading_level
+from ..text import fold, heading_level
 
 _EMBED_SHORTLIST = 8
 _COSINE_WEIGHT = 0.3  # dev answer_hit 0.85 → 0.90 against 0.7 (docs/history/EVALUATION-stops-1-21.md)
