@@ -1,5 +1,5 @@
 """The web page served for real: the `ask` API through gradio_client, concurrent callers, and a headless Chromium
-driven by Playwright on desktop and on a 390×844 phone (issue 12: uploads, login, phone layout, ?q=, copy,
+driven by Playwright on desktop and on a 390×844 phone (uploads, login, phone layout, ?q=, copy,
 history, Chinese chrome, top-k limit, 简/繁 display, the answer inside its card, people in distress).
 
 Runs on a tiny index built in a temp dir with the fake `hash:64` embedder. Browser tests skip when
@@ -173,7 +173,7 @@ def test_browser_source_filter_and_advanced_options(page):
     assert "检索方式：关键词检索" in text
 
 
-# ------------------------------------------------------------------------------------------- issue 12, item by item
+# ------------------------------- uploads, login, phone layout, ?q=, copy, history, chrome, limits: one test each
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The 资料库 panel in a real browser (issue 11): upload a PDF, wait for the rebuild, ask what only it answers and
+"""The 资料库 panel in a real browser: upload a PDF, wait for the rebuild, ask what only it answers and
 see its passage cited with its page; remove it and the answer is gone; bad uploads refused in Chinese with nothing
 lost; a read-only page (QA_READ_ONLY=1) lists documents without upload or remove controls; the phone layout.
 
