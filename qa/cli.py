@@ -10,9 +10,10 @@ from pathlib import Path
 
 import click
 
-from .citations import locator
 from .config import ANN_KINDS, DEFAULT, DEFAULT_BUILD, FUSIONS, MODES
 from .errors import QAError
+from .pipeline import render
+from .pipeline.citations import locator
 from .text import decode_line, repair_surrogates, strip_terminal
 
 MODE = click.Choice(MODES)
@@ -165,7 +166,7 @@ def build(paths, index, model, chunk_size, overlap, ann, store, quiet):
     """Build the index from PATHS (files or directories; default: corpus/)."""
     from .api import QA
     from .errors import ConfigError
-    from .index import is_store_uri
+    from .stores.index import is_store_uri
 
     if store is not None and not is_store_uri(store):
         raise ConfigError(f"--store takes a milvus:// URI, got {store!r}; a directory is given with -o")
@@ -179,7 +180,7 @@ def build(paths, index, model, chunk_size, overlap, ann, store, quiet):
 @main.command()
 @click.argument("question")
 @click.option("-i", "--index", default="index", show_default=True, help=_INDEX_HELP)
-@click.option("-k", type=click.IntRange(1, 100), default=DEFAULT.k_ask, show_default=True, help="Passages to show.")
+@click.option("-k", type=int, default=None, help=f"Passages to show, 1 to {DEFAULT.k_limit}.  [default: {DEFAULT.k_ask}]")
 @click.option("--mode", type=MODE, default=DEFAULT.mode, show_default=True)
 @fusion_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
@@ -191,25 +192,13 @@ def ask(question, index, k, mode, fusion, as_json):
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
     _note(answer)
-    if answer.support:
-        click.secho(_out(answer.support), bold=True)
-        click.echo("")
-    if answer.caution:
-        click.secho(_out(answer.caution), fg="yellow")
-    click.echo(_out(answer.text))
-    for i, hit in enumerate(answer.passages, start=1):
-        heading = f" › {' › '.join(hit.heading)}" if hit.heading else ""
-        click.echo("")
-        click.secho(_out(f"[{i}] {hit.title}{heading}"), bold=True)
-        where = f"  {locator(hit)}" if locator(hit) else ""
-        click.echo(_out(f"    {hit.source}{where}  score {hit.score:.4f}"))
-        click.echo(_out("    " + hit.text.replace("\n", "\n    ")))
+    click.echo(render.text(answer, style=click.style, clean=_out, notes_elsewhere=True))
 
 
 @main.command()
 @click.argument("question")
 @click.option("-i", "--index", default="index", show_default=True, help=_INDEX_HELP)
-@click.option("-k", type=click.IntRange(1, 1000), default=DEFAULT.k_search, show_default=True)
+@click.option("-k", type=int, default=None, help=f"Passages to show, 1 to {DEFAULT.k_limit}.  [default: {DEFAULT.k_search}]")
 @click.option("--mode", type=MODE, default=DEFAULT.mode, show_default=True)
 @fusion_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question per line.")
@@ -243,8 +232,8 @@ def info(index, verify):
     """Describe an index (manifest, counts, embedder, sources)."""
     if verify:
         from .errors import ConfigError
-        from .index import is_store_uri
-        from .store import verify as verify_index
+        from .stores.index import is_store_uri
+        from .stores.local import verify as verify_index
 
         if is_store_uri(index):
             raise ConfigError("--verify checks the files of a local index; a Milvus store keeps its own checksums")
@@ -264,7 +253,7 @@ def info(index, verify):
 @_friendly
 def evaluate(file, index, qrels, mode, fusion, as_json):
     """Score retrieval on FILE: {"q","must"} JSONL (hit@1, hit@5, MRR@10) or BEIR queries + --qrels (nDCG@10 …)."""
-    from .evaluate import evaluate_beir, evaluate_must
+    from .pipeline.evaluate import evaluate_beir, evaluate_must
 
     qa = _load(index, fusion)
     report = evaluate_beir(qa, Path(file), Path(qrels), mode=mode) if qrels else evaluate_must(qa, Path(file), mode=mode)

