@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .config import DEFAULT, DEFAULT_BUILD, BuildConfig, QueryConfig
 from .documents.statutes import ArticleTable
+from .errors import ConfigError, CorpusError
 from .models.embedding import Embedder
 from .pipeline.answer import compose
 from .pipeline.citations import articles_first
@@ -34,11 +35,16 @@ class QA:
     @classmethod
     def load(cls, index_dir: str | Path = "index", *, config: QueryConfig = DEFAULT,
              embedder: Embedder | None = None) -> "QA":
+        if not isinstance(index_dir, (str, Path)):  # None, bytes, a number: one typed error, not os.fspath's
+            raise ConfigError(f"index_dir must be a path (str or pathlib.Path), got {index_dir!r}")
         return cls(Index.open(index_dir, embedder=embedder, query_cache=config.query_cache), config)
 
     def with_config(self, **changes) -> "QA":
         """The same loaded index asked with other query settings (e.g. fusion="rrf")."""
-        return QA(self.index, replace(self.config, **changes))
+        try:
+            return QA(self.index, replace(self.config, **changes))
+        except TypeError as exc:  # an unknown setting name
+            raise ConfigError(str(exc)) from None
 
     @staticmethod
     def build(
@@ -56,6 +62,9 @@ class QA:
         """Build an index from files and directories. Keyword settings override `build` (the recipe)."""
         changes = {"model": model, "chunk_size": chunk_size, "chunk_overlap": overlap, "ann": ann}
         build = replace(build, **{k: v for k, v in changes.items() if v is not None})
+        paths = _listed(paths, "paths")
+        if not paths:
+            raise CorpusError("no paths to build from: give files or directories")
         return build_index(paths, index_dir, build=build, progress=progress, embedder=embedder)
 
     # -- questions -------------------------------------------------------------------------------------------
@@ -66,7 +75,10 @@ class QA:
     def search_many(self, questions: Sequence[str], k: int | None = None, mode: str | None = None,
                     sources: Sequence[str] | None = None) -> list[SearchResult]:
         """`search` for many questions at once (their vectors are computed in batches)."""
+        questions = _listed(questions, "questions")
         query = self._query("", k, mode, sources, self.config.k_search)
+        if not questions:
+            return []
         ranked = self._retriever.search_many(questions, query.k, query.mode, query.sources)
         return [self._searched(result, query) for result, _ in ranked]
 
@@ -139,14 +151,14 @@ class QA:
         `progress`: True for progress bars, or a callable (stage, done, total) — see `qa.build.ProgressFn`."""
         from .library import add_files
 
-        return add_files(self, paths, corpus=corpus, progress=progress, replace_existing=replace_existing)
+        return add_files(self, _listed(paths, "paths", one=(str, Path, tuple)), corpus=corpus, progress=progress, replace_existing=replace_existing)
 
     def remove(self, docs: Iterable[str], *, corpus: str | Path | None = None, progress: Progress = False) -> "LibraryChange":
         """Take documents (by file name as listed in `sources`) out of the corpus folder and rebuild
         incrementally. Removed files are moved to the corpus's `.removed/` folder, never deleted."""
         from .library import remove_files
 
-        return remove_files(self, docs, corpus=corpus, progress=progress)
+        return remove_files(self, _listed(docs, "docs"), corpus=corpus, progress=progress)
 
     def library(self, *, corpus: str | Path | None = None) -> list["LibraryEntry"]:
         """The files of the index: title, type, documents, chunks, pages, link, when added."""
@@ -183,3 +195,14 @@ class QA:
         info = self.info()
         spec = (info["embedder"] or {}).get("spec", "none")
         return f"QA({str(self.directory)!r}: {info['documents']} documents, {info['chunks']} chunks, embedder {spec})"
+
+
+def _listed(value, what: str, one: tuple = (str, Path)) -> list:
+    """A list of the items given: one item (a str, a Path, an upload's (name, bytes)) is one, not its characters;
+    None or a non-iterable is a ConfigError."""
+    if isinstance(value, one):
+        return [value]
+    try:
+        return list(value)
+    except TypeError:
+        raise ConfigError(f"{what} must be a list, got {value!r}") from None

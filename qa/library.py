@@ -281,8 +281,13 @@ def _readable(name: str, data: bytes) -> Skipped | None:
 def _load_item(item: Item, config: "QueryConfig") -> tuple[str, bytes]:
     """(safe name, content) of a file that passes `check_file`; its content is read only then."""
     if isinstance(item, tuple):
+        if len(item) != 2 or not isinstance(item[1], (bytes, bytearray, memoryview, str)):
+            raise CorpusError("an upload must be (file name, bytes)")
         name, data = item
-        return check_file(str(name), len(data), config), bytes(data)
+        data = data.encode("utf-8") if isinstance(data, str) else bytes(data)  # text given as str: stored as UTF-8
+        return check_file(str(name), len(data), config), data
+    if not isinstance(item, (str, Path)):
+        raise CorpusError(f"not a file path: {item!r}")
     from .documents.corpus import not_a_document, open_regular
 
     path = Path(item)

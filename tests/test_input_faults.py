@@ -384,3 +384,34 @@ def test_a_pdf_whose_streams_inflate_past_the_limit_is_skipped():
     with pytest.raises(UnreadableError) as info:
         read_pdf(pdf, ReadLimits(max_expanded_bytes=16 << 20))
     assert info.value.code == "too_large"
+
+
+# -- the notebook API: odd arguments are typed errors or taken as meant ----------------------------------------------
+@pytest.mark.parametrize("call", [
+    lambda qa: QA.load(None),
+    lambda qa: QA.load(b"index"),
+    lambda qa: qa.with_config(no_such_setting=1),
+    lambda qa: qa.search_many(None),
+    lambda qa: qa.add(None),
+    lambda qa: qa.remove(None),
+    lambda qa: QA.build([], "never-written"),
+])
+def test_odd_api_arguments_are_typed_errors(qa_hash, call):
+    from qa.errors import QAError
+
+    with pytest.raises(QAError):  # before: TypeError / ValueError from deep inside
+        call(qa_hash)
+
+
+def test_one_string_is_one_item_not_its_characters(qa_hash, library):
+    assert len(qa_hash.search_many("征信")) == 1  # before: one search per character
+    assert qa_hash.search_many([]) == []  # before: ValueError from numpy
+    qa = QA.load("index")
+    from qa.library import NothingAdded
+
+    with pytest.raises(NothingAdded) as info:
+        qa.add("missing.txt")  # before: "m: no such file; i: no such file; …"
+    assert str(info.value) == "nothing added: missing.txt: no such file"
+    change = qa.add(("c.txt", "催收人员不得在晚上十点后打电话骚扰借款人。"))  # one upload, its text as str
+    assert change.added == ("c.txt",)
+    assert change.qa.remove("c.txt").removed == ("c.txt",)

@@ -19,7 +19,7 @@ from .index import is_store_uri
 from ..models.lexical import BM25Builder, background_sentences, tokenizer_recipe
 from ..models.sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
 from .local import EmbeddingJournal, IndexWriter, check_output, chunk_key, now_iso, previous_vectors, write_failure
-from ..text import empty_reason, fold_recipe, has_words
+from ..text import empty_reason, fold_recipe, has_words, one_line_name
 
 log = logging.getLogger(__name__)
 EMBED_BATCH = 32  # passages per model call: speed only, the vectors are the same
@@ -56,7 +56,7 @@ class BuildReport:
     def summary(self) -> str:
         return (
             f"{self.documents} documents, {self.chunks} chunks ({self.embedded} embedded, {self.reused} reused), "
-            f"{len(self.skipped)} skipped, {self.vector_index} vectors, {self.seconds:.1f} s → {self.index_dir}"
+            f"{len(self.skipped)} skipped, {self.vector_index} vectors, {self.seconds:.1f} s → {one_line_name(str(self.index_dir))}"
         )
 
 
