@@ -56,7 +56,8 @@ class BuildReport:
     def summary(self) -> str:
         return (
             f"{self.documents} documents, {self.chunks} chunks ({self.embedded} embedded, {self.reused} reused), "
-            f"{len(self.skipped)} skipped, {self.vector_index} vectors, {self.seconds:.1f} s → {one_line_name(str(self.index_dir))}"
+            f"{len(self.skipped)} skipped, {self.vector_index} vectors, {self.seconds:.1f} s → "
+            f"{one_line_name(str(self.index_dir))}"
         )
 
 
