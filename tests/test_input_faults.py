@@ -415,3 +415,26 @@ def test_one_string_is_one_item_not_its_characters(qa_hash, library):
     change = qa.add(("c.txt", "催收人员不得在晚上十点后打电话骚扰借款人。"))  # one upload, its text as str
     assert change.added == ("c.txt",)
     assert change.qa.remove("c.txt").removed == ("c.txt",)
+
+
+# -- encodings -------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("data", [
+    DOC.encode() + b"\x00\x00" + DOC.encode(),  # UTF-8 with stray NULs: before "binary file"
+    DOC.encode("utf-32"),  # its BOM starts like UTF-16's: before decoded as UTF-16
+    DOC.encode("utf-16") + b"\x00",  # cut short by a byte: before "'utf-16-le' codec can't decode …"
+    DOC.encode("gbk"), DOC.encode("gb18030"), "被強制下款的錢需要還嗎？法律上未經同意的強制借款無需償還。".encode("big5"),
+    DOC.encode("utf-16-le"), DOC.encode("utf-16-be"), b"\xef\xbb\xbf" + DOC.encode(),
+])
+def test_text_encodings_are_decoded(data):
+    from qa.documents.corpus import decode
+
+    text = decode(data)
+    assert "强制下款" in text or "強制下款" in text
+
+
+def test_mostly_nul_is_still_binary():
+    from qa.documents.corpus import decode
+    from qa.documents.formats import UnreadableError
+
+    with pytest.raises(UnreadableError):
+        decode(b"\x00\x01\x02\x03" * 1000 + DOC.encode())

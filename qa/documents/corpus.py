@@ -188,10 +188,15 @@ def decode(data: bytes) -> str:
     """
     if not data.strip():
         raise UnreadableError("empty file", "empty_file")
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):  # before UTF-16: its BOM begins the same
+        try:
+            return data.decode("utf-32")
+        except UnicodeDecodeError:
+            pass
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        return data.decode("utf-16", "replace")
     if b"\x00" in data[:4096]:
-        text = _utf16_without_bom(data)
+        text = _utf16_without_bom(data) or _utf8_with_stray_nuls(data)
         if text is None:
             raise UnreadableError("binary file", "binary")
         return text
@@ -231,6 +236,18 @@ def _utf16_without_bom(data: bytes) -> str | None:
         if len(_COMMON.findall(text)) >= 0.95 * len(text) and text.strip():
             return text
     return None
+
+
+def _utf8_with_stray_nuls(data: bytes) -> str | None:
+    """UTF-8 text with a few NUL bytes in it (a file padded or damaged by a crash): text, the NULs removed when it
+    is cleaned. None when NULs are more than 1 % of the bytes or the rest is not UTF-8 (then it is binary)."""
+    if data.count(b"\x00") > len(data) // 100:
+        return None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    return None if _mostly_unprintable(text.replace("\x00", "")) else text
 
 
 def _mixed_lines(data: bytes) -> str | None:
