@@ -62,6 +62,8 @@ class ReadLimits:
     max_expanded_bytes: int = 256 * 1024 * 1024  # a DOCX's parts unzipped, a PDF's compressed streams inflated
     max_zip_entries: int = 10_000  # parts of one DOCX (each costs memory and time to list and open)
     max_image_pixels: int = 50_000_000  # an image, or a PDF page image sent to OCR (PIL's own bomb limit is ~179 M)
+    # one file of any kind: it is read whole and a build peaks near 9× a one-file corpus (docs/RELIABILITY.md)
+    max_file_bytes: int = 1024 * 1024 * 1024
 
 
 DEFAULT_READ_LIMITS = ReadLimits()

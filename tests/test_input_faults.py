@@ -438,3 +438,12 @@ def test_mostly_nul_is_still_binary():
 
     with pytest.raises(UnreadableError):
         decode(b"\x00\x01\x02\x03" * 1000 + DOC.encode())
+
+
+def test_a_file_over_the_size_limit_is_skipped_unread(tmp_path, monkeypatch):
+    from qa import config
+
+    monkeypatch.setattr(config, "DEFAULT_READ_LIMITS", config.ReadLimits(max_file_bytes=100_000))
+    report = _build(tmp_path, {"a.txt": DOC, "big.txt": DOC * 2000})  # 234 KB
+    (skipped,) = report.skipped
+    assert str(skipped).startswith("big.txt: 0.2 MB is over the limit of 0.1 MB for one file") and report.documents == 1

@@ -313,8 +313,16 @@ def strip_front_matter(text: str) -> tuple[str, str | None]:
 def read_documents(files: Iterable[SourceFile], skipped: list[Skipped]) -> Iterator[Document]:
     """Decode files into documents, one file in memory at a time; each problem is appended to `skipped` and the
     rest goes on. Document ids are unique: a repeated id is stored with a suffix (a~2) and reported."""
+    from ..config import DEFAULT_READ_LIMITS
+
     first_seen: dict[str, str] = {}
     for file in files:
+        if file.size > DEFAULT_READ_LIMITS.max_file_bytes:  # read whole and cleaned: ~10× its size in memory
+            size, limit = (f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+                           for n in (file.size, DEFAULT_READ_LIMITS.max_file_bytes))
+            skipped.append(Skipped(file.name, f"{size} is over the limit of {limit} for one file "
+                                              "(ReadLimits.max_file_bytes); split it", "too_large"))
+            continue
         try:
             formatted = _formatted_document(file, skipped) if file.path.suffix.lower() in FORMAT_SUFFIXES else None
             text = decode(file.data) if formatted is None else ""
