@@ -151,7 +151,7 @@ class QA:
         `progress`: True for progress bars, or a callable (stage, done, total) — see `qa.build.ProgressFn`."""
         from .library import add_files
 
-        return add_files(self, _listed(paths, "paths", one=(str, Path, tuple)), corpus=corpus, progress=progress, replace_existing=replace_existing)
+        return add_files(self, _listed(paths, "paths", upload=True), corpus=corpus, progress=progress, replace_existing=replace_existing)
 
     def remove(self, docs: Iterable[str], *, corpus: str | Path | None = None, progress: Progress = False) -> "LibraryChange":
         """Take documents (by file name as listed in `sources`) out of the corpus folder and rebuild
@@ -197,10 +197,11 @@ class QA:
         return f"QA({str(self.directory)!r}: {info['documents']} documents, {info['chunks']} chunks, embedder {spec})"
 
 
-def _listed(value, what: str, one: tuple = (str, Path)) -> list:
-    """A list of the items given: one item (a str, a Path, an upload's (name, bytes)) is one, not its characters;
-    None or a non-iterable is a ConfigError."""
-    if isinstance(value, one):
+def _listed(value, what: str, upload: bool = False) -> list:
+    """A list of the items given: one item (a str, a Path, with `upload` an upload's (name, bytes)) is one, not its
+    characters; a tuple of paths (what click passes) is a list; None or a non-iterable is a ConfigError."""
+    if isinstance(value, (str, Path)) or (upload and isinstance(value, tuple) and len(value) == 2
+                                          and isinstance(value[1], (bytes, bytearray, memoryview))):
         return [value]
     try:
         return list(value)

@@ -412,9 +412,19 @@ def test_one_string_is_one_item_not_its_characters(qa_hash, library):
     with pytest.raises(NothingAdded) as info:
         qa.add("missing.txt")  # before: "m: no such file; i: no such file; …"
     assert str(info.value) == "nothing added: missing.txt: no such file"
-    change = qa.add(("c.txt", "催收人员不得在晚上十点后打电话骚扰借款人。"))  # one upload, its text as str
+    change = qa.add(("c.txt", "催收人员不得在晚上十点后打电话骚扰借款人。".encode()))  # one upload
     assert change.added == ("c.txt",)
+    change = change.qa.add([("d.txt", "逾期利息不得超过法定上限。")])  # an upload's text given as str
+    assert change.added == ("d.txt",) and (library / "corpus" / "d.txt").read_text(encoding="utf-8") == "逾期利息不得超过法定上限。"
     assert change.qa.remove("c.txt").removed == ("c.txt",)
+
+
+def test_qa_add_of_several_paths_adds_each(library, run):
+    for name in ("n1.txt", "n2.txt"):
+        (library / name).write_text(f"{name}：催收人员不得在晚上十点后打电话骚扰借款人。", encoding="utf-8")
+    result = run("add", library / "n1.txt", library / "n2.txt", "-q")
+    assert result.exit_code == 0 and "added 2: n1.txt, n2.txt" in result.output
+    assert (library / "corpus" / "n2.txt").read_text(encoding="utf-8").startswith("n2.txt：")
 
 
 # -- encodings -------------------------------------------------------------------------------------------------------
