@@ -149,6 +149,7 @@ _ANNOUNCES = re.compile(r"(?:如下|以下(?:几|[一二三四五六七八九十
 
 _LIST_QUESTION = re.compile(r"哪些|哪几|有什么(?:方法|办法|渠道|途径|部门|机构)|\bwhich\b|\bwhat are\b", re.I)
 _ENDS_SENTENCE = re.compile(r"[。！？；!?;…」”）):：]\s*$")
+_TABLE_ROW = re.compile(r"\S \| \S")  # cells as the DOCX and web page readers join them
 
 
 def _bigrams(text: str) -> set[str]:
@@ -186,8 +187,10 @@ def _sentences(hits: Sequence[Hit], idf: Callable[[str], float] | None = None, c
         in_introduction = sectioned is not None and not hit.heading and (hit.doc_id in sectioned or any(levels))
         for text, level in zip(units, levels):
             in_introduction = in_introduction and not level
-            # a short line with no sentence-ending mark is a subtitle or label, whatever its numbering
-            is_heading = bool(level) or (len(text) <= 24 and not _ENDS_SENTENCE.search(text))
+            # a short line with no sentence-ending mark is a subtitle or label, whatever its numbering; a table row
+            # (「消费者投诉热线 | 12315」) is a record, which answers as a sentence does
+            is_heading = bool(level) or (len(text) <= 24 and not _ENDS_SENTENCE.search(text)
+                                         and not _TABLE_ROW.search(text))
             is_question = text.endswith(("?", "？"))
             is_lead_in = (text.endswith((":", "：")) or bool(_ANNOUNCES.search(fold(text)))) and not is_heading
             selectable = len(text) >= MIN_SENTENCE_CHARS and not (

@@ -42,11 +42,29 @@ _BOILERPLATE_LINE = re.compile(
 # A heading that starts a block of links to unrelated articles: the rest of the document is dropped.
 _RELATED_BLOCK = re.compile(r"^(大家还在看|相关推荐|相关阅读|相关文章|猜你喜欢|热门推荐|推荐阅读|延伸阅读)\s*[:：]?\s*$")
 _SENTENCE_PUNCT = re.compile(r"[。！？；：，,.!?;:、“”\"（）()]")
+# Table rows as the readers write them: DOCX cells joined by " | ", trafilatura's Markdown "| a | b |" with its
+# "|---|---|" rule under the header row.
+_TABLE_RULE = re.compile(r"^\s*\|?(?:\s*:?-{3,}:?\s*\|)+(?:\s*:?-{3,}:?)?\s*$")
+
+
+def _cells(line: str) -> int:
+    """How many cells a table row has (0: not one)."""
+    if "|" not in line:
+        return 0
+    cells = line.strip().strip("|").split("|")
+    return len(cells) if len(cells) >= 2 else 0
+
+
+def _is_table_row(lines: list[str], i: int) -> bool:
+    """A row of two or more cells next to a row (or the rule) of as many: a table, whose short cells
+    (「消费者投诉热线 | 12315」) must not be taken for a list of links. A lone line of "|"-separated items is not."""
+    cells = _cells(lines[i])
+    return bool(cells) and any(0 <= j < len(lines) and _cells(lines[j]) == cells for j in (i - 1, i + 1))
 
 
 def _is_link_list(folded_line: str) -> bool:
     """'短信验证码 酒店vi设计 NBA直播 币安下载': short space-separated items and no punctuation."""
-    parts = folded_line.split()
+    parts = [p for p in folded_line.split() if p != "|"]  # a cell separator is not an item
     return len(parts) >= 3 and all(len(p) <= 10 for p in parts) and not _SENTENCE_PUNCT.search(folded_line)
 
 
@@ -118,7 +136,7 @@ def repair_surrogates(text: str) -> tuple[str, bool]:
     return decode_line(raw)[0], True
 
 
-_MARKUP_RE = re.compile(r"^\s*(#{1,6}\s*|>\s*)|\*\*")
+_MARKUP_RE = re.compile(r"^\s*(#{1,6}\s*|>\s*|\|\s*)|\*\*|\s*\|\s*$")  # a table row's outer bars too
 _MD_HEADING = re.compile(r"^\s*(#{1,6})\s")
 _CN_SECTION = re.compile(r"^[一二三四五六七八九十]+[、.．]")
 _SUBSECTION = re.compile(r"^\d+\.\d+\s*\S")
@@ -234,10 +252,13 @@ def clean(original: str) -> Cleaned:
     out = _Builder()
     headings: list[tuple[int, int, str]] = []
     pos = 0
-    for raw_line in original.splitlines(keepends=True):
+    lines = original.splitlines(keepends=True)
+    for number, raw_line in enumerate(lines):
         line_start = pos
         pos += len(raw_line)
         line = raw_line.rstrip("\r\n")
+        if _TABLE_RULE.match(line):
+            continue
         kept = _kept_spans(line)
         visible = "".join(line[s:e] for s, e in kept).strip()
         if not visible:
@@ -245,7 +266,7 @@ def clean(original: str) -> Cleaned:
         folded = fold(visible)
         if _RELATED_BLOCK.match(folded):
             break
-        if _BOILERPLATE_LINE.search(folded) or _is_link_list(folded):
+        if _BOILERPLATE_LINE.search(folded) or (_is_link_list(folded) and not _is_table_row(lines, number)):
             continue
         if out.n:
             out.emit("\n", line_start - 1 if line_start else 0)
