@@ -19,7 +19,7 @@ from .config import DEFAULT, QueryConfig
 from .sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
 from .lexical import synonyms, tokenize
 from .retrieve import Hit, SearchResult, result_head
-from .text import fold, heading_level
+from .text import fold, heading_level, is_damaged
 
 _EMBED_SHORTLIST = 8
 _COSINE_WEIGHT = 0.3  # dev answer_hit 0.85 → 0.90 against 0.7 (docs/EVALUATION.md)
@@ -193,8 +193,9 @@ def _sentences(hits: Sequence[Hit], idf: Callable[[str], float] | None = None, c
                                          and not _TABLE_ROW.search(text))
             is_question = text.endswith(("?", "？"))
             is_lead_in = (text.endswith((":", "：")) or bool(_ANNOUNCES.search(fold(text)))) and not is_heading
+            # text broken by a scraper is never quoted as the answer (the passage still shows it, as it is)
             selectable = len(text) >= MIN_SENTENCE_CHARS and not (
-                is_question or is_heading or is_lead_in or in_introduction) and not (
+                is_question or is_heading or is_lead_in or in_introduction or is_damaged(text)) and not (
                 is_filler(text, hit.title, idf, common_idf=common_idf))
             out.append(_Sentence(i, text, selectable, anchor if selectable else None))
             if is_question or is_heading or is_lead_in:
@@ -317,6 +318,9 @@ def _run_on(sentences: list[_Sentence], j: int, pool: Sequence[Hit]) -> tuple[st
     def leans_back(i: int) -> bool:
         return bool(_LEANS_BACK.search(fold(sentences[i].text)))
 
+    def sound(i: int) -> bool:
+        return not is_damaged(sentences[i].text)
+
     same = sentences[j].passage
     if leans_back(j) and (j == 0 or sentences[j - 1].passage != same):
         elsewhere = [i for i, s in enumerate(sentences) if i > 0 and s.text == sentences[j].text and
@@ -324,7 +328,8 @@ def _run_on(sentences: list[_Sentence], j: int, pool: Sequence[Hit]) -> tuple[st
         if elsewhere:
             j, same = elsewhere[0], sentences[elsewhere[0]].passage
     first = j
-    while first > 0 and j - first < 2 and sentences[first - 1].passage == same and leans_back(first):
+    while first > 0 and j - first < 2 and sentences[first - 1].passage == same and leans_back(first) and (
+            sound(first - 1)):
         first -= 1  # 「例如…。这些部门…」 chosen at its second sentence reaches back to the statement
     following = j + 1 < len(sentences) and sentences[j + 1].passage == same
     last = j + 1 if following and sentences[j + 1].selectable and leans_back(j + 1) else j

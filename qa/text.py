@@ -21,6 +21,33 @@ RUBY_RE = re.compile(
     rf"(?=[a-z{_TONED}]*[{_TONED}])[a-z{_TONED}]{{1,7}}"
     r"[)）]"
 )
+# What a scraper left of a ruby whose character it could not encode: 「不適當(dāng)?shù)臅r」 — a "?" for the character,
+# its pinyin and the closing parenthesis, the opening one lost. Dropped like ruby (the bytes after it are shifted
+# and stay damaged: `is_damaged`).
+RUBY_REMNANT_RE = re.compile(rf"(?<=[\u3400-\u9fff)）])\?(?=[a-z{_TONED}]*[{_TONED}])[a-z{_TONED}]{{1,7}}[)）]")
+_CJK = r"[\u3400-\u9fff\uf900-\ufaff]"
+# Text damaged where it was scraped, which no reader should be shown as an answer: a "?" standing for a character
+# between letters, pinyin left without its character (「shù)臅」, 「O(jiān)管」), a lone lower-case letter inside Chinese
+# (bytes decoded one off: 「臅r間」), a space before Chinese punctuation where a linked word was cut out (「頻繁撥打 ,」,
+# 「進行法律 :」).
+_DAMAGE = re.compile(
+    rf"{_CJK}\?[A-Za-z]|[{_TONED}][a-z{_TONED}]*[)）](?={_CJK})|(?<=[A-Za-z])[(（][a-z{_TONED}]*[{_TONED}]"
+    rf"|{_CJK}[a-z]{_CJK}|{_CJK} +[，,、。：:；;！!]"
+)
+# …or a space between two Chinese characters where a word was cut out (「通過 或短信」): one or two such gaps in a
+# sentence. Not after a label (「第六百八十条 禁止…」, a date 「2020年5月28日 第十三届…」), and not in text spaced
+# throughout (a list of issuers, spaced-out headings), where a space is layout.
+_GAP = re.compile(rf"(?<={_CJK}) +(?={_CJK})")
+_LABEL_BEFORE = re.compile(r"(?:第[零〇一二三四五六七八九十百千万\d]+[条條章节節编編款项項]|日|之[一二三四五六七八九十]+)$")
+
+
+def is_damaged(sentence: str) -> bool:
+    """The sentence holds text broken by a scraper (see `_DAMAGE`, `_GAP`): quoting it would show the damage as
+    the answer."""
+    if _DAMAGE.search(sentence):
+        return True
+    gaps = [m for m in _GAP.finditer(sentence) if not _LABEL_BEFORE.search(sentence, 0, m.start())]
+    return 1 <= len(gaps) <= 2 and len(_GAP.findall(sentence)) <= 2
 
 # Line-level boilerplate, matched on the folded (Simplified, half-width, lower-case) line.
 _BOILERPLATE_LINE = re.compile(
@@ -247,7 +274,7 @@ class _Builder:
 
 
 def clean(original: str) -> Cleaned:
-    """Drop ruby pinyin, markup, terminal escapes, boilerplate lines and related-link blocks; collapse whitespace;
+    """Drop ruby pinyin (and what a scraper left of it), markup, terminal escapes, boilerplate lines and related-link blocks; collapse whitespace;
     keep offsets (as runs: memory is a few times the text, not ~50×)."""
     out = _Builder()
     headings: list[tuple[int, int, str]] = []
@@ -294,6 +321,7 @@ def _kept_spans(line: str) -> list[tuple[int, int]]:
     """Spans of the line left after removing ruby pinyin and Markdown emphasis/heading markers."""
     cuts = sorted(
         [(m.start(), m.end()) for m in RUBY_RE.finditer(line)]
+        + [(m.start(), m.end()) for m in RUBY_REMNANT_RE.finditer(line)]
         + [(m.start(), m.end()) for m in TERMINAL_RE.finditer(line)]
         + [(m.start(), m.end()) for m in _MARKUP_RE.finditer(line) if m.end() > m.start()]
     )
