@@ -234,6 +234,8 @@ def compose(
                   not_found_message=config.not_found_message, related_only_message=config.related_only_message)
     if not result.found or not passages:
         return Answer(found=False, sentences=(), passages=(), **common)
+    if result.absent_articles:
+        return Answer(found=True, sentences=(), passages=passages, **common)  # related to an article not held
     if result.evidence is not None and not result.evidence.supports_answer(config):
         return Answer(found=True, sentences=(), passages=passages, **common)  # related, too weak to quote
     pool = passages[: config.answer_passages]

@@ -95,7 +95,7 @@ class QA:
 
     def _cited(self, result: SearchResult, k: int, sources: Sequence[str] | None) -> SearchResult:
         """Articles the question names first (「民法典第680条」)."""
-        return by_article(result, self.index, self._article_table(), k, sources)
+        return by_article(result, self.index, self._article_table(), k, sources, self.config)
 
     def _sectioned_documents(self) -> frozenset[str]:
         """Documents with section headings: their text before the first one is an introduction."""

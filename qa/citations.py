@@ -6,22 +6,31 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
+    from .config import QueryConfig
     from .index import Index
     from .retrieve import SearchResult
     from .statutes import ArticleTable
 
 
 def by_article(result: "SearchResult", index: "Index", table: "ArticleTable", k: int,
-               sources: Sequence[str] | None) -> "SearchResult":
+               sources: Sequence[str] | None, config: QueryConfig | None = None) -> "SearchResult":
     """The named articles first (found even when retrieval missed them or the gate said nothing matched),
-    then the rest of the ranking, k in all."""
+    then the rest of the ranking, k in all. When the question names only articles no document holds, the result
+    says so (`QueryConfig.absent_article_message`) and its passages are only related: no sentence of them is
+    quoted as that article (`absent_articles`)."""
+    from .config import DEFAULT
     from .retrieve import Hit
 
     ranked = [h.chunk_id for h in result.hits]
     named = [i for i in table.lookup(result.question, ranked, k)
              if not sources or index.chunks[i].source in set(sources)]
     if not named:
-        return result
+        absent = tuple(table.absent(result.question))
+        if not absent:
+            return result
+        message = (config or DEFAULT).absent_article_message.format(article="、".join(absent))
+        notice = f"{result.notice} {message}" if result.notice else message
+        return replace(result, notice=notice, absent_articles=absent)
     existing = {h.chunk_id: h for h in result.hits}
     top = max((h.score for h in result.hits), default=1.0)
     first = []
