@@ -9,7 +9,7 @@ import pytest
 
 from qa import QA
 from qa.config import DEFAULT
-from qa.statutes import named_articles
+from qa.documents.statutes import named_articles
 
 from .docmakers import statute_articles
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa import QA
-from qa.formats import read_html
+from qa.documents.formats import read_html
 
 SPAM = ["借贷宝秒批口子", "黑户必下款平台", "免征信小额贷款", "网贷大全入口"]
 ARTICLE = "逾期以后应当主动联系平台客服，说明困难，申请延期还款或者分期还款。"

@@ -6,10 +6,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
-    from .config import QueryConfig
-    from .index import Index
+    from ..config import QueryConfig
+    from ..stores.index import Index
     from .retrieve import SearchResult
-    from .statutes import ArticleTable
+    from ..documents.statutes import ArticleTable
 
 
 def by_article(result: "SearchResult", index: "Index", table: "ArticleTable", k: int,
@@ -18,7 +18,7 @@ def by_article(result: "SearchResult", index: "Index", table: "ArticleTable", k:
     then the rest of the ranking, k in all. When the question names only articles no document holds, the result
     says so (`QueryConfig.absent_article_message`) and its passages are only related: no sentence of them is
     quoted as that article (`absent_articles`)."""
-    from .config import DEFAULT
+    from ..config import DEFAULT
     from .retrieve import Hit
 
     ranked = [h.chunk_id for h in result.hits]
@@ -47,7 +47,7 @@ def by_article(result: "SearchResult", index: "Index", table: "ArticleTable", k:
 
 def locator(hit) -> str:
     """Where a passage is, in words: 「《民法典》第六百八十条 · p. 2 · https://…」; '' for a plain text passage."""
-    from .statutes import citation
+    from ..documents.statutes import citation
 
     parts = []
     if hit.article:
