@@ -140,7 +140,7 @@ class QueryConfig:
     answer_min_probability: float = 0.0
     related_only_message: str = "资料中没有直接回答的句子，以下段落可能相关"
     # a question naming an article no document holds (「民法典第99999条」): said first; the passages shown are only
-    # related, never quoted as that article (qa.citations.by_article)
+    # related, never quoted as that article (qa.pipeline.citations.by_article)
     absent_article_message: str = "资料中没有{article}。"
     # let through by the gate but below the gate model's own even odds (P(answerable) < 0.5, no full coverage): the
     # answer is shown with this caution. 0.5 is the model's decision boundary (it was fitted with balanced classes),

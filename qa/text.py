@@ -23,8 +23,8 @@ RUBY_RE = re.compile(
     r"[)）]"
 )
 # What a scraper left of a ruby whose character it could not encode: 「不適當(dāng)?shù)臅r」 — a "?" for the character,
-# its pinyin and the closing parenthesis, the opening one lost. Dropped like ruby (the bytes after it are shifted
-# and stay damaged: `is_damaged`).
+# its pinyin and the closing parenthesis, the opening one lost. Dropped like ruby; the bytes after it, read one off,
+# are decoded again where one reading is clear (`_realigned`), else they stay damaged (`is_damaged`).
 RUBY_REMNANT_RE = re.compile(rf"(?<=[\u3400-\u9fff)）])\?(?=[a-z{_TONED}]*[{_TONED}])[a-z{_TONED}]{{1,7}}[)）]")
 _CJK = r"[\u3400-\u9fff\uf900-\ufaff]"
 # Text damaged where it was scraped, which no reader should be shown as an answer: a "?" standing for a character
@@ -275,7 +275,8 @@ class _Builder:
 
 
 def clean(original: str) -> Cleaned:
-    """Drop ruby pinyin (and what a scraper left of it), markup, terminal escapes, boilerplate lines and related-link blocks; collapse whitespace;
+    """Drop ruby pinyin (and repair what a scraper left of it), markup, terminal escapes, boilerplate lines and
+    related-link blocks; collapse whitespace;
     keep offsets (as runs: memory is a few times the text, not ~50×)."""
     out = _Builder()
     headings: list[tuple[int, int, str]] = []

@@ -86,7 +86,7 @@ class SearchResult:
     notice: str | None = None
     found: bool = True
     evidence: "Evidence | None" = None  # what the relevance gate saw
-    # articles the question names that no document holds (qa.citations.by_article): the hits are only related
+    # articles the question names that no document holds (qa.pipeline.citations.by_article): the hits are only related
     absent_articles: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
