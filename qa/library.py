@@ -409,16 +409,16 @@ def remove_files(qa: "QA", docs: Iterable[str], *, corpus: str | Path | None = N
                 raise CorpusError(f"{source} is not a file in the corpus folder {folder}")
             targets.append((source, path))
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        for source, path in dict(targets).items():  # a document named twice is moved once
-            destination = folder / REMOVED_DIR / stamp / source
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(path), str(destination))
-            moved.append(source)
-        if not moved:
-            return LibraryChange((), (), (), None, qa)
         try:
+            for source, path in dict(targets).items():  # a document named twice is moved once
+                destination = folder / REMOVED_DIR / stamp / source
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(path), str(destination))
+                moved.append(source)
+            if not moved:
+                return LibraryChange((), (), (), None, qa)
             report, reloaded = _rebuild(qa, folder, progress)
-        except BaseException as exc:
+        except BaseException as exc:  # a move that failed (read-only folder, disk full) or the rebuild
             # put the files back rather than leave a corpus that no longer matches its index
             for source in moved:
                 shutil.move(str(folder / REMOVED_DIR / stamp / source), str(folder / source))

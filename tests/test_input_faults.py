@@ -457,3 +457,25 @@ def test_a_file_over_the_size_limit_is_skipped_unread(tmp_path, monkeypatch):
     report = _build(tmp_path, {"a.txt": DOC, "big.txt": DOC * 2000})  # 234 KB
     (skipped,) = report.skipped
     assert str(skipped).startswith("big.txt: 0.2 MB is over the limit of 0.1 MB for one file") and report.documents == 1
+
+
+def test_remove_puts_back_what_it_moved_when_a_move_fails(library, monkeypatch):
+    import errno
+    import shutil
+
+    from qa import library as library_module
+
+    real_move, calls = shutil.move, []
+
+    def move(src, dst):
+        calls.append(src)
+        if len(calls) == 2:  # the second file: disk full
+            raise OSError(errno.ENOSPC, "No space left on device", dst)
+        return real_move(src, dst)
+
+    monkeypatch.setattr(library_module.shutil, "move", move)
+    (library / "corpus" / "c.txt").write_text("逾期利息不得超过法定上限。", encoding="utf-8")
+    QA.build(["corpus"], "index", model="none")
+    with pytest.raises(OSError):
+        QA.load("index").remove(["a.txt", "b.txt"])
+    assert _corpus_files(library) == ["a.txt", "b.txt", "c.txt"]  # before: a.txt left in .removed/
