@@ -479,3 +479,12 @@ def test_remove_puts_back_what_it_moved_when_a_move_fails(library, monkeypatch):
     with pytest.raises(OSError):
         QA.load("index").remove(["a.txt", "b.txt"])
     assert _corpus_files(library) == ["a.txt", "b.txt", "c.txt"]  # before: a.txt left in .removed/
+
+
+def test_an_output_under_a_file_says_which_is_not_a_directory(run, tmp_path):
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "a.txt").write_text(DOC, encoding="utf-8")
+    line = _one_line_error(run("build", d, "-o", d / "a.txt" / "idx", "--model", "none", "-q"))
+    assert f"{d / 'a.txt'} is not a directory" in line  # before: "File exists: …/a.txt"
+    assert (d / "a.txt").read_text(encoding="utf-8") == DOC

@@ -365,8 +365,20 @@ class IndexWriter:
         reason = replaceable(self.target)
         if reason is not None:
             raise OutputError(f"refusing to replace {self.target}: {reason}; choose a new or empty directory, or a qa index")
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = _OutputLock(self.target)
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = _OutputLock(self.target)
+        except (FileExistsError, NotADirectoryError):  # a file where a folder of the path goes: say which
+            file = next((p for p in (self.target.parent, *self.target.parent.parents) if p.exists()), None)
+            raise OutputError(f"cannot write the index at {self.target}: {file} is not a directory") from None
+        except PermissionError:
+            raise OutputError(f"cannot write the index at {self.target}: no permission to write in "
+                              f"{self.target.parent}") from None
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise OutputError(f"cannot write the index at {self.target}: {exc.strerror} "
+                              f"({exc.filename or self.target.parent})") from None
         try:
             _remove_stale(self.target)
             self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-{os.getpid()}-", dir=self.target.parent))
