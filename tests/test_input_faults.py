@@ -488,3 +488,9 @@ def test_an_output_under_a_file_says_which_is_not_a_directory(run, tmp_path):
     line = _one_line_error(run("build", d, "-o", d / "a.txt" / "idx", "--model", "none", "-q"))
     assert f"{d / 'a.txt'} is not a directory" in line  # before: "File exists: …/a.txt"
     assert (d / "a.txt").read_text(encoding="utf-8") == DOC
+
+
+def test_eval_of_an_empty_questions_file_says_so(run, hash_index, tmp_path):
+    (tmp_path / "q.jsonl").write_text("\n", encoding="utf-8")
+    line = _one_line_error(run("eval", tmp_path / "q.jsonl", "-i", hash_index))
+    assert "no questions in it" in line  # before: a report of 0 questions, exit 0

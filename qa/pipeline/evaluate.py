@@ -102,6 +102,8 @@ def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
         rows.append({"id": item.get("id"), "split": item.get("split"), "rank": rank, "found": result.found,
                      "answer": any(_holds(s, must) for s in sentences),
                      "answer@1": bool(sentences) and _holds(sentences[0], must), "caution": bool(answer.caution)})
+    if not rows and not negatives:  # a report of zeros would read as a score
+        raise EvaluationError(f"{path}: no questions in it (one JSON object per line: {{\"q\": …, \"must\": […]}})")
     n = len(rows) or 1
     report = {"file": str(path), "mode": mode, "questions": len(rows), **_latency(latencies)}
     if rows:
