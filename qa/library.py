@@ -350,7 +350,10 @@ def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = No
                 target, same = _free_name(folder, name, data, replace_existing)
                 if target.resolve().parent != folder.resolve():
                     raise CorpusError("would be written outside the corpus folder")
-                if same:
+                indexed = {Path(src).as_posix() for src in qa.sources}
+                if same and target.relative_to(folder).as_posix() not in indexed:
+                    added.append(target.name)  # copied by an add that was killed before its rebuild: index it now
+                elif same:
                     unchanged.append(target.name)
                 else:
                     undo.append((target, target.read_bytes() if target.is_file() else None))

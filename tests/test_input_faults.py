@@ -494,3 +494,11 @@ def test_eval_of_an_empty_questions_file_says_so(run, hash_index, tmp_path):
     (tmp_path / "q.jsonl").write_text("\n", encoding="utf-8")
     line = _one_line_error(run("eval", tmp_path / "q.jsonl", "-i", hash_index))
     assert "no questions in it" in line  # before: a report of 0 questions, exit 0
+
+
+def test_a_file_an_interrupted_add_copied_is_indexed_by_the_next_add(library):
+    new = library / "new.txt"
+    new.write_text("催收人员不得在晚上十点后打电话骚扰借款人。", encoding="utf-8")
+    (library / "corpus" / "new.txt").write_bytes(new.read_bytes())  # copied, then kill -9 before the rebuild
+    change = QA.load("index").add([new])
+    assert change.added == ("new.txt",) and "new.txt" in change.qa.sources  # before: "already there", not indexed
