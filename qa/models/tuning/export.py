@@ -8,6 +8,7 @@ blocks keep it (≥ 0.9999), 4-bit blocks cannot hold a tuned update. Needs `onn
 """
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 
@@ -63,6 +64,8 @@ def export_onnx(bert, directory: str | Path, weights: str = "w8") -> Path:
                               "mean": {0: "batch"}})
         partial = Path(tmp) / MODEL_FILE
         if weights in ("w8", "w4"):
+            # the quantiser logs a line per graph node at INFO
+            logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
             quantiser = MatMulNBitsQuantizer(onnx.load(str(fp32)), bits=int(weights[1]), block_size=32,
                                              is_symmetric=True)
             quantiser.process()
