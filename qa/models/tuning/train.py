@@ -147,8 +147,9 @@ def tune(pairs: PairSet, directory: str | Path, settings: TuneSettings = TuneSet
         schedule.step()
         step += 1
         elapsed += time.perf_counter() - started
-        losses.append(round(float(loss), 5))
-        bar.set_postfix(loss=f"{float(loss):.3f}")
+        value = loss.item()
+        losses.append(round(value, 5))
+        bar.set_postfix(loss=f"{value:.3f}")
         bar.update()
         if step % settings.checkpoint_every == 0 and step < total:
             save()
