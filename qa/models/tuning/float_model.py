@@ -6,12 +6,17 @@ the engine's int8 activations. The config is written here: nothing is downloaded
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
-from sentence_transformers.sentence_transformer.modules import InputModule, Normalize, Pooling
+from sentence_transformers.sentence_transformer.modules import (
+    InputModule,
+    Normalize,
+    Pooling,
+)
 from transformers import BertConfig, BertModel
 
 from ..e5_file import E5File

@@ -14,9 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from ...chunking import Chunk, chunk_documents, split_sentences
 from ...config import DEFAULT_BUILD, BuildConfig

@@ -88,7 +88,9 @@ def _save_atomic(state: dict, path: Path) -> None:
 
 def tune(pairs: PairSet, directory: str | Path, settings: TuneSettings = TuneSettings(), *, progress: bool = True,
          weights_file: str | Path | None = None) -> TuneResult:
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.sentence_transformer.losses import (
+        MultipleNegativesRankingLoss,
+    )
     from transformers import get_linear_schedule_with_warmup
 
     if settings.weights not in WEIGHTS:
