@@ -1,4 +1,4 @@
-"""Issue 8 ablation: each part of the gate / sentence ranking / answer filter switched off, one QueryConfig change each.
+"""Ablation: each part of the gate / sentence ranking / answer filter switched off, one QueryConfig change each.
 
     python -m bench.ablate must -i index                      # dev, eval/calibration.jsonl, the probes, off-topic
     python -m bench.ablate stard -i /tmp/trust-stard          # STARD train, hybrid
@@ -30,7 +30,7 @@ VARIANTS = {
 def must_row(index: Path, name: str, change: dict) -> str:
     from qa import QA
     from qa.config import DEFAULT
-    from qa.evaluate import evaluate_must
+    from qa.pipeline.evaluate import evaluate_must
 
     from .calibrate import PROBES
 
@@ -55,7 +55,7 @@ def must_row(index: Path, name: str, change: dict) -> str:
 def stard_row(index: Path, name: str, change: dict, mode: str) -> str:
     from qa import QA
     from qa.config import DEFAULT
-    from qa.evaluate import evaluate_beir
+    from qa.pipeline.evaluate import evaluate_beir
 
     stard = SHARED / "data" / "stard"
     r = evaluate_beir(QA.load(index, config=replace(DEFAULT, **change)), stard / "queries.jsonl",

@@ -1,4 +1,4 @@
-"""`ask` against `search` on one index, warm, in one process and one run (issue 8: ask p50 ≤ 1.5 × search p50).
+"""`ask` against `search` on one index, warm, in one process and one run (the bar: ask p50 ≤ 1.5 × search p50).
 
     python -m bench.ask -i index                         # dev + calibration questions on the committed index
     python -m bench.ask -i /tmp/stard-index --limit 200  # STARD questions

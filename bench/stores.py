@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from qa import QA
-from qa.evaluate import beir_queries
+from qa.pipeline.evaluate import beir_queries
 
 BATCH = 32
 

@@ -25,12 +25,12 @@ from .errors import (  # noqa: E402
 
 _LAZY = {
     "QA": "qa.api",
-    "Index": "qa.index",
-    "Answer": "qa.answer",
-    "AnswerSentence": "qa.answer",
-    "Hit": "qa.retrieve",
-    "SearchResult": "qa.retrieve",
-    "BuildReport": "qa.build",
+    "Index": "qa.stores.index",
+    "Answer": "qa.pipeline.answer",
+    "AnswerSentence": "qa.pipeline.answer",
+    "Hit": "qa.pipeline.retrieve",
+    "SearchResult": "qa.pipeline.retrieve",
+    "BuildReport": "qa.stores.build",
 }
 
 __all__ = [

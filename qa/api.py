@@ -5,16 +5,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from .answer import Answer, compose
-from .build import BuildReport, Progress, build_index
-from .citations import by_article
+from .pipeline.answer import Answer, compose
+from .stores.build import BuildReport, Progress, build_index
+from .pipeline.citations import by_article
 from .config import DEFAULT, DEFAULT_BUILD, BuildConfig, QueryConfig
-from .distress import support_message
-from .embedding import Embedder
+from .pipeline.distress import support_message
+from .models.embedding import Embedder
 from .errors import ConfigError
-from .index import Index, is_integer
-from .retrieve import Retriever, SearchResult
-from .statutes import ArticleTable
+from .stores.index import Index, is_integer
+from .pipeline.retrieve import Retriever, SearchResult
+from .documents.statutes import ArticleTable
 
 if TYPE_CHECKING:
     from .library import LibraryChange, LibraryEntry

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .citations import locator
+from .pipeline.citations import locator
 from .config import ANN_KINDS, DEFAULT, DEFAULT_BUILD, FUSIONS, MODES
 from .errors import QAError
 from .text import decode_line, repair_surrogates, strip_terminal
@@ -131,7 +131,7 @@ def build(paths, index, model, chunk_size, overlap, ann, store, quiet):
     """Build the index from PATHS (files or directories; default: corpus/)."""
     from .api import QA
     from .errors import ConfigError
-    from .index import is_store_uri
+    from .stores.index import is_store_uri
 
     if store is not None and not is_store_uri(store):
         raise ConfigError(f"--store takes a milvus:// URI, got {store!r}; a directory is given with -o")
@@ -209,8 +209,8 @@ def info(index, verify):
     """Describe an index (manifest, counts, embedder, sources)."""
     if verify:
         from .errors import ConfigError
-        from .index import is_store_uri
-        from .store import verify as verify_index
+        from .stores.index import is_store_uri
+        from .stores.local import verify as verify_index
 
         if is_store_uri(index):
             raise ConfigError("--verify checks the files of a local index; a Milvus store keeps its own checksums")
@@ -230,7 +230,7 @@ def info(index, verify):
 @_friendly
 def evaluate(file, index, qrels, mode, fusion, as_json):
     """Score retrieval on FILE: {"q","must"} JSONL (hit@1, hit@5, MRR@10) or BEIR queries + --qrels (nDCG@10 …)."""
-    from .evaluate import evaluate_beir, evaluate_must
+    from .pipeline.evaluate import evaluate_beir, evaluate_must
 
     qa = _load(index, fusion)
     report = evaluate_beir(qa, Path(file), Path(qrels), mode=mode) if qrels else evaluate_must(qa, Path(file), mode=mode)

@@ -26,9 +26,9 @@ from .errors import ConfigError, CorpusError
 
 if TYPE_CHECKING:
     from .api import QA
-    from .build import BuildReport, Progress
+    from .stores.build import BuildReport, Progress
     from .config import QueryConfig
-    from .corpus import Skipped
+    from .documents.corpus import Skipped
 
 REMOVED_DIR = ".removed"
 MAX_NAME_CHARS = 120
@@ -60,6 +60,11 @@ class LibraryChange:
     refused: tuple[Refusal, ...]
     report: "BuildReport | None"  # None when nothing changed, so nothing was rebuilt
     qa: "QA" = field(repr=False, compare=False, default=None)
+    # names already in the corpus folder with exactly this content: nothing written (an existing file is never
+    # overwritten), so a caller can say why nothing changed
+    unchanged: tuple[str, ...] = ()
+    # (name given, name stored under) where another file already held the name: kept, the new one stored beside it
+    renamed: tuple[tuple[str, str], ...] = ()
 
     def summary(self) -> str:
         parts = []
@@ -69,6 +74,10 @@ class LibraryChange:
             parts.append(f"removed {len(self.removed)}: {', '.join(self.removed)}")
         if self.refused:
             parts.append(f"refused {len(self.refused)}: {'; '.join(map(str, self.refused))}")
+        if self.unchanged:
+            parts.append(f"already there with the same content (not added again): {', '.join(self.unchanged)}")
+        for name, stored in self.renamed:
+            parts.append(f"{name} exists with other content (not overwritten); added as {stored}")
         if self.report:
             parts.append(self.report.summary())
         return "; ".join(parts) or "nothing changed"
@@ -143,7 +152,7 @@ def corpus_folder(qa: "QA", corpus: str | Path | None) -> Path:
 
 
 def _lock(index_dir: Path | str) -> threading.Lock:
-    from .index import is_store_uri
+    from .stores.index import is_store_uri
 
     key = str(index_dir) if is_store_uri(index_dir) else str(Path(index_dir).resolve())  # a Milvus URI as it is
     with _LOCKS_GUARD:
@@ -160,7 +169,7 @@ def _roots(qa: "QA", folder: Path) -> list[Path]:
 
 def _rebuild(qa: "QA", folder: Path, progress: "Progress") -> tuple["BuildReport", "QA"]:
     from .api import QA
-    from .build import build_index
+    from .stores.build import build_index
 
     report = build_index(_roots(qa, folder), qa.directory, build=qa.index.recipe.build, progress=progress)
     return report, QA.load(qa.directory, config=qa.config)
@@ -168,7 +177,7 @@ def _rebuild(qa: "QA", folder: Path, progress: "Progress") -> tuple["BuildReport
 
 def _readable(name: str, data: bytes) -> Skipped | None:
     """Why no document would come out of this file, or None when one does (the same readers as a build)."""
-    from .corpus import Skipped, discover, read_documents
+    from .documents.corpus import Skipped, discover, read_documents
 
     with tempfile.TemporaryDirectory(prefix="qa-add-") as tmp:
         path = Path(tmp) / name
@@ -223,7 +232,7 @@ def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = No
               replace_existing: bool = False) -> LibraryChange:
     _writable(qa)
     folder = corpus_folder(qa, corpus)
-    added, refused = [], []
+    added, refused, unchanged, renamed = [], [], [], []
     with _lock(qa.directory):
         for item in items:
             shown = item[0] if isinstance(item, tuple) else str(item)
@@ -236,19 +245,23 @@ def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = No
                 target, same = _free_name(folder, name, data, replace_existing)
                 if target.resolve().parent != folder.resolve():
                     raise CorpusError("would be written outside the corpus folder")
-                if not same:
+                if same:
+                    unchanged.append(target.name)
+                else:
                     _write(target, data)
                     added.append(target.name)
+                    if target.name != name:
+                        renamed.append((name, target.name))
             except FileRefused as exc:
                 refused.append(Refusal(shown, str(exc), exc.reason))
             except (CorpusError, OSError) as exc:
                 refused.append(Refusal(shown, str(exc)))
         if not added:
-            if refused:
+            if refused and not unchanged:
                 raise NothingAdded(refused)
-            return LibraryChange((), (), (), None, qa)
+            return LibraryChange((), (), tuple(refused), None, qa, tuple(unchanged))
         report, reloaded = _rebuild(qa, folder, progress)
-    return LibraryChange(tuple(added), (), tuple(refused), report, reloaded)
+    return LibraryChange(tuple(added), (), tuple(refused), report, reloaded, tuple(unchanged), tuple(renamed))
 
 
 def remove_files(qa: "QA", docs: Iterable[str], *, corpus: str | Path | None = None,

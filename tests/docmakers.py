@@ -19,7 +19,7 @@ def seed_paragraphs(name: str = "支付宝逾期协商不成的应对办法.txt"
 
 def statute_articles(law: str = "civil-code.md", first: int = 667, count: int = 12) -> list[str]:
     """`count` consecutive articles (with their 款 joined by newlines) from ../shared/data/laws, from the first-th."""
-    from qa.statutes import cn_number
+    from qa.documents.statutes import cn_number
 
     text = (SHARED / "data" / "laws" / law).read_text(encoding="utf-8")
     out = []

@@ -11,7 +11,7 @@ import pytest
 
 faiss = pytest.importorskip("faiss")
 
-from qa import ann  # noqa: E402
+from qa.models import ann  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +49,7 @@ def truth(clustered):
 
 
 def test_import_is_cheap():
-    code = "import sys, qa.ann; assert 'faiss' not in sys.modules, 'qa.ann imported faiss eagerly'"
+    code = "import sys, qa.models.ann; assert 'faiss' not in sys.modules, 'qa.models.ann imported faiss eagerly'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 

@@ -1,5 +1,5 @@
-from qa.chunking import chunk_document, split_sentences
-from qa.corpus import Document
+from qa.documents.chunking import chunk_document, split_sentences
+from qa.documents.corpus import Document
 
 
 def _doc(text):

@@ -2,8 +2,8 @@
 import json
 
 from qa.config import DEFAULT_BUILD
-from qa.corpus import discover
-from qa.lexical import tokenizer_recipe
+from qa.documents.corpus import discover
+from qa.models.lexical import tokenizer_recipe
 
 from .conftest import ROOT
 
@@ -26,10 +26,10 @@ def test_committed_index_matches_defaults():
 
 def test_committed_chunks_are_what_todays_code_makes():
     """Cleaning or chunking code changed without a rebuild: the committed passages would be stale."""
-    from qa.chunking import chunk_documents
-    from qa.corpus import read_documents
-    from qa.index import Index
-    from qa.store import chunk_key
+    from qa.documents.chunking import chunk_documents
+    from qa.documents.corpus import read_documents
+    from qa.stores.index import Index
+    from qa.stores.local import chunk_key
 
     files, skipped = discover([ROOT / "corpus"])
     build = DEFAULT_BUILD

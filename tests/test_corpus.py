@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from qa.corpus import Skipped, decode, discover, read_documents, title_for
+from qa.documents.corpus import Skipped, decode, discover, read_documents, title_for
 from qa.errors import CorpusError
 
 TEXT = "被強制下款的錢需要還嗎？法律上，未經同意的強制借款無需償還。"

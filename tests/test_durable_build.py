@@ -8,7 +8,7 @@ import time
 import pytest
 
 from qa import QA
-from qa.embedding import HashEmbedder
+from qa.models.embedding import HashEmbedder
 
 from .conftest import ROOT
 

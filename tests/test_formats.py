@@ -6,8 +6,8 @@ import json
 import pytest
 
 from qa import QA
-from qa.corpus import discover, read_documents
-from qa.formats import OCR_HINT, UnreadableError, join_lines, ocr_engine, read_docx, read_html, read_pdf
+from qa.documents.corpus import discover, read_documents
+from qa.documents.formats import OCR_HINT, UnreadableError, join_lines, ocr_engine, read_docx, read_html, read_pdf
 
 from .docmakers import (cjk_font, make_docx, make_encrypted_pdf, make_html, make_pdf, make_png, recovered_share,
                         seed_paragraphs, statute_articles)
@@ -120,7 +120,7 @@ def test_unreadable_files_are_reported_by_name_and_skipped(pdf_file, tmp_path):
 
 
 def test_image_without_ocr_names_the_extra(monkeypatch, tmp_path):
-    import qa.formats as formats
+    import qa.documents.formats as formats
 
     monkeypatch.setattr(formats, "ocr_engine", lambda: None)
     with pytest.raises(UnreadableError, match=r"\.\[ocr\]") as info:

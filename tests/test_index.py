@@ -4,8 +4,8 @@ import shutil
 import pytest
 
 from qa import QA, IndexCorruptError, IndexNotFoundError
-from qa import build as build_module
-from qa.store import MANIFEST
+from qa.stores import build as build_module
+from qa.stores.local import MANIFEST
 
 
 def test_manifest_describes_the_index(hash_index):
@@ -113,7 +113,7 @@ def test_bm25_files_do_not_depend_on_hash_randomisation(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys; from pathlib import Path; from qa.lexical import build_bm25; "
+    code = ("import sys; from pathlib import Path; from qa.models.lexical import build_bm25; "
             "r, df = build_bm25(['催收人员骚扰借款人的同事', '强制下款的钱需要还吗', '协商还款需要准备材料'], "
             "k1=1.2, b=0.75); r.save(sys.argv[1], show_progress=False)")
     for seed in ("1", "2"):
@@ -133,7 +133,7 @@ def test_streamed_bm25_writes_what_bm25s_index_writes(tmp_path):
     import numpy as np
     from bm25s.tokenization import Tokenized
 
-    from qa.lexical import BM25Builder, index_tokens
+    from qa.models.lexical import BM25Builder, index_tokens
 
     rng = random.Random(7)
     words = ["催收", "协商还款", "征信", "强制下款", "利息", "合同", "借款人", "the", "loan", "2024"]

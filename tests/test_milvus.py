@@ -15,8 +15,8 @@ pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
 from qa import QA  # noqa: E402
-from qa import milvus_store as ms  # noqa: E402
-from qa.embedding import HashEmbedder  # noqa: E402
+from qa.stores.milvus import store as ms  # noqa: E402
+from qa.models.embedding import HashEmbedder  # noqa: E402
 from qa.errors import ConfigError, IndexMismatchError, IndexNotFoundError, StoreError  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402

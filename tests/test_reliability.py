@@ -1,4 +1,4 @@
-"""Issue 9: never lose a user's data, never crash on bad bytes. One regression test per case of docs/RELIABILITY.md."""
+"""Reliability: never lose a user's data, never crash on bad bytes. One regression test per case of docs/RELIABILITY.md."""
 import os
 import socket
 
@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from qa import QA, IndexNotFoundError, OutputError
 from qa.cli import main
-from qa.store import MANIFEST
+from qa.stores.local import MANIFEST
 
 DOC = "被强制下款的钱需要还吗？法律上，未经同意的强制借款无需偿还本金以外的费用。"
 
@@ -141,7 +141,7 @@ def test_stale_cleanup_removes_only_what_qa_marked(corpus, tmp_path):
 
 
 def test_a_second_build_into_the_same_output_is_refused_naming_the_holder(corpus, tmp_path):
-    from qa.store import IndexWriter
+    from qa.stores.local import IndexWriter
 
     out = tmp_path / "index"
     first = IndexWriter(out)  # a build in progress
@@ -160,7 +160,7 @@ def test_a_second_build_into_the_same_output_is_refused_naming_the_holder(corpus
 def test_disk_full_is_one_line_and_keeps_the_old_index(run, corpus, tmp_path, monkeypatch, where):
     import errno
 
-    from qa import store
+    from qa.stores import local as store
 
     out = tmp_path / "index"
     QA.build([corpus], out, model="hash:16")
@@ -188,7 +188,7 @@ def test_faiss_write_failures_raise(tmp_path, monkeypatch):
     import faiss
     import numpy as np
 
-    from qa.store import _write_faiss
+    from qa.stores.local import _write_faiss
 
     index = faiss.IndexFlatIP(4)
     index.add(np.ones((3, 4), dtype=np.float32))
@@ -296,7 +296,7 @@ def test_fifo_and_socket_are_skipped_without_opening(run, corpus, tmp_path):
 
 
 def test_device_given_as_a_path_is_skipped(tmp_path):
-    from qa.corpus import discover
+    from qa.documents.corpus import discover
 
     files, skipped = discover([os.devnull])
     assert not files and "character device" in skipped[0].reason
@@ -315,7 +315,7 @@ def test_file_name_with_undecodable_bytes(corpus, tmp_path):
 
 
 def test_utf16_without_bom_and_mixed_gbk_utf8_lines():
-    from qa.corpus import decode
+    from qa.documents.corpus import decode
 
     text = "被强制下款的钱需要还吗？ APP 12377\n第二行。\n" * 3
     assert decode(text.encode("utf-16-le")) == text and decode(text.encode("utf-16-be")) == text
@@ -382,7 +382,7 @@ def test_eval_bad_questions_files(run, hash_index, tmp_path, content, message):
 
 
 def test_eval_must_as_a_string_is_one_string_not_characters(qa_hash, tmp_path):
-    from qa.evaluate import evaluate_must
+    from qa.pipeline.evaluate import evaluate_must
 
     as_list = tmp_path / "list.jsonl"
     as_list.write_text('{"id": "x", "q": "征信异议", "must": ["这段文字在语料里不存在"]}\n', encoding="utf-8")
@@ -444,7 +444,7 @@ def test_hash_dimension_is_bounded(run, corpus, tmp_path, spec):
 
 def test_hub_model_offline_fails_at_once(corpus, tmp_path, monkeypatch):
     from qa import EmbedderError
-    from qa import build as build_module
+    from qa.stores import build as build_module
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(build_module, "discover", lambda *a, **k: pytest.fail("the corpus was read first"))
@@ -453,7 +453,8 @@ def test_hub_model_offline_fails_at_once(corpus, tmp_path, monkeypatch):
 
 
 def test_hub_model_unreachable_without_offline_flag(monkeypatch):
-    from qa import EmbedderError, embedding
+    from qa import EmbedderError
+    from qa.models import embedding
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: nothing listens, refused at once
@@ -466,7 +467,7 @@ def test_hub_model_unreachable_without_offline_flag(monkeypatch):
 @pytest.fixture()
 def small_limits(monkeypatch):
     """Makes the 64 MB limit and 4 MB blocks tiny, so a test index has 'large' files."""
-    from qa import store
+    from qa.stores import local as store
 
     monkeypatch.setattr(store, "_HASH_LIMIT", 2000)
     monkeypatch.setattr(store, "_BLOCK", 512)
@@ -496,7 +497,7 @@ def test_large_files_have_block_checksums_and_are_sampled_on_load(corpus_dir, tm
 
 
 def test_info_verify_finds_what_sampling_can_miss(corpus_dir, tmp_path, small_limits, run, monkeypatch):
-    from qa import store
+    from qa.stores import local as store
 
     out = tmp_path / "idx"
     QA.build([corpus_dir], out, model="hash:64")
@@ -545,7 +546,7 @@ def test_clean_offsets_are_compact_runs_and_exact():
 
 
 def test_big_builds_show_a_reading_progress_bar(tmp_path, monkeypatch, capsys):
-    from qa import build as build_module
+    from qa.stores import build as build_module
 
     monkeypatch.setattr(build_module, "_PROGRESS_BYTES", 10)
     (tmp_path / "c").mkdir()
@@ -568,8 +569,8 @@ def test_a_skipped_document_leaves_no_gap_in_chunk_ids(tmp_path):
 
 
 def test_the_lock_is_taken_before_the_corpus_is_read(corpus, tmp_path, monkeypatch):
-    from qa import build as build_module
-    from qa.store import IndexWriter
+    from qa.stores import build as build_module
+    from qa.stores.local import IndexWriter
 
     out = tmp_path / "index"
     first = IndexWriter(out)
@@ -593,13 +594,13 @@ def test_corpus_and_output_paths_with_undecodable_bytes(tmp_path):
 
 
 def test_build_memory_does_not_grow_with_the_corpus(tmp_path, monkeypatch):
-    """Issue 9: a build holds no chunk list, token lists or full copies of the BM25 postings. Python's peak
+    """Build memory: a build holds no chunk list, token lists or full copies of the BM25 postings. Python's peak
     allocation while building 1 MB in 200 files stays under 12× the input (measured 9×; holding everything as
     before: 16×, growing with the corpus; docs/RELIABILITY.md)."""
     import random
     import tracemalloc
 
-    from qa.lexical import BM25Builder
+    from qa.models.lexical import BM25Builder
 
     from .conftest import ROOT
 

@@ -1,7 +1,7 @@
 import pytest
 
 from qa import EmbedderError, EmptyQuestionError, QA
-from qa import index as index_module
+from qa.stores import index as index_module
 
 
 def test_hits_carry_source_offsets_and_text(qa_hash, corpus_dir):
@@ -67,7 +67,7 @@ def test_unloadable_embedder_falls_back_to_lexical(hash_index, monkeypatch):
 
 
 def test_rrf_fuse_weights_ranks_and_keeps_single_list_hits():
-    from qa.retrieve import rrf_fuse
+    from qa.pipeline.retrieve import rrf_fuse
 
     fused = rrf_fuse([7, 3], [3, 9], k=10, dense_weight=0.6)
     assert fused[3] == pytest.approx(0.6 / 12 + 0.4 / 11)
@@ -78,7 +78,7 @@ def test_rrf_fuse_weights_ranks_and_keeps_single_list_hits():
 def test_linear_fuse_scales_each_list_to_its_own_range():
     import numpy as np
 
-    from qa.retrieve import linear_fuse
+    from qa.pipeline.retrieve import linear_fuse
 
     lexical = np.array([0.0, 4.0, 2.0, 0.0])
     fused = linear_fuse([0, 2, 1], np.array([0.9, 0.8, 0.7]), 2, lexical, [1, 2], dense_weight=0.5)
@@ -120,7 +120,7 @@ def many_sources(tmp_path_factory):
 @pytest.mark.parametrize("ann", ["hnsw", "ivf"])
 @pytest.mark.parametrize("exact_subset_max", [30_000, 0])  # small filter scored exactly / through the ANN index
 def test_source_filter_on_ann_indexes(many_sources, tmp_path, monkeypatch, ann, exact_subset_max):
-    from qa import ann as ann_module
+    from qa.models import ann as ann_module
 
     out = tmp_path / "index"
     QA.build([many_sources], out, model="hash:64", ann=ann)
@@ -135,7 +135,7 @@ def test_source_filter_on_ann_indexes(many_sources, tmp_path, monkeypatch, ann, 
 def test_linear_fuse_single_candidate_scores_one():
     import numpy as np
 
-    from qa.retrieve import linear_fuse
+    from qa.pipeline.retrieve import linear_fuse
 
     fused = linear_fuse([0], np.array([0.8]), 1, np.array([2.0]), [0], dense_weight=0.6)
     assert fused[0] == pytest.approx(1.0)

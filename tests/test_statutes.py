@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from qa import QA
-from qa.chunking import chunk_document
-from qa.corpus import Document
-from qa.statutes import article_refs, citation, cn_number, parse_number
+from qa.documents.chunking import chunk_document
+from qa.documents.corpus import Document
+from qa.documents.statutes import article_refs, citation, cn_number, parse_number
 
 from .docmakers import statute_articles
 

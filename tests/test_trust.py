@@ -1,13 +1,13 @@
-"""Issue 8: sentence vectors in the index, the evidence gate, answer sentences that answer."""
+"""Trustworthy answers: sentence vectors in the index, the evidence gate, answer sentences that answer."""
 import json
 
 import numpy as np
 import pytest
 
 from qa import QA
-from qa.answer import Answer, AnswerSentence, is_filler
+from qa.pipeline.answer import Answer, AnswerSentence, is_filler
 from qa.config import DEFAULT
-from qa.sentences import passage_sentences, sentence_key
+from qa.models.sentences import passage_sentences, sentence_key
 
 
 def test_sentence_vectors_are_stored_once_per_sentence_and_map_to_chunks(qa_hash, hash_index):
@@ -25,7 +25,7 @@ def test_sentence_vectors_are_stored_once_per_sentence_and_map_to_chunks(qa_hash
 
 
 def test_rebuild_reuses_sentence_vectors(corpus_dir, tmp_path, monkeypatch):
-    from qa import build
+    from qa.stores import build
 
     QA.build([corpus_dir], tmp_path / "idx", model="hash:64")
     embedded = []
@@ -66,7 +66,7 @@ def test_lexical_gate_keeps_a_question_in_the_corpus_words(qa_hash):
 def test_lexical_gate_is_a_fitted_model_of_coverage_and_foreign_words():
     from dataclasses import replace
 
-    from qa.retrieve import Evidence
+    from qa.pipeline.retrieve import Evidence
 
     base = Evidence("lexical", foreign=0.0, coverage=0.5, margin=None, sentence_margin=None)
     p = base.lexical_probability()
@@ -188,7 +188,7 @@ def test_an_example_is_shown_with_the_statement_it_spells_out(tmp_path):
 
 
 def test_calibration_and_probe_files_are_well_formed_and_their_must_strings_occur_in_the_corpus():
-    from qa.evaluate import normalise_for_match
+    from qa.pipeline.evaluate import normalise_for_match
 
     from .conftest import ROOT
 
@@ -210,7 +210,7 @@ def test_calibration_and_probe_files_are_well_formed_and_their_must_strings_occu
 def test_gate_probability_rises_with_the_sentence_margin_and_falls_with_foreign_words(qa_hash):
     from dataclasses import replace
 
-    from qa.retrieve import Evidence, Retriever
+    from qa.pipeline.retrieve import Evidence, Retriever
 
     retriever = Retriever(qa_hash.index, qa_hash.config)
     hits = list(qa_hash.search("强制下款", k=1).hits)
@@ -228,7 +228,7 @@ def test_gate_probability_rises_with_the_sentence_margin_and_falls_with_foreign_
 
 
 def test_sentence_outlier_measures_how_far_the_nearest_sentence_stands_out():
-    from qa.retrieve import sentence_outlier
+    from qa.pipeline.retrieve import sentence_outlier
 
     flat = np.linspace(0.90, 0.88, 300)
     standout = np.concatenate([[0.95], flat[1:]])
@@ -250,7 +250,7 @@ def test_a_library_too_small_for_a_spread_gives_no_outlier_evidence_either_way(t
 
 
 def test_nearest_sentences_are_sorted_and_owned_by_a_passage_holding_them(qa_hash):
-    from qa.sentences import passage_sentences, sentence_key
+    from qa.models.sentences import passage_sentences, sentence_key
 
     index = qa_hash.index
     qvec = index.embed_queries(["被强制下款的钱需要还吗"])[0]
@@ -269,7 +269,7 @@ def test_a_passage_holding_every_term_and_no_foreign_word_answers(qa_hash):
     """「12378」「催收」: every term in one passage, nothing foreign, yet little sentence margin — answered."""
     from dataclasses import replace
 
-    from qa.retrieve import Evidence, Retriever
+    from qa.pipeline.retrieve import Evidence, Retriever
 
     retriever = Retriever(qa_hash.index, qa_hash.config)
     hits = list(qa_hash.search("强制下款", k=1).hits)
@@ -281,7 +281,7 @@ def test_a_passage_holding_every_term_and_no_foreign_word_answers(qa_hash):
 
 
 def test_english_words_without_a_counterpart_here_are_evidence(qa_hash):
-    from qa.retrieve import _unmapped_english
+    from qa.pipeline.retrieve import _unmapped_english
 
     vocab = qa_hash.index.terms.vocab  # the seed articles
     assert _unmapped_english("How is property divided in a Chinese divorce?", vocab) == 1.0
@@ -291,7 +291,7 @@ def test_english_words_without_a_counterpart_here_are_evidence(qa_hash):
     assert _unmapped_english("Can I divorce?", {"离婚"}) == 0.0
     assert _unmapped_english("Can I divorce?", {"借款"}) == 1.0
     # the lexical gate reads English through the domain thesaurus alone: keep → 保留 is a dictionary sense only
-    from qa.lexical import thesaurus_synonyms
+    from qa.models.lexical import thesaurus_synonyms
 
     assert _unmapped_english("Can my landlord keep my deposit?", vocab) < 1.0
     assert _unmapped_english("Can my landlord keep my deposit?", vocab, thesaurus_synonyms) == 1.0
@@ -299,7 +299,7 @@ def test_english_words_without_a_counterpart_here_are_evidence(qa_hash):
 
 def test_english_words_reach_the_corpus_through_a_general_dictionary():
     """Beyond the domain thesaurus: CC-CEDICT's translations, under the word's base form (loans → loan)."""
-    from qa.lexical import synonyms
+    from qa.models.lexical import synonyms
 
     assert {"离婚"} <= synonyms("divorce") and {"股息"} <= synonyms("dividend")
     assert {"借款", "贷款"} <= synonyms("loans") and {"骚扰"} <= synonyms("harassed")
@@ -360,22 +360,6 @@ def test_answer_min_probability_is_checked():
         QueryConfig(answer_min_probability=1.5)
 
 
-def test_answer_band_rule_counts_withheld_answers():
-    from bench.answer_band import withheld
-
-    rows = [
-        {"p": 0.40, "full": False, "quoted": True, "right": None},  # unanswerable, quoted: withholding it helps
-        {"p": 0.45, "full": False, "quoted": True, "right": False},  # answerable, sentences missed the answer
-        {"p": 0.50, "full": False, "quoted": True, "right": True},  # a right answer: withholding it hurts
-        {"p": 0.30, "full": True, "quoted": True, "right": True},  # full coverage: always quoted
-        {"p": 0.90, "full": False, "quoted": True, "right": True},
-        {"p": 0.20, "full": False, "quoted": False, "right": None},  # nothing quoted anyway
-    ]
-    assert withheld(rows, 0.48) == {"withheld_wrong": 2, "withheld_right": 0, "net": 2,
-                                    "right_answers_still_quoted": 3, "unanswerable_still_quoted": 0}
-    assert withheld(rows, 0.6)["net"] == 1 and withheld(rows, 0.0)["net"] == 0
-
-
 def test_weak_evidence_is_answered_with_a_caution(qa_hash):
     question = "催收人员打电话给我爸妈合法吗"
     p = qa_hash.search(question, k=DEFAULT.k_ask).evidence.probability()
@@ -417,7 +401,7 @@ def test_cli_prints_the_caution_with_the_answer(run, hash_index, monkeypatch):
 
 
 def test_eval_counts_confident_answers_to_questions_without_an_answer(qa_hash, tmp_path):
-    from qa.evaluate import evaluate_must
+    from qa.pipeline.evaluate import evaluate_must
 
     questions = tmp_path / "q.jsonl"
     questions.write_text('{"id": "a", "q": "催收人员打电话给我爸妈合法吗", "split": "heldout"}\n'

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _hit(**kw):
-    from qa.retrieve import Hit
+    from qa.pipeline.retrieve import Hit
 
     base = dict(rank=1, score=0.5, doc_id="d", source="a.txt", title="标题", chunk_id=0, start=0, end=2,
                 text="正文", heading=(), dense_score=0.9, lexical_score=1.5)
@@ -25,7 +25,7 @@ def _hit(**kw):
 
 
 def _answer(sentences=("正文",), **kw):
-    from qa.answer import Answer, AnswerSentence
+    from qa.pipeline.answer import Answer, AnswerSentence
 
     base = dict(question="问题", mode="hybrid", found=True,
                 sentences=tuple(AnswerSentence(s, 1) for s in sentences), passages=(_hit(),))
@@ -139,7 +139,7 @@ def test_answer_dict_for_the_api():
 @pytest.mark.parametrize("question", ["我想自杀", "活不下去了", "被催收逼得不想活了", "我想自殺", "I want to kill myself",
                                       "I don't want to live anymore", "thinking about SUICIDE"])
 def test_distress_is_detected(question):
-    from qa.distress import is_distress, support_message
+    from qa.pipeline.distress import is_distress, support_message
 
     assert is_distress(question)
     message = support_message(question)
@@ -150,14 +150,14 @@ def test_distress_is_detected(question):
                                       "死亡证明怎么开", "",
                                       "the collector threatened to kill me"])
 def test_ordinary_questions_are_not_distress(question):
-    from qa.distress import is_distress
+    from qa.pipeline.distress import is_distress
 
     assert not is_distress(question)
 
 
 def test_distress_message_and_patterns_are_configurable():
     from qa.config import QueryConfig as Config
-    from qa.distress import support_message
+    from qa.pipeline.distress import support_message
 
     config = Config(distress_message="请拨打热线。", distress_patterns=("熬不住",))
     assert support_message("我真的熬不住了", config) == "请拨打热线。"

@@ -11,9 +11,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..answer import Answer
+from ..pipeline.answer import Answer
 from ..library import LibraryEntry
-from ..retrieve import Hit
+from ..pipeline.retrieve import Hit
 
 PROMPT = "请在上方输入您的问题，按回车或点击「提问」。也可以点一个示例问题试试。"
 SUGGESTIONS = (
@@ -52,7 +52,7 @@ def esc(text: object) -> str:
 
 def question_terms(question: str) -> list[str]:
     """The question's terms to highlight: the library's own tokens (folded, stop words removed)."""
-    from ..lexical import question_terms as library_terms
+    from ..models.lexical import question_terms as library_terms
 
     terms = library_terms(question)
     long_terms = [t for t in terms if len(t) >= 2]
@@ -152,8 +152,8 @@ def _context_html(context: str | None, passage: str, terms: Sequence[str], conve
 def _location_parts(hit: Hit) -> list[str]:
     """Where the passage is (article, PDF page, canonical link), escaped; the link opens in a new tab and only
     http(s) links are made clickable (a page's canonical URL is untrusted input)."""
-    from ..citations import safe_link
-    from ..statutes import citation
+    from ..pipeline.citations import safe_link
+    from ..documents.statutes import citation
 
     parts = []
     if hit.article:

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from .errors import EvaluationError
-from .text import remove_ruby, to_simplified
+from ..errors import EvaluationError
+from ..text import remove_ruby, to_simplified
 
 _STRIP = re.compile(r"[\s*#>]+")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Iterator
 
 from .corpus import Document
-from .text import Cleaned, clean
+from ..text import Cleaned, clean
 
 # A sentence ends after one of these (full or half width), or at a line break. Half-width marks followed by a
 # Latin letter or digit are inside something else: a URL's query string, scraped mojibake (當?shù).

@@ -17,14 +17,14 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from . import milvus_store as ms
-from .build import BuildReport, Progress, build_index, previous_vectors_for
-from .config import DEFAULT_BUILD, BuildConfig
-from .embedding import Embedder
-from .errors import QAError
-from .index import Index
-from .lexical import index_tokens
-from .store import StoredIndex, _OutputLock, chunk_row, load, replaceable
+from . import store as ms
+from ..build import BuildReport, Progress, build_index, previous_vectors_for
+from ...config import DEFAULT_BUILD, BuildConfig
+from ...models.embedding import Embedder
+from ...errors import QAError
+from ..index import Index
+from ...models.lexical import index_tokens
+from ..local import StoredIndex, _OutputLock, chunk_row, load, replaceable
 
 
 def build_milvus(paths: Iterable[str | Path], uri: str, *, build: BuildConfig = DEFAULT_BUILD,

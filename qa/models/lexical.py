@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .text import fold
+from ..text import fold
 
 _EN_STOPWORDS = frozenset(
     "a an the is are was were be been am do does did to of in on at for with by from about as and or not no "
@@ -27,7 +27,7 @@ _WORDLIKE = re.compile(r"\w", re.UNICODE)
 
 
 def _data_text(name: str) -> str:
-    return (Path(__file__).parent / "data" / name).read_text(encoding="utf-8")
+    return (Path(__file__).parent.parent / "data" / name).read_text(encoding="utf-8")
 
 
 TOKENIZER = "jieba search-mode words + Han bigrams"
@@ -123,7 +123,7 @@ def index_tokens(text: str) -> list[str]:
     """What BM25 indexes and matches: jieba words plus Han character bigrams.
 
     Bigrams rescue matches that word segmentation splits differently in question and passage (STARD train:
-    BM25 nDCG@10 0.508 → 0.517, hybrid 0.600 → 0.604; docs/EVALUATION.md).
+    BM25 nDCG@10 0.508 → 0.517, hybrid 0.600 → 0.604; docs/history/EVALUATION-stops-1-21.md).
     """
     tokens = tokenize(text)
     for run in _HAN.findall(fold(text)):
@@ -376,7 +376,7 @@ class BM25Index:
 
         Counting repeats (as Lucene and Milvus do) weights what the question stresses: a two-character word is
         both a jieba word and a bigram, a word stressed twice is asked about twice (STARD train nDCG@10, see
-        docs/EVALUATION.md).
+        docs/history/EVALUATION-stops-1-21.md, stop 15).
         """
         counts: dict[int, int] = {}
         for t in terms:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .config import DEFAULT, QueryConfig
-from .text import fold
+from ..config import DEFAULT, QueryConfig
+from ..text import fold
 
 
 @lru_cache(maxsize=8)

@@ -18,13 +18,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .chunking import Chunk
-from .config import BuildConfig
-from .embedding import Embedder, load_embedder
-from .errors import ConfigError, EmbedderError, IndexMismatchError, rebuild_hint
-from .lexical import BM25Index, tokenizer_recipe
-from .store import StoredDocument, StoredIndex, is_current, load
-from .text import fold_recipe
+from ..documents.chunking import Chunk
+from ..config import BuildConfig
+from ..models.embedding import Embedder, load_embedder
+from ..errors import ConfigError, EmbedderError, IndexMismatchError, rebuild_hint
+from ..models.lexical import BM25Index, tokenizer_recipe
+from .local import StoredDocument, StoredIndex, is_current, load
+from ..text import fold_recipe
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class Index:
     def open(cls, directory: str | Path, *, embedder: Embedder | None = None, query_cache: int = 1024) -> "Index":
         """A local index directory, or a Milvus collection (`milvus://HOST:PORT/NAME`, `milvus:///path/file.db`)."""
         if is_store_uri(directory):
-            from .milvus_index import MilvusIndex  # pymilvus only when a Milvus store is named
+            from .milvus.index import MilvusIndex  # pymilvus only when a Milvus store is named
 
             return MilvusIndex.open(str(directory), embedder=embedder, query_cache=query_cache)
         return cls(load(directory), embedder, query_cache=query_cache)
@@ -250,7 +250,7 @@ class Index:
     # -- vectors ------------------------------------------------------------------------------------------------
     def search_vectors(self, queries: np.ndarray, depth: int, mask: np.ndarray | None = None) -> list[list[int]]:
         """Nearest passages (row ids, best first) of each query vector, optionally among the rows in `mask`."""
-        from . import ann
+        from ..models import ann
 
         if not self.has_vectors:
             raise ConfigError("this index has no vectors (built with --model none)")

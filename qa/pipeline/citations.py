@@ -6,9 +6,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
-    from .index import Index
+    from ..stores.index import Index
     from .retrieve import SearchResult
-    from .statutes import ArticleTable
+    from ..documents.statutes import ArticleTable
 
 
 def by_article(result: "SearchResult", index: "Index", table: "ArticleTable", k: int,
@@ -38,7 +38,7 @@ def by_article(result: "SearchResult", index: "Index", table: "ArticleTable", k:
 
 def locator(hit) -> str:
     """Where a passage is, in words: 「《民法典》第六百八十条 · p. 2 · https://…」; '' for a plain text passage."""
-    from .statutes import citation
+    from ..documents.statutes import citation
 
     parts = []
     if hit.article:

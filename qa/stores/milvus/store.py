@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from .errors import ConfigError, IndexCorruptError, IndexNotFoundError, OutputError, StoreError
+from ...errors import ConfigError, IndexCorruptError, IndexNotFoundError, OutputError, StoreError
 
 MANIFEST_PROPERTY = "qa.manifest"
 DEFAULT_COLLECTION = "qa"

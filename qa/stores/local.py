@@ -24,11 +24,11 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from . import __version__
-from .chunking import Chunk
-from .config import FORMAT_VERSION
-from .errors import IndexCorruptError, IndexNotFoundError, OutputError, rebuild_hint
-from .lexical import BM25Index
+from .. import __version__
+from ..documents.chunking import Chunk
+from ..config import FORMAT_VERSION
+from ..errors import IndexCorruptError, IndexNotFoundError, OutputError, rebuild_hint
+from ..models.lexical import BM25Index
 
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
@@ -533,7 +533,7 @@ def read_bm25(folder: Path, n_docs: int) -> BM25Index:
 def _read_faiss(directory: Path, manifest: dict[str, Any]):
     import faiss
 
-    from .ann import prepare_for_search
+    from ..models.ann import prepare_for_search
 
     try:
         index = _read_faiss_file(directory / FAISS)
@@ -574,7 +574,7 @@ def _read(directory: Path, manifest: dict[str, Any], stamp: str) -> StoredIndex:
 
 def _read_sentences(directory: Path, n_chunks: int):
     """The per-sentence vectors (memory-mapped) with their keys and the chunk → rows map."""
-    from .sentences import SentenceVectors
+    from ..models.sentences import SentenceVectors
 
     try:
         keys = tuple(json.loads((directory / SENTENCE_KEYS).read_text(encoding="utf-8")))

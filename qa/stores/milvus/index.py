@@ -15,13 +15,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import milvus_store as ms
-from .config import FORMAT_VERSION
-from .embedding import Embedder
-from .errors import ConfigError, IndexCorruptError, rebuild_hint
-from .index import Index
-from .lexical import index_tokens, smoothed_idf
-from .store import StoredDocument, StoredIndex, chunk_of_row
+from . import store as ms
+from ...config import FORMAT_VERSION
+from ...models.embedding import Embedder
+from ...errors import ConfigError, IndexCorruptError, rebuild_hint
+from ..index import Index
+from ...models.lexical import index_tokens, smoothed_idf
+from ..local import StoredDocument, StoredIndex, chunk_of_row
 
 _CACHE = 50_000  # vectors fetched from Milvus kept per index (~75 MB at 384 dimensions)
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .chunking import Chunk
     from .corpus import Document
-    from .text import Cleaned
+    from ..text import Cleaned
 
 _DIGITS = "零一二三四五六七八九"
 _UNITS = {"十": 10, "百": 100, "千": 1000}
@@ -203,7 +203,7 @@ def article_refs(question: str) -> list[int]:
 
 def named_laws(question: str, titles: set[str]) -> set[str]:
     """The index's law titles whose short name (or full name) the question contains."""
-    from .text import fold
+    from ..text import fold
 
     folded = fold(question)
     return {t for t in titles if fold(short_law_name(t)) in folded or fold(t) in folded}

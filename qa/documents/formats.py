@@ -22,7 +22,9 @@ OCR_HINT = 'needs the OCR extra: pip install -e ".[ocr]"'
 
 # Why a file could not be read, as codes a caller can word in its own language (the web page does, in Chinese)
 REASON_CODES = ("unsupported", "html_broken", "html_empty", "encrypted", "pdf_broken", "pdf_empty", "pdf_no_text",
-                "needs_ocr", "ocr_no_text", "docx_broken", "docx_empty", "image_broken")
+                "needs_ocr", "ocr_no_text", "docx_broken", "docx_empty", "image_broken",
+                # plain text that cannot be decoded (qa.documents.corpus.decode)
+                "empty_file", "binary", "encoding")
 
 
 class UnreadableError(ValueError):

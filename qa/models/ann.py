@@ -21,7 +21,7 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     import faiss
 
-from .config import ANN_KINDS as KINDS  # noqa: E402  (the one list of kinds)
+from ..config import ANN_KINDS as KINDS  # noqa: E402  (the one list of kinds)
 
 # From this many vectors up, kind="auto" builds the ANN index (DEFAULT_ANN) instead of exact
 # search. Measured (docs/BENCHMARKS.md, 2-core machine, 1 search thread): exact search costs

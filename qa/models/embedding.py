@@ -16,8 +16,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from .errors import EmbedderError
-from .text import FOLD, fold
+from ..errors import EmbedderError
+from ..text import FOLD, fold
 
 LEXICAL_ONLY = "none"
 MAX_HASH_DIM = 4096  # hash:N allocates N floats per chunk; hash:99999999 was OOM-killed at 14 GB

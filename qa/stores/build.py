@@ -11,16 +11,16 @@ from typing import Callable, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
-from .chunking import Chunk, chunk_documents
-from .config import DEFAULT_BUILD, BuildConfig
-from .corpus import Document, Skipped, SourceFile, discover, read_documents
-from .embedding import LEXICAL_ONLY, Embedder, check_spec, load_embedder, normalise_spec
-from .errors import CorpusError
+from ..documents.chunking import Chunk, chunk_documents
+from ..config import DEFAULT_BUILD, BuildConfig
+from ..documents.corpus import Document, Skipped, SourceFile, discover, read_documents
+from ..models.embedding import LEXICAL_ONLY, Embedder, check_spec, load_embedder, normalise_spec
+from ..errors import CorpusError
 from .index import is_store_uri
-from .lexical import BM25Builder, background_sentences, tokenizer_recipe
-from .sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
-from .store import EmbeddingJournal, IndexWriter, check_output, chunk_key, now_iso, previous_vectors, write_failure
-from .text import fold_recipe
+from ..models.lexical import BM25Builder, background_sentences, tokenizer_recipe
+from ..models.sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
+from .local import EmbeddingJournal, IndexWriter, check_output, chunk_key, now_iso, previous_vectors, write_failure
+from ..text import fold_recipe
 
 log = logging.getLogger(__name__)
 EMBED_BATCH = 32  # passages per model call: speed only, the vectors are the same
@@ -266,7 +266,7 @@ def build_index(
     """`progress`: True for tqdm bars, or a `ProgressFn` called with each stage's progress; `previous(embedder)`
     gives vectors to reuse by key (default: those of the index at `index_dir`)."""
     if is_store_uri(index_dir):
-        from .milvus_build import build_milvus  # pymilvus only when a Milvus store is named
+        from .milvus.build import build_milvus  # pymilvus only when a Milvus store is named
 
         return build_milvus(paths, str(index_dir), build=build, progress=progress, embedder=embedder)
     started = time.perf_counter()
@@ -310,7 +310,7 @@ def build_index(
         vector_info = None
         embedder_info = None
         if spec != LEXICAL_ONLY:
-            from .ann import build_vector_index
+            from ..models.ann import build_vector_index
 
             embedder = embedder or load_embedder(spec)
             journal = EmbeddingJournal(writer.target, embedder.recipe())

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chunking import split_sentences
+from ..documents.chunking import split_sentences
 
 MIN_SENTENCE_CHARS = 8  # shorter units (labels, 「1、12378」) are never answers and are not embedded
 _LABEL = re.compile(r"^(?:[-•·*]\s*)*(?:(?:A|答)\s*[:：]\s*)?")  # list bullets and FAQ answer labels: layout

@@ -1,0 +1,1 @@
+"""The Milvus store (`milvus://`): imported only when a Milvus location is named, so pymilvus stays optional."""
