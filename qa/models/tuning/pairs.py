@@ -18,11 +18,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...chunking import Chunk, chunk_documents, split_sentences
+from ...documents.chunking import Chunk, chunk_documents, split_sentences
 from ...config import DEFAULT_BUILD, BuildConfig
-from ...corpus import discover, read_documents
+from ...documents.corpus import discover, read_documents
 from ...errors import QAError
-from ...evaluate import normalise_for_match
+from ...pipeline.evaluate import normalise_for_match
 
 MIN_SENTENCE, MAX_SENTENCE = 8, 160
 MAX_PASSAGES_PER_QUESTION = 3
