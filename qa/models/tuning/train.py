@@ -86,8 +86,22 @@ def _save_atomic(state: dict, path: Path) -> None:
     os.replace(tmp, path)  # a kill while saving leaves the previous checkpoint whole
 
 
-def tune(pairs: PairSet, directory: str | Path, settings: TuneSettings = TuneSettings(), *, progress: bool = True,
-         weights_file: str | Path | None = None) -> TuneResult:
+@dataclass(frozen=True)
+class Trained:
+    """The float model after training, and what the artifact's record says about the run."""
+
+    model: object  # the SentenceTransformer (float_model)
+    base: E5File
+    steps: int
+    planned_steps: int
+    resumed_from: int | None
+    seconds: float
+    losses: tuple[float, ...]
+
+
+def train(pairs: PairSet, directory: str | Path, settings: TuneSettings = TuneSettings(), *, progress: bool = True,
+          weights_file: str | Path | None = None) -> Trained:
+    """Train in DIRECTORY (its checkpoint/ holds the run's state until it ends) and return the float model."""
     from sentence_transformers.sentence_transformer.losses import (
         MultipleNegativesRankingLoss,
     )
@@ -156,9 +170,17 @@ def tune(pairs: PairSet, directory: str | Path, settings: TuneSettings = TuneSet
         if step % settings.checkpoint_every == 0 and step < total:
             save()
     bar.close()
-
     model.eval()
-    target = export_onnx(encoder.bert, directory, settings.weights)
+    return Trained(model, base, step, len(plan), resumed_from, elapsed, tuple(losses))
+
+
+def tune(pairs: PairSet, directory: str | Path, settings: TuneSettings = TuneSettings(), *, progress: bool = True,
+         weights_file: str | Path | None = None) -> TuneResult:
+    """Train, export DIRECTORY/model.onnx, record the run in DIRECTORY/tune.json, drop the checkpoint."""
+    directory = Path(directory)
+    run = train(pairs, directory, settings, progress=progress, weights_file=weights_file)
+    base, step, elapsed, losses, resumed_from = run.base, run.steps, run.seconds, list(run.losses), run.resumed_from
+    target = export_onnx(run.model[0].bert, directory, settings.weights)
     model_sha = hashlib.sha256(target.read_bytes()).hexdigest()
     record = {
         "format": 1,
@@ -166,7 +188,7 @@ def tune(pairs: PairSet, directory: str | Path, settings: TuneSettings = TuneSet
         "data": {"sources": list(pairs.sources), "counts": pairs.counts(), "pairs": len(pairs.pairs),
                  "sha256": pairs.sha256()},
         "settings": asdict(settings),
-        "training": {"steps": step, "planned_steps": len(plan), "resumed_from": resumed_from,
+        "training": {"steps": step, "planned_steps": run.planned_steps, "resumed_from": resumed_from,
                      "seconds": round(elapsed, 1), "loss_first": losses[:5], "loss_last": losses[-5:],
                      "threads": torch.get_num_threads()},
         "export": {"file": target.name, "weights": settings.weights, "bytes": target.stat().st_size,
@@ -175,7 +197,7 @@ def tune(pairs: PairSet, directory: str | Path, settings: TuneSettings = TuneSet
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     (directory / META_FILE).write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
-    shutil.rmtree(checkpoint.parent, ignore_errors=True)  # done: the artifact is model.onnx + tune.json
+    shutil.rmtree(directory / CHECKPOINT_DIR, ignore_errors=True)  # done: the artifact is model.onnx + tune.json
     return TuneResult(directory, step, resumed_from, elapsed, target.stat().st_size)
 
 
