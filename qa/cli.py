@@ -308,8 +308,9 @@ if __name__ == "__main__":  # pragma: no cover
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--checkpoint-every", type=click.IntRange(1), default=50, show_default=True,
               help="Steps between checkpoints; a run started again on the same directory goes on from the last.")
-@click.option("--weights", type=click.Choice(["w8", "w4", "int8-dynamic", "fp32"]), default="w8", show_default=True,
-              help="Exported weights: 8- or 4-bit blocks of 32, onnxruntime's dynamic int8, or float.")
+@click.option("--weights", type=click.Choice(["q4+d8", "w8", "w4", "int8-dynamic", "fp32"]), default="q4+d8",
+              show_default=True, help="Exported weights: the base in 4-bit and the update in 8-bit blocks of 32; the "
+              "tuned weights in 8- or 4-bit blocks; onnxruntime's dynamic int8; float (docs/TUNING.md).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_friendly
 def tune(corpus, output, questions, split, stard, batch_size, lr, epochs, max_steps, max_length, seed,

@@ -7,7 +7,7 @@ the engine's int8 activations. The config is written here: nothing is downloaded
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -74,7 +74,7 @@ def float_bert(weights: E5File | None = None) -> BertModel:
 class E5Encoder(InputModule):
     """sentence-transformers input module: the engine's tokenizer and the float BertModel → token embeddings."""
 
-    config_keys = ["max_seq_length"]
+    config_keys: ClassVar[list[str]] = ["max_seq_length"]
 
     def __init__(self, bert: BertModel, tokenizer: E5Tokenizer, max_seq_length: int = 512) -> None:
         super().__init__()

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...documents.chunking import Chunk, chunk_documents, split_sentences
 from ...config import DEFAULT_BUILD, BuildConfig
+from ...documents.chunking import Chunk, chunk_documents, split_sentences
 from ...documents.corpus import discover, read_documents
 from ...errors import QAError
 from ...pipeline.evaluate import normalise_for_match

@@ -27,7 +27,7 @@ from ...errors import QAError
 from ..e5_file import E5File
 from ..e5_onnx import META_FILE
 from .export import WEIGHTS, export_onnx
-from .float_model import float_model
+from .float_model import bert_state, float_model
 from .pairs import PairSet, batches
 
 CHECKPOINT_DIR = "checkpoint"
@@ -45,7 +45,7 @@ class TuneSettings:
     scale: float = 20.0  # MultipleNegativesRankingLoss: cosine × scale into the softmax
     seed: int = 0
     checkpoint_every: int = 50
-    weights: str = "w8"  # export format (qa/models/tuning/export.py)
+    weights: str = "q4+d8"  # export format (qa/models/tuning/export.py)
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,8 @@ def tune(pairs: PairSet, directory: str | Path, settings: TuneSettings = TuneSet
     directory = Path(directory)
     run = train(pairs, directory, settings, progress=progress, weights_file=weights_file)
     base, step, elapsed, losses, resumed_from = run.base, run.steps, run.seconds, list(run.losses), run.resumed_from
-    target = export_onnx(run.model[0].bert, directory, settings.weights)
+    target = export_onnx(run.model[0].bert, directory, settings.weights,
+                         base_state=bert_state(base, word_embeddings=False))
     model_sha = hashlib.sha256(target.read_bytes()).hexdigest()
     record = {
         "format": 1,
