@@ -11,7 +11,6 @@ import pytest
 from click.testing import CliRunner
 
 from qa.models.embedding import EmbedderError, check_spec, normalise_spec
-from qa.pipeline.evaluate import normalise_for_match
 from qa.models.tuning.pairs import (
     Pair,
     batches,
@@ -21,6 +20,7 @@ from qa.models.tuning.pairs import (
     question_pairs,
     stard_pairs,
 )
+from qa.pipeline.evaluate import normalise_for_match
 
 from .conftest import ROOT
 
