@@ -59,3 +59,12 @@ def _quote(text: str) -> str:
     import shlex
 
     return shlex.quote(str(text))
+
+
+class InvalidKError(ConfigError):
+    """A number of passages outside 1..limit (qa.pipeline.query.check_k); `k` and `limit` let the page say it in
+    its own words."""
+
+    def __init__(self, k: object, limit: int) -> None:
+        super().__init__(f"k must be a positive integer, at most {limit}; got {k!r}")
+        self.k, self.limit = k, limit
