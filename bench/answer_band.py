@@ -31,7 +31,7 @@ THRESHOLDS = np.round(np.arange(0.30, 0.951, 0.025), 3)
 def answer_rows(qa, rows: list[dict]) -> list[dict]:
     """Each question the gate lets through: its probability, whether full coverage alone carries it, and whether
     the sentences quoted with no band in force hold a `must` string (None for a question with no `must`)."""
-    from qa.pipeline.evaluate import _holds
+    from qa.pipeline.evaluate import holds
 
     plain = qa.with_config(answer_min_probability=0.0)
     out = []
@@ -43,7 +43,7 @@ def answer_rows(qa, rows: list[dict]) -> list[dict]:
         must = row.get("must") or []
         out.append({"id": row.get("id"), "split": row.get("split"), "p": evidence.probability(qa.config),
                     "full": evidence.full_coverage(qa.config), "quoted": bool(sentences),
-                    "right": any(_holds(s, must) for s in sentences) if must else None})
+                    "right": any(holds(s, must) for s in sentences) if must else None})
     return out
 
 

@@ -147,7 +147,7 @@ def main(argv=None) -> None:
     from qa.config import DEFAULT
 
     if args.no_dictionary:  # an ablation: every English feature is read without the bilingual dictionary
-        lexical._english_dictionary = lambda: {}
+        lexical.use_english_dictionary(False)
 
     qa = QA.load(args.index)
     if args.lopo:

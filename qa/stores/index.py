@@ -18,12 +18,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..documents.chunking import Chunk
+from ..documents.chunk import Chunk
 from ..config import BuildConfig
 from ..models.embedding import Embedder, load_embedder
-from ..errors import ConfigError, EmbedderError, IndexMismatchError, rebuild_hint
+from ..errors import ConfigError, EmbedderError, IndexMismatchError
 from ..models.lexical import BM25Index, tokenizer_recipe
 from .local import StoredDocument, StoredIndex, is_current, load
+from .location import rebuild_hint
 from ..text import fold_recipe
 
 log = logging.getLogger(__name__)
@@ -95,11 +96,7 @@ class Index:
 
     @classmethod
     def open(cls, directory: str | Path, *, embedder: Embedder | None = None, query_cache: int = 1024) -> "Index":
-        """A local index directory, or a Milvus collection (`milvus://HOST:PORT/NAME`, `milvus:///path/file.db`)."""
-        if is_store_uri(directory):
-            from .milvus.index import MilvusIndex  # pymilvus only when a Milvus store is named
-
-            return MilvusIndex.open(str(directory), embedder=embedder, query_cache=query_cache)
+        """A local index directory. Any location, a Milvus store too: `qa.stores.factory.open_index` (`QA.load`)."""
         return cls(load(directory), embedder, query_cache=query_cache)
 
     # -- what it holds ---------------------------------------------------------------------------------------
@@ -311,11 +308,6 @@ class Index:
             "skipped": manifest.get("corpus", {}).get("skipped", []),
             "warnings": list(self.warnings),
         }
-
-
-def is_store_uri(target) -> bool:
-    """A Milvus store URI rather than a directory (a Path collapses `milvus://` into `milvus:/`)."""
-    return str(target).startswith("milvus:")
 
 
 def is_integer(value) -> bool:

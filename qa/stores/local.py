@@ -25,10 +25,11 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .. import __version__
-from ..documents.chunking import Chunk
+from ..documents.chunk import Chunk
 from ..config import FORMAT_VERSION
-from ..errors import IndexCorruptError, IndexNotFoundError, OutputError, rebuild_hint
+from ..errors import IndexCorruptError, IndexNotFoundError, OutputError
 from ..models.lexical import BM25Index
+from .location import rebuild_hint
 
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
@@ -201,7 +202,7 @@ def check_output(target: str | Path, corpus: list[Path]) -> Path:
     return out
 
 
-class _OutputLock:
+class OutputLock:
     """An exclusive lock on one output (`.NAME.lock` beside it): a second build into it fails with who holds it.
 
     flock is released by the kernel when the holder dies, so a killed build never leaves a lock behind.
@@ -347,7 +348,7 @@ class IndexWriter:
         if reason is not None:
             raise OutputError(f"refusing to replace {self.target}: {reason}; choose a new or empty directory, or a qa index")
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = _OutputLock(self.target)
+        self._lock = OutputLock(self.target)
         try:
             _remove_stale(self.target)
             self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-{os.getpid()}-", dir=self.target.parent))

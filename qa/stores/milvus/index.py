@@ -18,10 +18,11 @@ import numpy as np
 from . import store as ms
 from ...config import FORMAT_VERSION
 from ...models.embedding import Embedder
-from ...errors import ConfigError, IndexCorruptError, rebuild_hint
+from ...errors import ConfigError, IndexCorruptError
 from ..index import Index
 from ...models.lexical import index_tokens, smoothed_idf
 from ..local import StoredDocument, StoredIndex, chunk_of_row
+from ..location import rebuild_hint
 
 _CACHE = 50_000  # vectors fetched from Milvus kept per index (~75 MB at 384 dimensions)
 

@@ -50,7 +50,7 @@ _CLIENTS_LOCK = threading.Lock()
 class MilvusTarget:
     """Where a Milvus store lives: a server URI or an embedded file, and the collection (alias) name."""
 
-    uri: str  # milvus://…, for messages and rebuild commands (slashes a Path collapsed restored)
+    uri: str  # milvus://…, for messages and rebuild commands
     client_uri: str  # what MilvusClient takes
     name: str
     file: Path | None  # the embedded database file, or None for a server
@@ -96,10 +96,7 @@ def _connect_failure(target: MilvusTarget, exc: Exception) -> str:
 
 def parse_target(uri: str) -> MilvusTarget:
     """`milvus://HOST:PORT/NAME`, `milvus:///path/file.db[/NAME]`; anything else is a ConfigError naming both."""
-    text = str(uri)
-    if text.startswith("milvus:/") and not text.startswith("milvus://"):  # a Path collapsed the slashes
-        rest = text[len("milvus:/"):]
-        text = ("milvus://" if re.match(r"[^/]+:\d+/", rest) else "milvus:///") + rest
+    text = str(uri)  # as qa.stores.location.IndexLocation read it: a Path's collapsed slashes already restored
     usage = "use milvus://HOST:PORT/COLLECTION or milvus:///path/to/file.db"
     parts = urlsplit(text)
     if parts.scheme != "milvus" or parts.query or parts.fragment:
