@@ -279,7 +279,7 @@ def environment() -> dict[str, Any]:
     cpu = platform.processor() or ""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            cpu = next((l.split(":", 1)[1].strip() for l in fh if l.startswith("model name")), cpu)
+            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
     except OSError:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "faiss": faiss.__version__, "bm25s": bm25s.__version__,
@@ -318,7 +318,7 @@ def markdown(result: dict[str, Any]) -> str:
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in result["vectors"]:
-        for kind, r in row["kinds"].items():
+        for r in row["kinds"].values():
             t1 = r.get("threads1") or {}
             lines.append(
                 f"| {human_n(row['n'])} | {_params(r['info'])} | {r['build_s']:.1f} s | {human_bytes(r['index_bytes'])} | "

@@ -296,7 +296,7 @@ def remove_files(qa: Loaded, docs: Iterable[str], *, corpus: str | Path | None =
             # nothing left to index: put the files back rather than leave an index that no longer matches
             for source in moved:
                 shutil.move(str(folder / REMOVED_DIR / stamp / source), str(folder / source))
-            raise CorpusError("cannot remove every document of the index; add others first")
+            raise CorpusError("cannot remove every document of the index; add others first") from None
     return LibraryChange((), tuple(moved), (), report)
 
 

@@ -13,7 +13,6 @@ from typing import Callable, Collection, Sequence
 
 import numpy as np
 
-from ..documents.chunking import split_sentences
 from .citations import locator, safe_link
 from ..config import DEFAULT, QueryConfig
 from ..models.sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key

@@ -300,7 +300,7 @@ def build_index(
         _release_free_memory()  # what reading and chunking freed goes back before BM25's arrays are allocated
         _report(progress, "indexing")
         writer.write_bm25(*lexical.finish())
-        del lexical
+        lexical = None  # its arrays freed before the vectors are built
         _release_free_memory()
         embedded = reused = 0
         journal = None

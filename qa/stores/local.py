@@ -459,9 +459,9 @@ def verify_files(directory: Path, manifest: dict[str, Any], *, full: bool = Fals
     required = [CHUNKS, DOCUMENTS] + ([VECTORS, FAISS] if manifest.get("embedder") else [])
     if not any(name.startswith("bm25/") for name in files):
         required.append("bm25/")
-    for required in required:
-        if required not in files:
-            raise _corrupt(directory, f"{MANIFEST} does not list {required}", manifest)
+    for needed in required:
+        if needed not in files:
+            raise _corrupt(directory, f"{MANIFEST} does not list {needed}", manifest)
     checked = 0
     for name, expected in files.items():
         path = directory / name
@@ -532,8 +532,6 @@ def read_bm25(folder: Path, n_docs: int) -> BM25Index:
 
 
 def _read_faiss(directory: Path, manifest: dict[str, Any]):
-    import faiss
-
     from ..models.ann import prepare_for_search
 
     try:
