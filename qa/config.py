@@ -24,9 +24,9 @@ class BuildConfig:
     chunk_size: int = 320
     chunk_overlap: int = 80
     chunk_max: int = 600  # a single sentence longer than this is cut at ，/ hard limit
-    # a document written in 第X条 articles is chunked one article per chunk (qa/statutes.py; docs/EVALUATION.md)
+    # a document written in 第X条 articles is chunked one article per chunk (qa/documents/statutes.py; docs/EVALUATION.md)
     statutes: bool = True
-    # vector index: "auto" picks exact search for small corpora, ANN above qa.ann.AUTO_ANN_THRESHOLD
+    # vector index: "auto" picks exact search for small corpora, ANN above qa.models.ann.AUTO_ANN_THRESHOLD
     ann: str = "auto"
     sentence_vectors: bool = True  # also store a vector per sentence (ranking by a passage's best sentence, answers)
     bm25_k1: float = 1.2

@@ -61,7 +61,7 @@ Item = Union[str, Path, tuple[str, bytes]]
 @dataclass(frozen=True)
 class Refusal:
     """A file `add_files` did not take: its name as given, the reason in one line, and the reason's code
-    (qa.corpus.Skipped.code, or "size" / "type" from `check_file`) for wording it in another language."""
+    (qa.documents.corpus.Skipped.code, or "size" / "type" from `check_file`) for wording it in another language."""
 
     name: str
     reason: str

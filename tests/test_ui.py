@@ -1,4 +1,4 @@
-"""The web page's library side (qa/ui/render.py, service.py, server.py, qa/distress.py): pure rendering on real
+"""The web page's library side (qa/ui/render.py, service.py, server.py, qa/pipeline/distress.py): pure rendering on real
 `Answer`/`Hit` values, and the service on a real index built with the fake `hash:64` embedder. No server, no
 browser: those are in tests/test_ui_web.py.
 """

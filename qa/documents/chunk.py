@@ -18,7 +18,7 @@ class Chunk:
     clean_end: int
     line: int | None = None  # the JSONL line of the document, if it came from one
     page: int | None = None  # the PDF page (1-based) the passage starts on
-    article: str | None = None  # the statute article it is (第六百七十九条), see qa/statutes.py
+    article: str | None = None  # the statute article it is (第六百七十九条), see qa/documents/statutes.py
     url: str | None = None  # the web page's canonical link
 
     @property

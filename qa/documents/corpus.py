@@ -27,7 +27,7 @@ class Document:
     title: str
     text: str  # decoded original text
     line: int | None = None  # the line of a JSONL record
-    url: str | None = None  # a web page's canonical link (qa/formats.py)
+    url: str | None = None  # a web page's canonical link (qa/documents/formats.py)
     page_starts: tuple[int, ...] = ()  # offsets in `text` where page 1, 2, … of a PDF or image begin
 
 
@@ -218,7 +218,7 @@ def _jsonl_documents(name: str, text: str, skipped: list[Skipped]) -> Iterator[D
 
 
 def _formatted_document(file: SourceFile, skipped: list[Skipped]) -> Document:
-    """A web page, PDF, DOCX or image through its reader (qa/formats.py); raises formats.UnreadableError (a
+    """A web page, PDF, DOCX or image through its reader (qa/documents/formats.py); raises formats.UnreadableError (a
     ValueError) with the reason. Pages left out (no text layer) are reported in `skipped`."""
     from .formats import extract
 

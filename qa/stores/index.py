@@ -1,6 +1,6 @@
 """The one way into a built index: `Index.open(path)` → documents, chunks, sources, term statistics, the
 embedder that built it, and vector search. Retrieval, the API, the CLI, the web page and the benchmarks use this
-and nothing else; the files behind it belong to `qa.store`, so another storage engine can stand in its place.
+and nothing else; the files behind it belong to `qa.stores.local`, so another storage engine can stand in its place.
 
 Opening an index checks its manifest (the build recipe) against today's code. What would silently change results
 (another tokenizer dictionary or stop-word list, another text folding, another model prompt or dimension) is an
@@ -137,7 +137,7 @@ class Index:
 
     @property
     def sentences(self):
-        """Per-sentence vectors (qa.sentences.SentenceVectors, memory-mapped), or None for an index built without."""
+        """Per-sentence vectors (qa.models.sentences.SentenceVectors, memory-mapped), or None for an index built without."""
         return self._stored.sentences
 
     def sentence_owner(self) -> np.ndarray:
@@ -170,7 +170,7 @@ class Index:
         return self.sentence_owner()[top], sims[top]
 
     def sentence_vector(self, key: str) -> np.ndarray | None:
-        """The vector stored at build time for the sentence with this key (qa.sentences.sentence_key), if any."""
+        """The vector stored at build time for the sentence with this key (qa.models.sentences.sentence_key), if any."""
         if self.sentences is None:
             return None
         with self._lock:

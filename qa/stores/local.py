@@ -114,7 +114,7 @@ class StoredIndex:
     vectors: np.ndarray | None  # (chunks, dim) float32, memory-mapped
     background: np.ndarray | None  # off-topic reference sentences' vectors
     faiss: Any  # the FAISS index over `vectors`, or None
-    sentences: Any  # qa.sentences.SentenceVectors (memory-mapped), or None for an index built without them
+    sentences: Any  # qa.models.sentences.SentenceVectors (memory-mapped), or None for an index built without them
     stamp: str  # sha256 of manifest.json as read: tells whether the directory was rebuilt since
 
 

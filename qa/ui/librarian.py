@@ -47,7 +47,7 @@ def _mb(size: int) -> str:
     return f"{size / 1024 / 1024:.0f} MB" if size >= 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
 
 
-# The readers' reasons (qa/formats.py, qa/corpus.py) are English for the CLI; the page leads with Chinese, chosen by
+# The readers' reasons (qa/documents/formats.py, qa/documents/corpus.py) are English for the CLI; the page leads with Chinese, chosen by
 # the reason's code, and keeps the reader's words after it, for whoever looks into the file.
 _REASON_TEXT = {
     "encrypted": "文件有密码保护，无法读取",

@@ -54,7 +54,7 @@ def _in_filter(field: str, values: Sequence) -> str:
 
 
 class MilvusTerms:
-    """BM25 scores from Milvus; term statistics (idf, which passages hold a term) as `qa.lexical.BM25Index`."""
+    """BM25 scores from Milvus; term statistics (idf, which passages hold a term) as `qa.models.lexical.BM25Index`."""
 
     def __init__(self, client, collection: str, df: dict[str, int], n_docs: int, scale: float, chunks) -> None:
         self._client, self._collection, self._scale, self._chunks = client, collection, scale, chunks

@@ -8,7 +8,7 @@ chunk) and `NAME__vN__m` (documents, term statistics, background vectors) — se
 `NAME__vN` last, then points the alias at it. Readers resolve the alias once at load and keep reading that
 version, so a rebuild never shows them half an index; the version before is kept for them, older ones dropped.
 
-BM25 is computed by Milvus on *our* tokens (jieba + dictionary + folding, `qa.lexical.index_tokens`), each
+BM25 is computed by Milvus on *our* tokens (jieba + dictionary + folding, `qa.models.lexical.index_tokens`), each
 written as a hex digest so that any Milvus analyzer (milvus-lite 3 offers only `standard` and `jieba`, and
 `standard` splits 「3.5」 or 「a-b」) keeps one token as one term. Milvus's BM25 is bm25s's lucene score times
 (k1 + 1): rankings are the same, and dividing gives bm25s's numbers.
