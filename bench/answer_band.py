@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.config import DEFAULT_INDEX  # settings only: no third-party imports
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 THRESHOLDS = np.round(np.arange(0.30, 0.951, 0.025), 3)
@@ -59,7 +61,7 @@ def withheld(rows: list[dict], t: float) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-i", "--index", type=Path, default=ROOT / "index")
+    parser.add_argument("-i", "--index", default=str(ROOT / DEFAULT_INDEX), help="index directory or milvus:// URI")
     parser.add_argument("--calibration", type=Path, default=ROOT / "eval" / "calibration.jsonl")
     parser.add_argument("--dev", type=Path, default=SHARED / "eval" / "dev.jsonl")
     parser.add_argument("--json", type=Path, help="also write the report here")
