@@ -1,4 +1,4 @@
-"""Issue 8 ablation: each part of the gate / sentence ranking / answer filter switched off, one QueryConfig change each.
+"""Ablation: each part of the gate / sentence ranking / answer filter switched off, one QueryConfig change each.
 
     python -m bench.ablate must -i index                      # dev, eval/calibration.jsonl, the probes, off-topic
     python -m bench.ablate stard -i /tmp/trust-stard          # STARD train, hybrid

@@ -1,4 +1,4 @@
-"""Fit the relevance gate (issue 8) on the tune half of eval/calibration.jsonl and report it on the rest.
+"""Fit the relevance gate on the tune half of eval/calibration.jsonl and report it on the rest.
 
     python -m bench.calibrate                                   # committed index: fit, choose the threshold, report
     python -m bench.calibrate --drop foreign                    # the same without one piece of evidence (ablation)

@@ -136,7 +136,7 @@ class QueryConfig:
     answer_title_context: bool = True
     answer_min_sentence_margin: float = 0.03  # a term-less sentence must beat the background by this to answer
     # below this gate probability (and without full coverage) the passages are shown as possibly related, with no
-    # answer sentences. Off (0) by default: the tune-half rule of bench/answer_band.py picks 0.85, which withholds
+    # answer sentences. Off (0) by default: the tune-half rule of the answer-band study picks 0.85, which withholds
     # more right answers than wrong ones on the held-out half and dev (docs/EVALUATION.md); a cautious deployment
     # may still prefer it
     answer_min_probability: float = 0.0

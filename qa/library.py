@@ -78,6 +78,11 @@ class LibraryChange:
     refused: tuple[Refusal, ...]
     report: "BuildReport | None"  # None when nothing changed, so nothing was rebuilt
     qa: Any = field(repr=False, compare=False, default=None)  # the reloaded qa.QA, set by QA.add / QA.remove
+    # names already in the corpus folder with exactly this content: nothing written (an existing file is never
+    # overwritten), so a caller can say why nothing changed
+    unchanged: tuple[str, ...] = ()
+    # (name given, name stored under) where another file already held the name: kept, the new one stored beside it
+    renamed: tuple[tuple[str, str], ...] = ()
 
     def summary(self) -> str:
         parts = []
@@ -87,6 +92,10 @@ class LibraryChange:
             parts.append(f"removed {len(self.removed)}: {', '.join(self.removed)}")
         if self.refused:
             parts.append(f"refused {len(self.refused)}: {'; '.join(map(str, self.refused))}")
+        if self.unchanged:
+            parts.append(f"already there with the same content (not added again): {', '.join(self.unchanged)}")
+        for name, stored in self.renamed:
+            parts.append(f"{name} exists with other content (not overwritten); added as {stored}")
         if self.report:
             parts.append(self.report.summary())
         return "; ".join(parts) or "nothing changed"
@@ -235,7 +244,7 @@ def add_files(qa: Loaded, items: Iterable[Item], *, corpus: str | Path | None = 
               replace_existing: bool = False) -> LibraryChange:
     _writable(qa)
     folder = corpus_folder(qa, corpus)
-    added, refused = [], []
+    added, refused, unchanged, renamed = [], [], [], []
     with _lock(qa.directory):
         for item in items:
             shown = item[0] if isinstance(item, tuple) else str(item)
@@ -248,19 +257,23 @@ def add_files(qa: Loaded, items: Iterable[Item], *, corpus: str | Path | None = 
                 target, same = _free_name(folder, name, data, replace_existing)
                 if target.resolve().parent != folder.resolve():
                     raise CorpusError("would be written outside the corpus folder")
-                if not same:
+                if same:
+                    unchanged.append(target.name)
+                else:
                     _write(target, data)
                     added.append(target.name)
+                    if target.name != name:
+                        renamed.append((name, target.name))
             except FileRefused as exc:
                 refused.append(Refusal(shown, str(exc), exc.reason))
             except (CorpusError, OSError) as exc:
                 refused.append(Refusal(shown, str(exc)))
         if not added:
-            if refused:
+            if refused and not unchanged:
                 raise NothingAdded(refused)
-            return LibraryChange((), (), (), None)
+            return LibraryChange((), (), tuple(refused), None, None, tuple(unchanged))
         report = _rebuild(qa, folder, progress)
-    return LibraryChange(tuple(added), (), tuple(refused), report)
+    return LibraryChange(tuple(added), (), tuple(refused), report, None, tuple(unchanged), tuple(renamed))
 
 
 def remove_files(qa: Loaded, docs: Iterable[str], *, corpus: str | Path | None = None,

@@ -1,4 +1,4 @@
-"""Issue 9: never lose a user's data, never crash on bad bytes. One regression test per case of docs/RELIABILITY.md."""
+"""Reliability: never lose a user's data, never crash on bad bytes. One regression test per case of docs/RELIABILITY.md."""
 import os
 import socket
 
@@ -594,7 +594,7 @@ def test_corpus_and_output_paths_with_undecodable_bytes(tmp_path):
 
 
 def test_build_memory_does_not_grow_with_the_corpus(tmp_path, monkeypatch):
-    """Issue 9: a build holds no chunk list, token lists or full copies of the BM25 postings. Python's peak
+    """Build memory: a build holds no chunk list, token lists or full copies of the BM25 postings. Python's peak
     allocation while building 1 MB in 200 files stays under 12× the input (measured 9×; holding everything as
     before: 16×, growing with the corpus; docs/RELIABILITY.md)."""
     import random

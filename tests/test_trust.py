@@ -1,4 +1,4 @@
-"""Issue 8: sentence vectors in the index, the evidence gate, answer sentences that answer."""
+"""Trustworthy answers: sentence vectors in the index, the evidence gate, answer sentences that answer."""
 import json
 
 import numpy as np
@@ -358,22 +358,6 @@ def test_answer_min_probability_is_checked():
 
     with pytest.raises(ConfigError, match="answer_min_probability"):
         QueryConfig(answer_min_probability=1.5)
-
-
-def test_answer_band_rule_counts_withheld_answers():
-    from bench.answer_band import withheld
-
-    rows = [
-        {"p": 0.40, "full": False, "quoted": True, "right": None},  # unanswerable, quoted: withholding it helps
-        {"p": 0.45, "full": False, "quoted": True, "right": False},  # answerable, sentences missed the answer
-        {"p": 0.50, "full": False, "quoted": True, "right": True},  # a right answer: withholding it hurts
-        {"p": 0.30, "full": True, "quoted": True, "right": True},  # full coverage: always quoted
-        {"p": 0.90, "full": False, "quoted": True, "right": True},
-        {"p": 0.20, "full": False, "quoted": False, "right": None},  # nothing quoted anyway
-    ]
-    assert withheld(rows, 0.48) == {"withheld_wrong": 2, "withheld_right": 0, "net": 2,
-                                    "right_answers_still_quoted": 3, "unanswerable_still_quoted": 0}
-    assert withheld(rows, 0.6)["net"] == 1 and withheld(rows, 0.0)["net"] == 0
 
 
 def test_weak_evidence_is_answered_with_a_caution(qa_hash):

@@ -1,4 +1,4 @@
-"""The 资料库 panel in a real browser (issue 11): upload a PDF, wait for the rebuild, ask what only it answers and
+"""The 资料库 panel in a real browser: upload a PDF, wait for the rebuild, ask what only it answers and
 see its passage cited with its page; remove it and the answer is gone; bad uploads refused in Chinese with nothing
 lost; a read-only page (QA_READ_ONLY=1) lists documents without upload or remove controls; the phone layout.
 
@@ -10,7 +10,7 @@ import pytest
 
 from tests.docmakers import make_pdf, seed_paragraphs
 from tests.ui_fixtures import (  # noqa: F401 (fixtures)
-    PHONE, ask_in_page, browser, free_port, open_page, write_corpus,
+    LOAN, PHONE, ask_in_page, browser, free_port, open_page, write_corpus,
 )
 
 pytestmark = [pytest.mark.slow,
@@ -160,6 +160,27 @@ def test_bad_uploads_get_chinese_messages_and_nothing_is_lost(open_page, served,
     pg.locator("#qa-library-remove").click()
     pg.locator("#qa-library-yes").click()
     _status(pg, "已删除 1 篇：x.txt")
+    assert _files(site) == before
+
+
+def test_refusals_name_the_uploaded_file_in_chinese_and_a_taken_name_says_why(open_page, served):
+    """Issue 23: no server path (Gradio's temporary copy) and no English reader detail; an upload whose name and
+    content are already there says the existing file is not overwritten, not just 「资料库没有变化」."""
+    site, _ = served
+    before = _files(site)
+    pg = open_page()
+    _open_library(pg)
+    pg.locator(UPLOAD).set_input_files([
+        {"name": "empty.txt", "mimeType": "text/plain", "buffer": b""},
+        {"name": "fake.pdf", "mimeType": "application/pdf", "buffer": b"MZ\x90\x00\x03\x00" * 100}])
+    line = _status(pg, "未加入任何文件")
+    assert line.strip() == "未加入任何文件：empty.txt：文件是空的；fake.pdf：PDF 文件已损坏或无法解析。", line
+    assert "/" not in line and "gradio" not in line.lower()
+
+    pg.locator(UPLOAD).set_input_files([{"name": "loan.txt", "mimeType": "text/plain",
+                                         "buffer": LOAN.encode("utf-8")}])
+    line = _status(pg, "已存在同名")
+    assert "loan.txt" in line and "未覆盖" in line and line.strip() != "资料库没有变化。"
     assert _files(site) == before
 
 

@@ -158,7 +158,7 @@ def read_documents(files: Iterable[SourceFile], skipped: list[Skipped]) -> Itera
         try:
             formatted = _formatted_document(file, skipped) if file.path.suffix.lower() in FORMAT_SUFFIXES else None
             text = decode(file.data) if formatted is None else ""
-        except ValueError as exc:  # formats.UnreadableError is one, with its reason code
+        except ValueError as exc:  # an UnreadableError (decoding's, a reader's) is one, with its reason code
             skipped.append(Skipped(file.name, str(exc), getattr(exc, "code", "unreadable")))
             continue
         except OSError as exc:

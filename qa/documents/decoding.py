@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import re
 
+from .unreadable import UnreadableError
+
 
 def decode(data: bytes) -> str:
     """Bytes → text: UTF-8 (BOM or not), UTF-16 (BOM or not), what charset-normalizer finds (GB18030, Big5 …),
     and a file mixing UTF-8 lines with GBK/Big5 lines decoded line by line.
 
-    Raises ValueError for empty, binary or undecodable input.
+    Raises UnreadableError (a ValueError, with its reason code) for empty, binary or undecodable input.
     """
     if not data.strip():
-        raise ValueError("empty file")
+        raise UnreadableError("empty file", "empty_file")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16")
     if b"\x00" in data[:4096]:
         text = _utf16_without_bom(data)
         if text is None:
-            raise ValueError("binary file")
+            raise UnreadableError("binary file", "binary")
         return text
     try:
         return data.decode("utf-8-sig")
@@ -33,10 +35,10 @@ def decode(data: bytes) -> str:
     if best is None:
         best = from_bytes(data).best()
     if best is None:
-        raise ValueError("cannot detect the text encoding")
+        raise UnreadableError("cannot detect the text encoding", "encoding")
     text = str(best)
     if not text.strip() or _mostly_unprintable(text):
-        raise ValueError(f"cannot decode as text (best guess {best.encoding})")
+        raise UnreadableError(f"cannot decode as text (best guess {best.encoding})", "encoding")
     return text
 
 

@@ -12,26 +12,16 @@ import io
 import re
 from dataclasses import dataclass, field
 
+from .decoding import decode
+from .unreadable import REASON_CODES as REASON_CODES  # the readers' reasons, offered here with them
+from .unreadable import UnreadableError
+
 HTML_SUFFIXES = {".html", ".htm"}
 PDF_SUFFIXES = {".pdf"}
 DOCX_SUFFIXES = {".docx"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 SUFFIXES = HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES | IMAGE_SUFFIXES
 OCR_HINT = 'needs the OCR extra: pip install -e ".[ocr]"'
-
-
-# Why a file could not be read, as codes a caller can word in its own language (the web page does, in Chinese)
-REASON_CODES = ("unsupported", "html_broken", "html_empty", "encrypted", "pdf_broken", "pdf_empty", "pdf_no_text",
-                "needs_ocr", "ocr_no_text", "docx_broken", "docx_empty", "image_broken")
-
-
-class UnreadableError(ValueError):
-    """The file cannot be turned into text; the message is the one-line reason shown to the user, `code` (one of
-    REASON_CODES) says which reason it is."""
-
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -100,8 +90,6 @@ def join_lines(lines: list[str], width: float | None = None, widths: list[float]
 def read_html(data: bytes) -> Extracted:
     """Main content by trafilatura; where it finds none, the page minus scripts, navigation, header and footer."""
     from lxml import html as lxml_html
-
-    from .decoding import decode
 
     try:
         markup = _XML_DECLARATION.sub("", _html_decode(data, decode), count=1)

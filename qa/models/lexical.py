@@ -124,7 +124,7 @@ def index_tokens(text: str) -> list[str]:
     """What BM25 indexes and matches: jieba words plus Han character bigrams.
 
     Bigrams rescue matches that word segmentation splits differently in question and passage (STARD train:
-    BM25 nDCG@10 0.508 → 0.517, hybrid 0.600 → 0.604; docs/EVALUATION.md).
+    BM25 nDCG@10 0.508 → 0.517, hybrid 0.600 → 0.604; docs/history/EVALUATION-stops-1-21.md).
     """
     tokens = tokenize(text)
     for run in _HAN.findall(fold(text)):
@@ -397,7 +397,7 @@ class BM25Index:
 
         Counting repeats (as Lucene and Milvus do) weights what the question stresses: a two-character word is
         both a jieba word and a bigram, a word stressed twice is asked about twice (STARD train nDCG@10, see
-        docs/EVALUATION.md).
+        docs/history/EVALUATION-stops-1-21.md, stop 15).
         """
         counts: dict[int, int] = {}
         for t in terms:

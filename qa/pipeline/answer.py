@@ -21,7 +21,7 @@ from .retrieve import Hit, SearchResult, result_head
 from ..text import fold, heading_level
 
 _EMBED_SHORTLIST = 8
-_COSINE_WEIGHT = 0.3  # dev answer_hit 0.85 → 0.90 against 0.7 (docs/EVALUATION.md)
+_COSINE_WEIGHT = 0.3  # dev answer_hit 0.85 → 0.90 against 0.7 (docs/history/EVALUATION-stops-1-21.md)
 
 
 @dataclass(frozen=True)
@@ -251,7 +251,7 @@ def compose(
     if embed is not None and query_vector is not None:
         # Only the lexically best few are compared by meaning, more when no term matched at all (a question in
         # another language): meaning breaks ties among sentences that share the question's words. Scoring every
-        # sentence by its stored vector was tried and answered worse (docs/EVALUATION.md, stop 20). A sentence
+        # sentence by its stored vector was tried and answered worse (docs/history/EVALUATION-stops-1-21.md, stop 20). A sentence
         # without a stored vector (an index built without them) is embedded here, ~25 ms each on 2 cores.
         shortlist = _EMBED_SHORTLIST if score.max() > 0 else 2 * _EMBED_SHORTLIST
         prior = np.array([1.0 - s.passage / len(pool) for s in sentences]) * 1e-3

@@ -16,7 +16,7 @@ from ..models.lexical import content_words, english_content_words, expand, index
 from ..text import strip_control
 
 log = logging.getLogger(__name__)
-OUTLIER_DEPTH = 300  # sentences the outlier score compares the nearest one with (docs/EVALUATION.md, stop 18)
+OUTLIER_DEPTH = 300  # sentences the outlier score compares the nearest one with (docs/history/EVALUATION-stops-1-21.md, stop 18)
 OUTLIER_MIN_SENTENCES = 30  # below this the spread of the rest is too rough an estimate (a library of a few pages)
 _GATE_DEPTH = 5  # the gate looks at the sentences of this many top passages (fused and dense)
 

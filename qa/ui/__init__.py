@@ -11,6 +11,7 @@ logic of its own; it renders what `QA.ask` returns.
     assets   fonts, CSS and the page's script (copy, local history, scrolling)
     layout   the Gradio Blocks and their events
     server   address, login and start-up (`serve`)
+    guard    requests refused before Gradio: uploads to a read-only page, unknown event indexes
 
     from qa.ui import build_app, serve
     serve(index_dir="index", host="127.0.0.1", port=7860)     # blocks; builds index/ from corpus/ if missing

@@ -66,6 +66,7 @@ CSS = """
   white-space: nowrap; }
 .qa-history-clear { color: #6b7280; border-style: dashed; }
 #qa-script label, #qa-mode label { min-height: 44px; }
+#qa-advanced > .label-wrap, #qa-advanced button.label-wrap { min-height: 44px; align-items: center; }
 /* the 资料库 panel: a table that scrolls sideways on a phone rather than squeezing the file names */
 .qa-library-count { color: #4b5563; font-size: 14px; margin: 0 0 6px 0; }
 .qa-table-wrap { overflow-x: auto; }
@@ -137,6 +138,15 @@ JS = """
     if (top > window.innerHeight * 0.6 || top < 0) out.scrollIntoView({behavior: 'smooth', block: 'start'});
   };
   new MutationObserver(onChange).observe(document.body, {childList: true, subtree: true});
+  // A citation [n] (any in-page link of the answer) scrolls to passage n's card here. Its plain href="#qa-pn" is not
+  // followed: Gradio's <base href> and the replaceState above make it point at another address (the page without
+  // ?q=), which reloads the page and loses the answer.
+  document.addEventListener('click', (ev) => {
+    const link = ev.target.closest && ev.target.closest('#qa-answer a[href^="#"]'); if (!link) return;
+    const card = document.getElementById(decodeURIComponent(link.getAttribute('href').slice(1))); if (!card) return;
+    ev.preventDefault();
+    card.scrollIntoView({behavior: 'smooth', block: 'start'});
+  });
   document.addEventListener('click', async (ev) => {
     const btn = ev.target.closest && ev.target.closest('.qa-copy'); if (!btn) return;
     const text = btn.closest('.qa-answer')?.querySelector('.qa-copy-text')?.value || '';

@@ -40,8 +40,14 @@ def launch_kwargs(max_file_size: str | int | None = None, workers: int | None = 
     Gradio picks its own texts' language from the browser (its zh-CN/zh-TW catalogues). The footer keeps the API
     panel and drops the settings panel, whose PWA, Screen Studio and run-history sections Gradio only has in
     English and which visitors do not need; Gradio's progress text ("processing | 0.5s") is hidden in favour of
-    the page's own 「正在查找答案……」."""
+    the page's own 「正在查找答案……」.
+
+    `qa.ui.guard` is installed as middleware: a read-only page refuses uploads (403, nothing stored) and an unknown
+    event index is a 404, not Gradio's 500."""
+    from starlette.middleware import Middleware
+
     from ..config import DEFAULT
+    from .guard import Guard
 
     return {
         "theme": theme(), "css": CSS, "js": JS, "share": False, "ssr_mode": False,
@@ -49,6 +55,7 @@ def launch_kwargs(max_file_size: str | int | None = None, workers: int | None = 
         "max_file_size": max_file_size or DEFAULT.library_max_bytes,
         "enable_monitoring": False,
         "max_threads": max(40, 4 * (workers or default_workers())),
+        "app_kwargs": {"middleware": [Middleware(Guard)]},
     }
 
 

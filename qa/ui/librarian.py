@@ -47,8 +47,8 @@ def _mb(size: int) -> str:
     return f"{size / 1024 / 1024:.0f} MB" if size >= 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
 
 
-# The readers' reasons (qa/documents/formats.py, qa/documents/corpus.py) are English for the CLI; the page leads with Chinese, chosen by
-# the reason's code, and keeps the reader's words after it, for whoever looks into the file.
+# The readers' reasons (qa/documents/unreadable.py) are English for the CLI; the page says them in Chinese only,
+# chosen by the reason's code (the English detail names parsers and exceptions a visitor cannot act on).
 _REASON_TEXT = {
     "encrypted": "文件有密码保护，无法读取",
     "pdf_broken": "PDF 文件已损坏或无法解析",
@@ -61,6 +61,9 @@ _REASON_TEXT = {
     "html_broken": "网页文件无法解析",
     "html_empty": "网页中没有正文",
     "image_broken": "图片无法读取",
+    "empty_file": "文件是空的",
+    "binary": "不是文本文件（可能是其他类型的文件改了扩展名）",
+    "encoding": "无法识别文件的文字编码，请另存为 UTF-8 文本",
     "unsupported": "不支持这种类型的文件",
     "type": "不支持这种类型的文件",
     "size": "文件太大",
@@ -71,9 +74,11 @@ _REASON_TEXT = {
 }
 
 
-def reader_reason_text(refusal: Refusal) -> str:
-    """「name：中文原因（reader's words）」 for a file the library did not take."""
-    return f"{refusal.name}：{_REASON_TEXT.get(refusal.code, '无法读取')}（{refusal.reason}）"
+def reader_reason_text(refusal: Refusal, names: dict[str, str] | None = None) -> str:
+    """「name：中文原因」 for a file the library did not take. `names` maps what the library was given (the path of
+    Gradio's temporary copy) to the name the visitor uploaded, so no server path is ever shown."""
+    name = (names or {}).get(refusal.name) or Path(refusal.name).name or refusal.name
+    return f"{name}：{_REASON_TEXT.get(refusal.code, '无法读取')}"
 
 
 def refusal_text(name: str, exc: FileRefused) -> str:
@@ -83,7 +88,8 @@ def refusal_text(name: str, exc: FileRefused) -> str:
     return f"{name}：不支持 {exc.suffix or '无扩展名'} 类型的文件"
 
 
-def summary_text(change: LibraryChange, refused: Sequence[str] = (), renamed: Sequence[str] = ()) -> str:
+def summary_text(change: LibraryChange, refused: Sequence[str] = (), renamed: Sequence[str] = (),
+                 names: dict[str, str] | None = None) -> str:
     """`LibraryChange.summary()` for the visitor, with the page's own refusals and renamings."""
     parts = []
     if change.added:
@@ -92,13 +98,19 @@ def summary_text(change: LibraryChange, refused: Sequence[str] = (), renamed: Se
         parts.append(f"已删除 {len(change.removed)} 篇：{'、'.join(change.removed)}（文件移到了文档文件夹的 "
                      ".removed/ 中，可以找回）。")
     parts.extend(f"{note}。" for note in renamed)
-    refused = [*refused, *map(reader_reason_text, change.refused)]
+    parts.extend(f"资料库里已存在同名文件 {name}，未覆盖；新上传的文件另存为 {stored}。"
+                 for name, stored in change.renamed)
+    if change.unchanged:
+        parts.append(f"资料库里已存在同名且内容相同的文件：{'、'.join(change.unchanged)}，未覆盖，也没有重复加入。")
+    refused = [*refused, *(reader_reason_text(r, names) for r in change.refused)]
     if refused:
         parts.append(f"未加入：{'；'.join(refused)}。")
     report = change.report
     if report is not None:
         parts.append(f"索引已更新：共 {report.documents} 篇文档、{report.chunks} 个段落，新计算 {report.embedded} 个，"
                      f"沿用 {report.reused} 个，用时 {report.seconds:.1f} 秒。")
+    elif parts and not change.removed:
+        parts.insert(0, "资料库没有变化：")
     return "".join(parts) or "资料库没有变化。"
 
 
@@ -121,7 +133,7 @@ class Librarian:
         return self._lock.locked()
 
     def entries(self) -> list[LibraryEntry]:
-        qa = self.service.state.qa
+        qa = self.service.current()  # what is on disk now, whichever server changed it
         if qa is None:
             return []
         return qa.library(corpus=self._folder(qa, quiet=True))
@@ -167,8 +179,10 @@ class Librarian:
         if self.read_only:
             raise LibraryRefused(READ_ONLY)
         items, refused, renamed = [], [], []
+        names: dict[str, str] = {}  # what the library is given -> the name the visitor uploaded
         for upload in uploads or ():
-            name = upload[0] if isinstance(upload, tuple) else Path(upload).name
+            # Gradio keeps an upload as <its cache>/<hash>/<the uploaded file's name>
+            name = str(upload[0]) if isinstance(upload, tuple) else Path(upload).name
             try:
                 size = len(upload[1]) if isinstance(upload, tuple) else os.path.getsize(upload)
                 safe = check_file(name, size, self.service.config)
@@ -181,14 +195,15 @@ class Librarian:
             if safe != name:
                 renamed.append(f"{name} 的文件名含有路径或不安全的字符，已改名为 {safe}")
             items.append((safe, upload[1]) if isinstance(upload, tuple) else upload)
+            names[safe if isinstance(upload, tuple) else str(upload)] = name
         if not items:
             raise LibraryRefused("未加入任何文件：" + "；".join(refused) + "。" if refused else NO_FILES)
         try:
             change = self._change(lambda qa, folder: qa.add(items, corpus=folder, progress=self._report))
         except NothingAdded as exc:  # every file unreadable (the library names each with its reason)
-            raise LibraryRefused("未加入任何文件：" + "；".join([*map(reader_reason_text, exc.refused), *refused])
-                                 + "。") from None
-        return Outcome(summary_text(change, refused, renamed), change)
+            raise LibraryRefused("未加入任何文件：" + "；".join(
+                [*(reader_reason_text(r, names) for r in exc.refused), *refused]) + "。") from None
+        return Outcome(summary_text(change, refused, renamed, names), change)
 
     def remove(self, sources: Sequence[str] | None) -> Outcome:
         """Move the chosen documents out of the corpus folder and rebuild."""

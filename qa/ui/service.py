@@ -127,8 +127,15 @@ class Service:
         self.ready.set()
 
     def sources(self) -> list[str]:
-        qa = self.state.qa
+        qa = self.current()
         return list(qa.sources) if qa is not None else []
+
+    def current(self) -> QA | None:
+        """The served QA for listing (None while none is loaded), reloaded first when the index on disk changed —
+        another server on the same index added a document, or `qa build` ran — but never waiting for a rebuild
+        this page is making (the list then shows the old index until that change swaps in)."""
+        qa = self.state.qa
+        return None if qa is None else self._current(qa, wait=False)
 
     def status_html(self) -> str:
         s = self.state
@@ -156,18 +163,24 @@ class Service:
             raise QAError(self.state.error or "索引仍在建立中，请稍后再试。")
         return self._current(self.state.qa)
 
-    def _current(self, qa: QA) -> QA:
-        """After `qa build` replaced the index directory while the page runs, load the new index once and swap
-        it in whole; questions already running finish on the old one."""
-        if self.index_dir is None or qa.is_current():
+    def _current(self, qa: QA, wait: bool = True) -> QA:
+        """After the index directory was rebuilt while the page runs (`qa build`, or another server's library
+        change), load the new index once, with the same settings, and swap it in whole; questions already running
+        finish on the old one. `wait=False`: when the reload lock is held (a reload or this page's own change is
+        under way), answer with the QA served now."""
+        if qa.is_current():
             return qa
-        with self._reload_lock:
+        if not self._reload_lock.acquire(blocking=wait):
+            return qa
+        try:
             if self.state.qa is qa:  # not swapped by another question meanwhile
                 try:
-                    self._loaded(QA.load(self.index_dir))
+                    self._loaded(QA.load(self.index_dir or qa.directory, config=qa.config))
                 except QAError as exc:  # a half-written or broken rebuild: keep answering from the old index
                     print(f"新索引无法加载，继续使用旧索引：{exc}", flush=True)
                     return qa
+        finally:
+            self._reload_lock.release()
         return self.state.qa
 
     def swap_in(self, change: Callable[[QA], "LibraryChange"]) -> "LibraryChange":
