@@ -11,10 +11,13 @@ to balance: scikit-learn's defaults, solved here by Newton's method so the proje
 threshold is the lowest probability that rejects the most tune-half near-domain questions while still answering
 ≥ 95 % of the tune-half answerable ones (with the full-coverage rule, `gate_full_coverage`, applied as in the
 gate). Only the tune half is used to fit or choose; the held-out half, the dev set, the off-topic set, the fresh
-probes (eval/probe*.jsonl, pooled) and STARD are reported. The printed `gate_weights` / `gate_bias` /
-`gate_min_probability` are what `qa/config.py` holds. The lexical-mode gate (`gate_lexical_*`) is fitted the same
-way on evidence from BM25 alone; its threshold must also keep ≤ 3 % of STARD train's real questions when `--stard`
-is given.
+probes (eval/probe*.jsonl, pooled) and STARD are reported. Every threshold is scored through the gate itself
+(`qa.pipeline.gate.admits`, with the model being fitted in place of the shipped one). The lexical-mode gate
+(`gate_lexical_*`) is fitted the same way on evidence from BM25 alone; its threshold must also keep ≤ 3 % of STARD
+train's real questions when `--stard` is given. `--write` writes the fitted model to qa/data/gate.json (versioned),
+which the gate reads: nothing is copied by hand.
+
+    python -m bench.calibrate --stard /tmp/main-stard --write   # refit and ship (the committed model's recipe)
 """
 from __future__ import annotations
 
@@ -80,17 +83,11 @@ def stard_rows(index: Path, mode: str = "hybrid", every: int = 1) -> list[dict]:
 
 def with_features(qa, rows: list[dict], mode: str) -> list[dict]:
     results = qa.search_many([r["q"] for r in rows], mode=mode)
-    return [{**r, "features": res.evidence.features(), "full": res.evidence.full_coverage(qa.config)}
-            for r, res in zip(rows, results)]
+    return [{**r, "features": res.evidence.features(), "evidence": res.evidence} for r, res in zip(rows, results)]
 
 
 def matrix(rows: list[dict], features: tuple[str, ...]) -> np.ndarray:
     return np.array([[r["features"][f] for f in features] for r in rows], dtype=np.float64)
-
-
-def full_coverage(rows: list[dict]) -> np.ndarray:
-    """The gate's full-coverage rule (`Evidence.full_coverage`), as read when the rows' evidence was gathered."""
-    return np.array([r["full"] for r in rows], dtype=bool)
 
 
 def shares(answered, rows: list[dict], threshold: float) -> tuple[float, float]:
@@ -108,16 +105,34 @@ def best_threshold(answered, tune: list[dict], allowed=lambda t: True) -> float:
     return max(ok, key=lambda t: (shares(answered, tune, t)[1], -t)) if ok else float(THRESHOLDS[0])
 
 
+def gate_with(weights, bias, threshold: float, features: tuple[str, ...], lexical: bool):
+    """The shipped gate model with this fit in place of its (model-mode or lexical-mode) part."""
+    from dataclasses import replace
+
+    from qa.config import DEFAULT
+
+    gate = DEFAULT.gate
+    if lexical:
+        gate = replace(gate, lexical_features=features, lexical_weights=tuple(float(w) for w in weights),
+                       lexical_bias=float(bias), lexical_threshold=float(threshold))
+    else:
+        gate = replace(gate, features=features, weights=tuple(float(w) for w in weights), bias=float(bias),
+                       threshold=float(threshold))
+    return replace(DEFAULT, gate=gate)
+
+
 def fitted(rows: list[dict], features: tuple[str, ...], full: bool):
-    """Fit the gate on `rows` (the tune half); returns (weights, bias, answered(rows, threshold))."""
+    """Fit the gate on `rows` (the tune half); returns (weights, bias, answered(rows, threshold)). `full`: the
+    model-mode gate (with its full-coverage rule), else the lexical one."""
+    from qa.pipeline import gate
+
     y = np.array([r["kind"] == "answerable" for r in rows], dtype=np.float64)
     weights, bias = fit_gate(matrix(rows, features), y)
 
     def answered(rows: list[dict], threshold: float) -> np.ndarray:
-        """The gate as `Retriever._relevant` applies it: the model, or (model mode) a passage holding every term."""
-        z = bias + matrix(rows, features) @ weights if rows else np.zeros(0)
-        passed = 1.0 / (1.0 + np.exp(-z)) >= threshold
-        return passed | full_coverage(rows) if full else passed
+        """The gate itself (`qa.pipeline.gate.admits`) with this fit and threshold."""
+        config = gate_with(weights, bias, threshold, features, lexical=not full)
+        return np.array([gate.admits(r["evidence"], config, r["features"]) for r in rows], dtype=bool)
 
     return weights, bias, answered
 
@@ -140,6 +155,8 @@ def main(argv=None) -> None:
                              "probes, against the tune-only gate (hybrid); fits nothing that is kept")
     parser.add_argument("--curve", action="store_true",
                         help="also print answered / rejected at every threshold 0.2-0.8 (tune, held-out, probes)")
+    parser.add_argument("--write", action="store_true",
+                        help="write the fitted model to qa/data/gate.json (refused with --drop or --no-dictionary)")
     parser.add_argument("--no-dictionary", action="store_true",
                         help="English words reach the corpus through the domain thesaurus only (no CC-CEDICT)")
     args = parser.parse_args(argv)
@@ -151,7 +168,10 @@ def main(argv=None) -> None:
     if args.no_dictionary:  # an ablation: every English feature is read without the bilingual dictionary
         lexical.use_english_dictionary(False)
 
+    if args.write and (args.drop or args.no_dictionary or args.lopo):
+        parser.error("--write ships the full model: not with --drop, --no-dictionary or --lopo")
     qa = QA.load(args.index)
+    fits = {}
     if args.lopo:
         return leave_one_probe_out(qa, DEFAULT.gate_features)
     for mode, prefix, all_features in (("hybrid", "gate_", DEFAULT.gate_features),
@@ -166,9 +186,13 @@ def main(argv=None) -> None:
             lambda t: True)
         best = best_threshold(answered, tune, allowed)
         print_config(prefix, features, all_features, weights, bias, best)
+        full_weights = dict(zip(features, weights))
+        fits[mode] = (all_features, tuple(round(float(full_weights.get(f, 0.0)), 4) for f in all_features),
+                      round(bias, 4), float(best))
         if "sentence_outlier" in features:
             means = [np.mean([r["features"]["sentence_outlier"] for r in tune if (r["kind"] == "answerable") == k])
                      for k in (True, False)]
+            fits["outlier_neutral"] = round(float(np.mean(means)), 2)
             print(f"gate_outlier_neutral = {np.mean(means):.2f}  # answerable {means[0]:.2f}, "
                   f"near-domain {means[1]:.2f}")
         heldout = [r for r in calibration if r["split"] == "heldout"]
@@ -186,6 +210,29 @@ def main(argv=None) -> None:
         print(json.dumps(out, ensure_ascii=False, indent=1))
         if args.curve:
             print_curve(answered, {"tune": tune, "held-out": heldout, "probes": probes}, best)
+    if args.write:
+        path = write_model(fits, args.index, args.stard)
+        print(f"wrote {path}")
+
+
+def write_model(fits: dict, index: Path, stard: Path | None, path: Path | None = None) -> Path:
+    """The fitted model as the gate reads it (qa/data/gate.json, versioned)."""
+    from dataclasses import replace
+
+    from qa.config import GATE_FILE, DEFAULT
+
+    (features, weights, bias, threshold), (lex_features, lex_weights, lex_bias, lex_threshold) = (
+        fits["hybrid"], fits["lexical"])
+    model = replace(DEFAULT.gate, features=features, weights=weights, bias=bias, threshold=threshold,
+                    outlier_neutral=fits.get("outlier_neutral", DEFAULT.gate.outlier_neutral),
+                    lexical_features=lex_features, lexical_weights=lex_weights, lexical_bias=lex_bias,
+                    lexical_threshold=lex_threshold,
+                    fitted_on=f"tune half of eval/calibration.jsonl on {Path(index).name}/"
+                              + (f"; lexical threshold keeps <= 3 % of STARD train rejected ({Path(stard).name})"
+                                 if stard else ""))
+    path = path or GATE_FILE
+    model.write(path)
+    return path
 
 
 def print_curve(answered, sets: dict[str, list[dict]], chosen: float) -> None:

@@ -5,18 +5,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from .pipeline.answer import Answer, compose
-from .stores.build import BuildReport, Progress
-from .pipeline.citations import by_article
 from .config import DEFAULT, DEFAULT_BUILD, DEFAULT_CORPUS, DEFAULT_INDEX, BuildConfig, QueryConfig
-from .pipeline.distress import support_message
-from .models.embedding import Embedder
-from .errors import ConfigError
-from .stores.factory import build_into, open_index
-from .stores.index import Index, is_integer
-from .stores.location import Locatable
-from .pipeline.retrieve import Retriever, SearchResult
 from .documents.statutes import ArticleTable
+from .models.embedding import Embedder
+from .pipeline.answer import compose
+from .pipeline.citations import articles_first
+from .pipeline.distress import support_message
+from .pipeline.query import Query
+from .pipeline.retrieve import Retriever, SearchResult
+from .pipeline.verdict import Verdict, decide
+from .stores.build import BuildReport, Progress
+from .stores.factory import build_into, open_index
+from .stores.index import Index
+from .stores.location import Locatable
 
 if TYPE_CHECKING:
     from .library import LibraryChange, LibraryEntry
@@ -63,42 +64,64 @@ class QA:
     # -- questions -------------------------------------------------------------------------------------------
     def search(self, question: str, k: int | None = None, mode: str | None = None,
                sources: Sequence[str] | None = None) -> SearchResult:
-        k = _check_k(k, self.config.k_search)
-        sources = self._check_sources(sources)
-        result, _ = self._retriever.search(question, k, mode or self.config.mode, sources)
-        return self._cited(result, k, sources)
+        return self.search_many([question], k, mode, sources)[0]
 
     def search_many(self, questions: Sequence[str], k: int | None = None, mode: str | None = None,
                     sources: Sequence[str] | None = None) -> list[SearchResult]:
         """`search` for many questions at once (their vectors are computed in batches)."""
-        k, mode = _check_k(k, self.config.k_search), mode or self.config.mode
-        sources = self._check_sources(sources)
-        return [self._cited(result, k, sources) for result, _ in self._retriever.search_many(questions, k, mode, sources)]
+        query = self._query("", k, mode, sources, self.config.k_search)
+        ranked = self._retriever.search_many(questions, query.k, query.mode, query.sources)
+        return [self._searched(result, query) for result, _ in ranked]
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
-            sources: Sequence[str] | None = None) -> Answer:
-        k = _check_k(k, self.config.k_ask)
-        sources = self._check_sources(sources)
-        result, qvec = self._retriever.search(question, k, mode or self.config.mode, sources)
-        result = self._cited(result, k, sources)
-        answer = compose(
-            result,
-            k=k,
-            idf=self.index.terms.idf,
-            embed=self.index.embed_passages if qvec is not None else None,
-            query_vector=qvec,
-            stored_vector=self.index.sentence_vector if qvec is not None else None,
-            floor=self._retriever.answer_floor(qvec),
-            n_passages=len(self.index.chunks),
-            sectioned=self._sectioned_documents(),
-            config=self.config,
-        )
+            sources: Sequence[str] | None = None) -> Verdict:
+        """The verdict on `question`: answered (sentences quoting the passages, [n] citing them), related passages,
+        or not found. A question that signals distress gets the calm message first (`support`), and when it finds
+        nothing itself, what the documents say about the debt behind it (`QueryConfig.distress_question`)."""
+        query = self._query(question, k, mode, sources, self.config.k_ask)
+        verdict = self._verdict(query)
         support = support_message(question, self.config)
-        return replace(answer, support=support) if support else answer
+        if not support:
+            return verdict
+        if verdict.outcome == "not_found" and self.config.distress_question:
+            debt = self._verdict(replace(query, text=self.config.distress_question))
+            if debt.found:
+                return replace(debt, question=verdict.question, warning=verdict.warning, notice=verdict.notice,
+                               support=support, reason=f"distress; answered as 「{debt.question}」: {debt.reason}")
+        return replace(verdict, support=support)
 
-    def _cited(self, result: SearchResult, k: int, sources: Sequence[str] | None) -> SearchResult:
+    def _query(self, text: str, k, mode, sources, default_k: int) -> Query:
+        return Query.of(text, k, mode, sources, known_sources=self.sources, default_k=default_k,
+                        limit=self.config.k_limit, config=self.config)
+
+    def _searched(self, result: SearchResult, query: Query) -> SearchResult:
+        """Retrieval's ranking judged by the verdict (passages only): found or not, and the hits shown."""
+        verdict = decide(result, k=query.k, cite=self._citer(result.question, query), compose=None, config=self.config)
+        return replace(result, hits=verdict.passages, found=verdict.found)
+
+    def _verdict(self, query: Query) -> Verdict:
+        result, qvec = self._retriever.search(query.text, query.k, query.mode, query.sources)
+
+        def composed(shown: SearchResult):
+            return compose(
+                shown,
+                k=query.k,
+                idf=self.index.terms.idf,
+                embed=self.index.embed_passages if qvec is not None else None,
+                query_vector=qvec,
+                stored_vector=self.index.sentence_vector if qvec is not None else None,
+                floor=self._retriever.answer_floor(qvec),
+                n_passages=len(self.index.chunks),
+                sectioned=self._sectioned_documents(),
+                config=self.config,
+            )
+
+        return decide(result, k=query.k, cite=self._citer(result.question, query), compose=composed,
+                      config=self.config)
+
+    def _citer(self, question: str, query: Query):
         """Articles the question names first (「民法典第680条」)."""
-        return by_article(result, self.index, self._article_table(), k, sources)
+        return lambda hits: articles_first(question, hits, self.index, self._article_table(), query.k, query.sources)
 
     def _sectioned_documents(self) -> frozenset[str]:
         """Documents with section headings: their text before the first one is an introduction."""
@@ -164,35 +187,7 @@ class QA:
     def info(self) -> dict:
         return self.index.info()
 
-    def _check_sources(self, sources: str | Sequence[str] | None) -> list[str] | None:
-        """One source name or several; a name this index does not hold is an error naming the ones it does."""
-        if sources is None:
-            return None
-        if isinstance(sources, (str, Path)):
-            sources = [str(sources)]  # a single name, not a sequence of its characters
-        try:
-            wanted = list(sources)
-        except TypeError:
-            raise ConfigError(f"sources must be a source name or a list of them, got {sources!r}") from None
-        if not all(isinstance(s, str) for s in wanted):
-            raise ConfigError(f"sources must be source names (strings), got {wanted!r}")
-        known = set(self.sources)
-        unknown = [s for s in wanted if s not in known]
-        if unknown:
-            listed = ", ".join(sorted(known)[:10]) + (" …" if len(known) > 10 else "")
-            raise ConfigError(f"unknown source(s) {', '.join(map(repr, unknown))}; this index holds: {listed}")
-        return wanted or None
-
     def __repr__(self) -> str:
         info = self.info()
         spec = (info["embedder"] or {}).get("spec", "none")
         return f"QA({str(self.directory)!r}: {info['documents']} documents, {info['chunks']} chunks, embedder {spec})"
-
-
-def _check_k(k, default: int) -> int:
-    """None → the default; otherwise a positive integer (0 used to mean 'the default' silently, "3" to crash)."""
-    if k is None:
-        return default
-    if not is_integer(k) or k < 1:
-        raise ConfigError(f"k must be a positive integer, got {k!r}")
-    return k

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import click
 
-from .pipeline.citations import locator
 from .config import ANN_KINDS, DEFAULT, DEFAULT_BUILD, DEFAULT_CORPUS, DEFAULT_INDEX, FUSIONS, MODES
 from .errors import QAError
+from .pipeline import render
+from .pipeline.citations import locator
 from .stores.location import IndexLocation
 from .text import decode_line, repair_surrogates, strip_terminal
 
@@ -158,7 +159,7 @@ def build(paths, index, model, chunk_size, overlap, ann, store, quiet):
 @main.command()
 @click.argument("question")
 @click.option("-i", "--index", type=INDEX, default=DEFAULT_INDEX, show_default=True, help=_INDEX_HELP)
-@click.option("-k", type=click.IntRange(1, 100), default=DEFAULT.k_ask, show_default=True, help="Passages to show.")
+@click.option("-k", type=int, default=None, help=f"Passages to show, 1 to {DEFAULT.k_limit}.  [default: {DEFAULT.k_ask}]")
 @click.option("--mode", type=MODE, default=DEFAULT.mode, show_default=True)
 @fusion_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
@@ -170,25 +171,13 @@ def ask(question, index, k, mode, fusion, as_json):
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
     _note(answer)
-    if answer.support:
-        click.secho(_out(answer.support), bold=True)
-        click.echo("")
-    if answer.caution:
-        click.secho(_out(answer.caution), fg="yellow")
-    click.echo(_out(answer.text))
-    for i, hit in enumerate(answer.passages, start=1):
-        heading = f" › {' › '.join(hit.heading)}" if hit.heading else ""
-        click.echo("")
-        click.secho(_out(f"[{i}] {hit.title}{heading}"), bold=True)
-        where = f"  {locator(hit)}" if locator(hit) else ""
-        click.echo(_out(f"    {hit.source}{where}  score {hit.score:.4f}"))
-        click.echo(_out("    " + hit.text.replace("\n", "\n    ")))
+    click.echo(render.text(answer, style=click.style, clean=_out, notes_elsewhere=True))
 
 
 @main.command()
 @click.argument("question")
 @click.option("-i", "--index", type=INDEX, default=DEFAULT_INDEX, show_default=True, help=_INDEX_HELP)
-@click.option("-k", type=click.IntRange(1, 1000), default=DEFAULT.k_search, show_default=True)
+@click.option("-k", type=int, default=None, help=f"Passages to show, 1 to {DEFAULT.k_limit}.  [default: {DEFAULT.k_search}]")
 @click.option("--mode", type=MODE, default=DEFAULT.mode, show_default=True)
 @fusion_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question per line.")

@@ -1,9 +1,14 @@
 """Every default of the tool lives here: what shapes an index (`BuildConfig`, recorded verbatim in its manifest)
-and what a question is asked with (`QueryConfig`). No third-party imports: `import qa` stays instant."""
+and what a question is asked with (`QueryConfig`, by concern; the gate's fitted model read from qa/data/gate.json,
+the messages from qa/messages.py). No third-party imports: `import qa` stays instant."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import json
+from dataclasses import dataclass, fields, replace
+from functools import lru_cache
+from pathlib import Path
 
+from . import messages
 from .errors import ConfigError
 
 FORMAT_VERSION = 2  # 2: the manifest records the BuildConfig and the embedder/tokenizer recipe
@@ -50,13 +55,20 @@ class BuildConfig:
         return cls(**{k: v for k, v in data.items() if k in known}), sorted(set(data) - known)
 
 
+GATE_FILE = Path(__file__).parent / "data" / "gate.json"
+GATE_VERSION = 1
+
+
 @dataclass(frozen=True)
-class QueryConfig:
-    """How questions are asked of a loaded index; changing these never needs a rebuild."""
+class RetrievalConfig:
+    """How passages are found and ranked, and how many a question may ask for."""
 
     mode: str = "hybrid"
     k_search: int = 10
     k_ask: int = 5
+    # the most passages `search`/`ask` (library, CLI, API) may return: the retriever's candidate depth. The page has
+    # its own, smaller limit (WebConfig.k_max); both are checked by qa.pipeline.query.check_k
+    k_limit: int = 100
     # fusion of the dense and lexical lists: "rrf" (weighted reciprocal rank) or "linear" (min-max normalised
     # scores); dense_weight is the dense list's share, 1 - dense_weight the lexical list's
     fusion: str = "linear"
@@ -64,89 +76,12 @@ class QueryConfig:
     dense_weight: float = 0.6
     synonym_weight: float = 0.5  # BM25 weight of thesaurus expansions (qa/data/synonyms.txt)
     candidates: int = 100  # per-retriever depth before fusion
-
-    # relevance gate, calibrated on ../shared/eval/dev.jsonl + eval/offtopic.jsonl (docs/EVALUATION.md):
-    # a result is shown when the best passage is closer to the question than the off-topic background
-    # sentences (qa/data/background.txt) by this cosine margin, or holds this idf-weighted share of its terms
-    min_dense_margin: float = 0.02
-    min_lexical_coverage: float = 0.45
-
-    # answer
-    max_answer_sentences: int = 3
-    answer_passages: int = 3
-
-    # questions
-    max_question_chars: int = 500
-    query_cache: int = 1024  # question vectors kept (eval runs search and ask; people repeat questions)
-
-    # library management (QA.add / QA.remove, `qa add` / `qa remove`, the web page's upload): what may be added
-    library_read_only: bool = False  # a public deployment: add/remove refused (the web page hides them)
-    library_max_bytes: int = 50 * 1024 * 1024  # also the web page's upload limit (Gradio's max_file_size)
-    library_types: tuple[str, ...] = (".txt", ".md", ".markdown", ".jsonl", ".html", ".htm", ".pdf", ".docx",
-                                      ".png", ".jpg", ".jpeg")
-
-    not_found_message: str = "未找到相关内容"
-    lexical_only_warning: str = "语义模型不可用，仅使用关键词检索（lexical）。"
-
-    # --- the web page and people in distress (qa/ui/, qa/distress.py) ---
-    k_max: int = 10  # the most passages a question may ask for on the web page and its API: one limit for both
-    web_workers: int | None = None  # questions answered at once by the web app; None: one per CPU core
-    # A question that signals distress (qa/distress.py) gets this first, instead of 「未找到相关内容」.
-    distress_message: str = (
-        "听起来你现在很难受。你不是一个人，债务的事情总有办法慢慢解决。"
-        "如果你有伤害自己的想法，请拨打全国心理援助热线 12356，有人愿意听你说；"
-        "如果你或身边的人正处在危险中，请立即拨打 110。"
-    )
-    # Folded (Simplified, lower case) regular expressions; any match counts as distress.
-    distress_patterns: tuple[str, ...] = (
-        r"自杀|轻生|寻死|想死|不想活|活不下去|活不了了|活着没意思|结束(我的|自己的)?生命|了结自己|一死了之"
-        r"|跳楼|跳河|割腕|吃安眠药|喝农药",
-        r"suicid|kill(ing)? my ?self|end (my life|it all)|want(ed)? to die|don'?t want to (live|be alive)"
-        r"|can'?t go on|no reason to live|hurt(ing)? myself|self[- ]harm",
-    )
-
-    # --- trustworthy answers: sentence vectors in ranking, the evidence gate, answer filtering ---
     sentence_weight: float = 0.5  # dense score = (1 - w) · passage cosine + w · best sentence cosine
-    # relevance gate with a model (retrieve.Evidence): answer when a logistic model over the evidence gives
-    # P(answerable) ≥ gate_min_probability. Weights (per unit of each feature) and bias fitted on the "tune" half of
-    # eval/calibration.jsonl only, threshold chosen there too: `python -m bench.calibrate` (docs/EVALUATION.md)
-    gate_features: tuple[str, ...] = ("sentence_margin", "margin", "coverage", "foreign", "foreign_other",
-                                      "unmapped_english", "sentence_outlier")
-    gate_weights: tuple[float, ...] = (30.6341, 47.2491, 1.9283, -2.6273, -1.1731, -2.2699, 1.633)
-    gate_bias: float = -8.3952
-    gate_min_probability: float = 0.55  # tune half: 95 % answered, 93 % of near-domain rejected
-    # the outlier score of a library too small to have a spread (retrieve.OUTLIER_MIN_SENTENCES): the midpoint of
-    # the tune half's answerable (3.43) and near-domain (2.75) means, printed by bench.calibrate
-    gate_outlier_neutral: float = 3.09
-    # …or when one passage holds this idf-weighted share of the question's terms and none of its words is foreign to
-    # the corpus: a keyword question (「催收」「12378」) has little sentence margin to show, whatever the model
-    gate_full_coverage: float = 0.8
     # coverage (the best passage's share of question terms) is read over this many top passages whatever k the
     # caller shows: the gates were fitted at search's k = 10, and `ask` (k = 5) or the page's own k must not decide
     gate_coverage_depth: int = 10
-    # lexical mode (no model): the same kind of logistic model over what BM25 alone gives, fitted on the tune half
-    # by `python -m bench.calibrate --stard IDX`; its threshold is the highest that keeps ≥ 95 % of the tune half's
-    # answerable questions and ≤ 3 % of STARD train's real questions (on the 1,445-article index)
-    gate_lexical_features: tuple[str, ...] = ("coverage", "foreign", "foreign_other", "english_outside_thesaurus")
-    gate_lexical_weights: tuple[float, ...] = (3.82, -4.0209, -1.756, -4.0858)
-    gate_lexical_bias: float = 0.6217
-    gate_lexical_min_probability: float = 0.25  # tune half: 95 % answered, 67 % rejected; STARD train 2.9 % rejected
-    answer_filter_filler: bool = True  # drop site filler, title restatements, sentences of title/common words only
-    # a question term found in a passage's document title counts as found in each of its sentences (answer.compose)
-    answer_title_context: bool = True
-    answer_min_sentence_margin: float = 0.03  # a term-less sentence must beat the background by this to answer
-    # below this gate probability (and without full coverage) the passages are shown as possibly related, with no
-    # answer sentences. Off (0) by default: the tune-half rule of the answer-band study picks 0.85, which withholds
-    # more right answers than wrong ones on the held-out half and dev (docs/EVALUATION.md); a cautious deployment
-    # may still prefer it
-    answer_min_probability: float = 0.0
-    related_only_message: str = "资料中没有直接回答的句子，以下段落可能相关"
-    # let through by the gate but below the gate model's own even odds (P(answerable) < 0.5, no full coverage): the
-    # answer is shown with this caution. 0.5 is the model's decision boundary (it was fitted with balanced classes),
-    # not a tuned value. With today's gate_min_probability (0.55) nothing below it is let through; the caution
-    # applies where a deployment lowers that threshold to keep more questions
-    caution_below: float = 0.5
-    caution_message: str = "资料中可能没有直接回答这个问题的内容：下面的句子只是最接近的原文，请对照出处核实。"
+    max_question_chars: int = 500
+    query_cache: int = 1024  # question vectors kept (eval runs search and ask; people repeat questions)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -157,17 +92,197 @@ class QueryConfig:
             raise ConfigError("dense_weight must be between 0 and 1")
         if self.rrf_k <= 0:
             raise ConfigError("rrf_k must be positive")
-        if len(self.gate_weights) != len(self.gate_features):
-            raise ConfigError("gate_weights must give one weight per gate feature")
-        if len(self.gate_lexical_weights) != len(self.gate_lexical_features):
-            raise ConfigError("gate_lexical_weights must give one weight per lexical gate feature")
-        if self.k_max < 1:
-            raise ConfigError("k_max must be at least 1")
         if self.gate_coverage_depth < 1:
             raise ConfigError("gate_coverage_depth must be at least 1")
+        if self.k_limit < 1:
+            raise ConfigError("k_limit must be at least 1")
+
+
+@dataclass(frozen=True)
+class GateModel:
+    """The relevance gate's fitted model, as `python -m bench.calibrate --write` writes it to qa/data/gate.json
+    (versioned; read once, here). Model mode: answer when a logistic model over `Evidence.features()` gives
+    P(answerable) ≥ threshold, or one passage holds `full_coverage` of the question's terms and none of its words
+    is foreign to the corpus. Lexical mode (no model): the same kind of model over what BM25 alone gives. An index
+    without sentence vectors keeps the older rule (`min_dense_margin` / `min_lexical_coverage`)."""
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+    outlier_neutral: float  # the outlier score of a library too small to have a spread (neither for nor against)
+    full_coverage: float
+    lexical_features: tuple[str, ...]
+    lexical_weights: tuple[float, ...]
+    lexical_bias: float
+    lexical_threshold: float
+    min_dense_margin: float = 0.02
+    min_lexical_coverage: float = 0.45
+    version: int = GATE_VERSION
+    fitted_on: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.weights) != len(self.features):
+            raise ConfigError("gate_weights must give one weight per gate feature")
+        if len(self.lexical_weights) != len(self.lexical_features):
+            raise ConfigError("gate_lexical_weights must give one weight per lexical gate feature")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "GateModel":
+        if data.get("version") != GATE_VERSION:
+            raise ConfigError(f"gate model version {data.get('version')!r}; this code reads version {GATE_VERSION}")
+        lexical, older = data["lexical"], data.get("older_rule", {})
+        return cls(tuple(data["features"]), tuple(float(w) for w in data["weights"]), float(data["bias"]),
+                   float(data["threshold"]), float(data["outlier_neutral"]), float(data["full_coverage"]),
+                   tuple(lexical["features"]), tuple(float(w) for w in lexical["weights"]), float(lexical["bias"]),
+                   float(lexical["threshold"]), **{k: float(v) for k, v in older.items()},
+                   version=int(data["version"]), fitted_on=str(data.get("fitted_on", "")))
+
+    def to_dict(self) -> dict:
+        return {"version": self.version, "fitted_on": self.fitted_on, "features": list(self.features),
+                "weights": list(self.weights), "bias": self.bias, "threshold": self.threshold,
+                "outlier_neutral": self.outlier_neutral, "full_coverage": self.full_coverage,
+                "lexical": {"features": list(self.lexical_features), "weights": list(self.lexical_weights),
+                            "bias": self.lexical_bias, "threshold": self.lexical_threshold},
+                "older_rule": {"min_dense_margin": self.min_dense_margin,
+                               "min_lexical_coverage": self.min_lexical_coverage}}
+
+    @classmethod
+    def load(cls, path: str | Path = GATE_FILE) -> "GateModel":
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"cannot read the gate model {Path(path).name}: {exc}") from None
+
+    def write(self, path: str | Path = GATE_FILE) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    """How answer sentences are chosen, and when they are withheld or cautioned."""
+
+    max_answer_sentences: int = 3
+    answer_passages: int = 3
+    answer_filter_filler: bool = True  # drop site filler, title restatements, sentences of title/common words only
+    # a question term found in a passage's document title counts as found in each of its sentences (answer.compose)
+    answer_title_context: bool = True
+    answer_min_sentence_margin: float = 0.03  # a term-less sentence must beat the background by this to answer
+    # below this gate probability (and without full coverage) the passages are shown as possibly related, with no
+    # answer sentences. Off (0) by default: the tune-half rule of the answer-band study picks 0.85, which withholds
+    # more right answers than wrong ones on the held-out half and dev (docs/EVALUATION.md); a cautious deployment
+    # may still prefer it
+    answer_min_probability: float = 0.0
+    # let through by the gate but below the gate model's own even odds (P(answerable) < 0.5, no full coverage): the
+    # answer is shown with the caution. 0.5 is the model's decision boundary (it was fitted with balanced classes),
+    # not a tuned value. With today's threshold (0.55) nothing below it is let through; the caution applies where a
+    # deployment lowers that threshold to keep more questions
+    caution_below: float = 0.5
+    # Folded (Simplified, lower case) regular expressions; any match counts as distress (qa/distress.py).
+    distress_patterns: tuple[str, ...] = (
+        r"自杀|轻生|寻死|想死|不想活|活不下去|活不了了|活着没意思|结束(我的|自己的)?生命|了结自己|一死了之"
+        r"|跳楼|跳河|割腕|吃安眠药|喝农药",
+        r"suicid|kill(ing)? my ?self|end (my life|it all)|want(ed)? to die|don'?t want to (live|be alive)"
+        r"|can'?t go on|no reason to live|hurt(ing)? myself|self[- ]harm",
+    )
+    # a question in distress that finds nothing itself is answered, after the calm message, as this question: what
+    # the documents say about the debt behind it
+    distress_question: str = "网贷还不上怎么办 协商还款 投诉暴力催收"
+
+    def __post_init__(self) -> None:
         for name in ("answer_min_probability", "caution_below"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be between 0 and 1")
+
+
+@dataclass(frozen=True)
+class LibraryPolicy:
+    """What may be added to the library (QA.add / QA.remove, `qa add` / `qa remove`, the web page's upload)."""
+
+    library_read_only: bool = False  # a public deployment: add/remove refused (the web page hides them)
+    library_max_bytes: int = 50 * 1024 * 1024  # also the web page's upload limit (Gradio's max_file_size)
+    library_types: tuple[str, ...] = (".txt", ".md", ".markdown", ".jsonl", ".html", ".htm", ".pdf", ".docx",
+                                      ".png", ".jpg", ".jpeg")
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The web page and its API."""
+
+    k_max: int = 10  # the most passages a question may ask for on the web page and its API
+    web_workers: int | None = None  # questions answered at once by the web app; None: one per CPU core
+
+    def __post_init__(self) -> None:
+        if self.k_max < 1:
+            raise ConfigError("k_max must be at least 1")
+
+
+@dataclass(frozen=True)
+class Messages:
+    """What a verdict says, in Chinese (defaults in qa/messages.py)."""
+
+    not_found_message: str = messages.NOT_FOUND
+    related_only_message: str = messages.RELATED_ONLY
+    caution_message: str = messages.CAUTION
+    lexical_only_warning: str = messages.LEXICAL_ONLY
+    distress_message: str = messages.DISTRESS
+
+
+# QueryConfig's flat setting names → (section, field): `QueryConfig(fusion="rrf")`, `config.k_ask`,
+# `qa.with_config(answer_min_probability=0.6)` keep working; the gate's names keep their `gate_` prefix
+_GATE_NAMES = {"features": "gate_features", "weights": "gate_weights", "bias": "gate_bias",
+               "threshold": "gate_min_probability", "outlier_neutral": "gate_outlier_neutral",
+               "full_coverage": "gate_full_coverage", "lexical_features": "gate_lexical_features",
+               "lexical_weights": "gate_lexical_weights", "lexical_bias": "gate_lexical_bias",
+               "lexical_threshold": "gate_lexical_min_probability", "min_dense_margin": "min_dense_margin",
+               "min_lexical_coverage": "min_lexical_coverage"}
+_SECTIONS = {"retrieval": RetrievalConfig, "gate": GateModel, "answer": AnswerConfig, "library": LibraryPolicy,
+             "web": WebConfig, "messages": Messages}
+FLAT: dict[str, tuple[str, str]] = {
+    **{f.name: (section, f.name) for section, cls in _SECTIONS.items() if cls is not GateModel for f in fields(cls)},
+    **{flat: ("gate", name) for name, flat in _GATE_NAMES.items()},
+}
+
+
+@dataclass(frozen=True, init=False)
+class QueryConfig:
+    """How questions are asked of a loaded index, by concern; changing these never needs a rebuild.
+
+    Built from sections (`QueryConfig(retrieval=RetrievalConfig(...))`) or from flat settings
+    (`QueryConfig(fusion="rrf")`), read either way (`config.retrieval.fusion`, `config.fusion`)."""
+
+    retrieval: RetrievalConfig
+    gate: GateModel
+    answer: AnswerConfig
+    library: LibraryPolicy
+    web: WebConfig
+    messages: Messages
+
+    def __init__(self, retrieval: RetrievalConfig | None = None, gate: GateModel | None = None,
+                 answer: AnswerConfig | None = None, library: LibraryPolicy | None = None,
+                 web: WebConfig | None = None, messages: Messages | None = None, **flat) -> None:
+        unknown = sorted(set(flat) - set(FLAT))
+        if unknown:
+            raise TypeError(f"QueryConfig got unknown setting(s) {', '.join(unknown)}")
+        given = {"retrieval": retrieval, "gate": gate, "answer": answer, "library": library, "web": web,
+                 "messages": messages}
+        for name, cls in _SECTIONS.items():
+            section = given[name] if given[name] is not None else (default_gate() if cls is GateModel else cls())
+            changes = {FLAT[key][1]: value for key, value in flat.items() if FLAT[key][0] == name}
+            object.__setattr__(self, name, replace(section, **changes) if changes else section)
+
+    def __getattr__(self, name: str):
+        try:
+            section, field_name = FLAT[name]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
+        return getattr(object.__getattribute__(self, section), field_name)
+
+
+@lru_cache(maxsize=1)
+def default_gate() -> GateModel:
+    """The gate model qa/data/gate.json holds, read once."""
+    return GateModel.load()
 
 
 DEFAULT_BUILD = BuildConfig()

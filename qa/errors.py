@@ -43,3 +43,12 @@ class StoreError(QAError):
 
 class OutputError(QAError):
     """The index cannot be written there: not a qa index, the corpus, locked by another build, disk full."""
+
+
+class InvalidKError(ConfigError):
+    """A number of passages outside 1..limit (qa.pipeline.query.check_k); `k` and `limit` let the page say it in
+    its own words."""
+
+    def __init__(self, k: object, limit: int) -> None:
+        super().__init__(f"k must be a positive integer, at most {limit}; got {k!r}")
+        self.k, self.limit = k, limit

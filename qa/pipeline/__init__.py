@@ -1,1 +1,3 @@
-"""The query pipeline: a question → hits (retrieve) → an answer with citations; evaluation of both."""
+"""The query pipeline. A question's one path: `Query` (validated once) → hits (retrieve) → the gate (`gate.admits`)
+→ the composer (answer) → one `Verdict` (answered / related passages / not found, with its reason and evidence),
+rendered by `render`; evaluation of both (evaluate)."""

@@ -6,123 +6,23 @@ what carries cross-language questions), plus a small prior for higher-ranked pas
 """
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
 from typing import Callable, Collection, Sequence
 
 import numpy as np
 
-from .citations import locator, safe_link
 from ..config import DEFAULT, QueryConfig
-from ..models.sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
 from ..models.lexical import synonyms, tokenize
-from .retrieve import Hit, SearchResult, result_head
+from ..models.sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
 from ..text import fold, heading_level
+from .retrieve import Hit, SearchResult
+from .verdict import AnswerSentence, Composition, Verdict
 
 _EMBED_SHORTLIST = 8
 _COSINE_WEIGHT = 0.3  # dev answer_hit 0.85 → 0.90 against 0.7 (docs/history/EVALUATION-stops-1-21.md)
 
-
-@dataclass(frozen=True)
-class AnswerSentence:
-    text: str
-    citation: int  # 1-based position of the cited passage in Answer.passages
-
-    def to_dict(self) -> dict:
-        return {"text": self.text, "citation": self.citation}
-
-
-@dataclass(frozen=True)
-class Answer:
-    question: str
-    mode: str
-    found: bool
-    sentences: tuple[AnswerSentence, ...]
-    passages: tuple[Hit, ...]
-    warning: str | None = None
-    notice: str | None = None
-    not_found_message: str = DEFAULT.not_found_message
-    support: str | None = None  # a calm message with hotline numbers when the question signals distress
-    related_only_message: str = DEFAULT.related_only_message
-    caution: str | None = None  # shown with sentences the gate let through on weak evidence (QueryConfig.caution_below)
-
-    @property
-    def related_only(self) -> bool:
-        """Passages were found, but no sentence of them answers: they are shown as possibly related."""
-        return self.found and not self.sentences
-
-    @property
-    def notes(self) -> tuple[str, ...]:
-        """What is said before the answer: a warning (lexical fallback), a notice (question cut), a caution."""
-        return tuple(n for n in (self.warning, self.notice, self.caution) if n)
-
-    @property
-    def text(self) -> str:
-        """The answer sentences with their [n] markers, the not-found message, or the related-only message."""
-        if not self.found:
-            return self.not_found_message
-        if not self.sentences:
-            return self.related_only_message
-        return "".join(f"{s.text}[{s.citation}]" for s in self.sentences)
-
-    def to_dict(self) -> dict:
-        out = result_head(self)
-        if self.support:
-            out["support"] = self.support
-        out["answer"] = self.text
-        if self.caution:
-            out["caution"] = self.caution
-        out["sentences"] = [s.to_dict() for s in self.sentences]
-        out["passages"] = [p.to_dict() for p in self.passages]
-        return out
-
-    def to_markdown(self) -> str:
-        lines = []
-        for note in self.notes:
-            lines.append(f"> {_md_escape(note)}\n")
-        lines.append(_md_escape(self.text) + "\n")
-        for i, hit in enumerate(self.passages, start=1):
-            where = f" — {_md_escape(locator(hit))}" if locator(hit) else ""
-            lines.append(f"**[{i}] {_md_escape(hit.title)}** — `{hit.source}`{where} (score {hit.score:.3f})\n")
-            lines.append("> " + _md_escape(hit.text).replace("\n", "\n> ") + "\n")
-        return "\n".join(lines)
-
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
-
-    def _repr_html_(self) -> str:
-        esc = html.escape
-        parts = [f"<div class='qa-answer'><p><b>{esc(self.question)}</b></p>"]
-        for note in self.notes:
-            parts.append(f"<p><i>{esc(note)}</i></p>")
-        parts.append(f"<p>{esc(self.text)}</p><ol>")
-        for hit in self.passages:
-            where = f" <span class='qa-where'>{esc(locator(hit))}</span>" if locator(hit) else ""
-            if safe_link(hit.url):
-                where += f" <a href='{esc(hit.url)}' rel='noopener noreferrer'>链接</a>"
-            parts.append(
-                f"<li><b>{esc(hit.title)}</b> <code>{esc(hit.source)}</code>{where} ({hit.score:.3f})"
-                f"<blockquote style='white-space:pre-wrap'>{esc(hit.text)}</blockquote></li>"
-            )
-        parts.append("</ol></div>")
-        return "".join(parts)
-
-    def __str__(self) -> str:
-        lines = [self.support] if self.support else []
-        for note in self.notes:
-            lines.append(f"({note})")
-        lines.append(self.text)
-        for i, hit in enumerate(self.passages, start=1):
-            lines.append("")
-            where = f" — {locator(hit)}" if locator(hit) else ""
-            lines.append(f"[{i}] {hit.title} — {hit.source}{where} (score {hit.score:.3f})")
-            lines.append(hit.text)
-        return "\n".join(lines)
-
-
-def _md_escape(text: str) -> str:
-    return html.escape(text, quote=False).replace("*", r"\*").replace("_", r"\_").replace("`", r"\`").replace("#", r"\#")
+Answer = Verdict  # the public name: `QA.ask` returns a Verdict
 
 
 @dataclass(frozen=True)
@@ -220,17 +120,12 @@ def compose(
     n_passages: int | None = None,
     sectioned: Collection[str] = frozenset(),
     config: QueryConfig = DEFAULT,
-) -> Answer:
-    """`stored_vector(key)` gives a sentence's vector stored at build time (no model call); `floor` is the cosine
-    a sentence must beat to count as answering when it shares no term with the question (background level plus
-    margin)."""
+) -> Composition:
+    """The answer sentences of `result`'s first k passages, or why there are none (whether they are shown is
+    qa.pipeline.verdict.decide's call). `stored_vector(key)` gives a sentence's vector stored at build time (no
+    model call); `floor` is the cosine a sentence must beat to count as answering when it shares no term with the
+    question (background level plus margin)."""
     passages = result.hits[:k]
-    common = dict(question=result.question, mode=result.mode, warning=result.warning, notice=result.notice,
-                  not_found_message=config.not_found_message, related_only_message=config.related_only_message)
-    if not result.found or not passages:
-        return Answer(found=False, sentences=(), passages=(), **common)
-    if result.evidence is not None and not result.evidence.supports_answer(config):
-        return Answer(found=True, sentences=(), passages=passages, **common)  # related, too weak to quote
     pool = passages[: config.answer_passages]
     # words in at least half of the passages (with a floor of two) carry no topic
     common_idf = float(np.log(1.0 + 0.5)) if n_passages is None else float(
@@ -238,7 +133,7 @@ def compose(
     sentences = _sentences(pool, idf if config.answer_filter_filler else None, common_idf,
                            sectioned if config.answer_filter_filler else None)
     if not any(s.selectable for s in sentences):
-        return Answer(found=True, sentences=(), passages=passages, **common)
+        return Composition((), "no sentence of the passages can answer (headings, questions, filler)")
 
     terms = list(dict.fromkeys(tokenize(result.question)))
     weights = {t: idf(t) for t in terms}
@@ -261,7 +156,7 @@ def compose(
         if floor is not None and not any(score[j] > 0 for j in ids if sentences[j].selectable) and (
                 float(cosines.max()) < floor):
             # nothing shares a term with the question and nothing is close in meaning: show passages only
-            return Answer(found=True, sentences=(), passages=passages, **common)
+            return Composition((), "no sentence shares a term with the question or is close to it in meaning")
         # cosines of a small e5 model sit in a narrow band (0.86-0.90 is typical); rescaled within the shortlist
         # they break ties between sentences of similar coverage, at a weight that keeps noise from outvoting it
         spread = float(cosines.max() - cosines.min())
@@ -275,9 +170,8 @@ def compose(
 
     best = float(score.max())
     if best <= 0 and floor is None and query_vector is None:
-        return Answer(found=True, sentences=(), passages=passages, **common)  # lexical: no sentence shares a term
+        return Composition((), "no sentence shares a term with the question")  # lexical mode
     chosen = []
-    caution = config.caution_message if result.evidence is not None and result.evidence.is_weak(config) else None
     top = int(np.argmax(score))
     lead = sentences[top].anchor
     if _LIST_QUESTION.search(fold(result.question)) and lead is not None and sentences[lead].text.endswith((":", "：")):
@@ -285,7 +179,7 @@ def compose(
         for sentence in sentences:
             if sentence.anchor == lead and sentence.selectable and len(chosen) < config.max_answer_sentences:
                 chosen.append(AnswerSentence(sentence.text, sentence.passage + 1))
-        return Answer(found=True, sentences=tuple(chosen), passages=passages, caution=caution, **common)
+        return Composition(tuple(chosen), "a list answers the question")
     for j in np.argsort(-score, kind="stable"):
         if len(chosen) == config.max_answer_sentences or score[j] < 0.75 * best:
             break
@@ -295,7 +189,7 @@ def compose(
         # an example chosen earlier on its own is replaced by the statement run on to it
         chosen = [c for c in chosen if c.text not in text]
         chosen.append(AnswerSentence(text, passage + 1))
-    return Answer(found=True, sentences=tuple(chosen), passages=passages, caution=caution, **common)
+    return Composition(tuple(chosen))
 
 
 # A sentence that opens by giving an example (「例如,能够向消费者协会、银监会等机构反映」) spells out the one before it;

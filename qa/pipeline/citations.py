@@ -6,24 +6,25 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
-    from ..stores.index import Index
-    from .retrieve import SearchResult
     from ..documents.statutes import ArticleTable
-
-
-def by_article(result: "SearchResult", index: "Index", table: "ArticleTable", k: int,
-               sources: Sequence[str] | None) -> "SearchResult":
-    """The named articles first (found even when retrieval missed them or the gate said nothing matched),
-    then the rest of the ranking, k in all."""
+    from ..stores.index import Index
     from .retrieve import Hit
 
-    ranked = [h.chunk_id for h in result.hits]
-    named = [i for i in table.lookup(result.question, ranked, k)
+
+def articles_first(question: str, hits: tuple["Hit", ...], index: "Index", table: "ArticleTable", k: int,
+                   sources: Sequence[str] | None) -> tuple[tuple["Hit", ...], bool]:
+    """The named articles first (found even when retrieval missed them or the gate let nothing through), then the
+    rest of the ranking, k in all; and whether the question named any. Whether they are shown is the verdict's
+    decision (qa.pipeline.verdict.decide), not this function's."""
+    from .retrieve import Hit
+
+    ranked = [h.chunk_id for h in hits]
+    named = [i for i in table.lookup(question, ranked, k)
              if not sources or index.chunks[i].source in set(sources)]
     if not named:
-        return result
-    existing = {h.chunk_id: h for h in result.hits}
-    top = max((h.score for h in result.hits), default=1.0)
+        return hits, False
+    existing = {h.chunk_id: h for h in hits}
+    top = max((h.score for h in hits), default=1.0)
     first = []
     for i in named:
         if i in existing:
@@ -31,9 +32,8 @@ def by_article(result: "SearchResult", index: "Index", table: "ArticleTable", k:
             continue
         # coverage 1: the question names this very article, the strongest lexical evidence there is
         first.append(Hit.of(index.chunks[i], 0, top, coverage=1.0))
-    rest = [h for h in result.hits if h.chunk_id not in set(named)]
-    hits = tuple(replace(h, rank=n) for n, h in enumerate([*first, *rest][:k], start=1))
-    return replace(result, hits=hits, found=True)
+    rest = [h for h in hits if h.chunk_id not in set(named)]
+    return tuple(replace(h, rank=n) for n, h in enumerate([*first, *rest][:k], start=1)), True
 
 
 def locator(hit) -> str:

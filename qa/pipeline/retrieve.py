@@ -1,5 +1,6 @@
 """Question → ranked hits: BM25 and dense candidates fused (min-max-normalised linear fusion by default, weighted
-reciprocal rank as the alternative; see QueryConfig.fusion), then a relevance gate decides whether anything is shown."""
+reciprocal rank as the alternative; see QueryConfig.fusion), with the evidence the relevance gate
+(qa.pipeline.gate) reads to decide whether anything is shown."""
 from __future__ import annotations
 
 import logging
@@ -8,12 +9,22 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import messages
+from ..config import DEFAULT, QueryConfig
 from ..documents.chunk import Chunk
-from ..config import DEFAULT, MODES, QueryConfig
-from ..errors import ConfigError, EmptyQuestionError
+from ..errors import EmptyQuestionError
+from ..models.lexical import (
+    content_words,
+    english_content_words,
+    expand,
+    index_tokens,
+    synonyms,
+    thesaurus_synonyms,
+    tokenize,
+)
 from ..stores.index import Index
-from ..models.lexical import content_words, english_content_words, expand, index_tokens, synonyms, thesaurus_synonyms, tokenize
 from ..text import strip_control
+from .gate import admits, logistic
 
 log = logging.getLogger(__name__)
 OUTLIER_DEPTH = 300  # sentences the outlier score compares the nearest one with (docs/history/EVALUATION-stops-1-21.md, stop 18)
@@ -111,7 +122,7 @@ def prepare_question(question: str, config: QueryConfig = DEFAULT) -> Query:
     notice = None
     if len(cleaned) > config.max_question_chars:
         cleaned = cleaned[: config.max_question_chars]
-        notice = f"问题过长，只使用了前 {config.max_question_chars} 个字。"
+        notice = messages.QUESTION_CUT.format(limit=config.max_question_chars)
     return Query(cleaned, notice)
 
 
@@ -130,15 +141,12 @@ class Retriever:
     def search_many(self, questions: Sequence[str], k: int = 10, mode: str = "hybrid",
                     sources: Sequence[str] | None = None) -> list[tuple[SearchResult, np.ndarray | None]]:
         """`search` for several questions: their vectors are computed in one batch."""
-        if mode not in MODES:
-            raise ConfigError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-        if k < 1:
-            raise ConfigError("k must be at least 1")
+        # k, mode and sources were validated once, by qa.pipeline.query.Query
         queries = [prepare_question(q, self.config) for q in questions]
         warning = None
         if mode != "lexical" and (not self.index.has_vectors or self.index.embedder() is None):
-            reason = self.index.embedder_error or "this index was built without an embedding model"
-            warning = f"{self.config.lexical_only_warning} ({reason})"
+            reason = self.index.embedder_error or messages.NO_EMBEDDER
+            warning = f"{self.config.lexical_only_warning}（{reason}）"
             mode = "lexical"
         mask = self.index.rows_of(sources) if sources else None
         depth = max(self.config.candidates, k)
@@ -187,9 +195,8 @@ class Retriever:
             hits.append(Hit.of(self.index.chunks[i], rank, score, None if cos is None else float(cos),
                                float(lexical[i]), float(cov)))
         evidence = self._evidence(query.text, gate_coverage, qvec, dense_ranked, order, mode, nearest)
-        found = self._relevant(hits, evidence)
-        result = SearchResult(query.text, mode, tuple(hits) if found else (), warning, query.notice, found, evidence)
-        return result, qvec
+        # the ranking and its evidence, not yet judged: what is shown is qa.pipeline.verdict.decide's call
+        return SearchResult(query.text, mode, tuple(hits), warning, query.notice, bool(hits), evidence), qvec
 
     def _dense_candidates(self, qvec: np.ndarray, ranked: list[int], extra: list[int]
                           ) -> tuple[list[int], dict[int, float]]:
@@ -289,17 +296,8 @@ class Retriever:
         return float(weights[missing & topic].sum() / total), float(weights[missing & ~topic].sum() / total)
 
     def _relevant(self, hits: list[Hit], evidence: "Evidence") -> bool:
-        """Decide 未找到 from the evidence (weights and thresholds in QueryConfig, calibrated in docs/EVALUATION.md)."""
-        if not hits:
-            return False
-        c = self.config
-        if evidence.mode == "lexical" or evidence.margin is None:
-            return evidence.lexical_probability(c) >= c.gate_lexical_min_probability
-        if evidence.sentence_margin is None:  # an index built without sentence vectors: the older rule
-            return evidence.coverage >= c.min_lexical_coverage or evidence.margin >= c.min_dense_margin
-        if evidence.full_coverage(c):
-            return True  # one passage holds (nearly) every term of the question and none of its words is foreign here
-        return evidence.probability(c) >= c.gate_min_probability
+        """Whether the gate lets these hits be shown (qa.pipeline.gate.admits)."""
+        return bool(hits) and admits(evidence, self.config)
 
 
 @dataclass(frozen=True)
@@ -331,7 +329,7 @@ class Evidence:
     def features(self, config: QueryConfig = DEFAULT) -> dict[str, float]:
         """The model-mode gate's inputs, by the names `QueryConfig.gate_features` uses. An outlier score that a
         library too small to have a spread cannot give counts as neither for nor against (`gate_outlier_neutral`)."""
-        outlier = config.gate_outlier_neutral if self.sentence_outlier is None else self.sentence_outlier
+        outlier = config.gate.outlier_neutral if self.sentence_outlier is None else self.sentence_outlier
         return {"sentence_margin": self.sentence_margin or 0.0, "margin": self.margin or 0.0,
                 "coverage": self.coverage, "foreign": self.foreign, "foreign_other": self.foreign_other,
                 "unmapped_english": self.unmapped_english, "sentence_outlier": outlier,
@@ -340,11 +338,11 @@ class Evidence:
     def probability(self, config: QueryConfig = DEFAULT) -> float:
         """Model-mode gate: a logistic model of "the documents answer this" over `features()`, its weights fitted
         on the tune half of eval/calibration.jsonl (`python -m bench.calibrate`)."""
-        return self._logistic(config, config.gate_features, config.gate_weights, config.gate_bias)
+        return self._logistic(config, config.gate.features, config.gate.weights, config.gate.bias)
 
     def full_coverage(self, config: QueryConfig = DEFAULT) -> bool:
         """One passage holds (nearly) every term of the question and none of its words is foreign to the corpus."""
-        return self.foreign == 0 and self.foreign_other == 0 and self.coverage >= config.gate_full_coverage
+        return self.foreign == 0 and self.foreign_other == 0 and self.coverage >= config.gate.full_coverage
 
     def _graded(self) -> bool:
         """The model-mode gate's probability applies (lexical mode and indexes without sentence vectors have none)."""
@@ -367,12 +365,11 @@ class Evidence:
     def lexical_probability(self, config: QueryConfig = DEFAULT) -> float:
         """Lexical-mode gate (no model): the same kind of logistic model, over the evidence that needs no model —
         term coverage and words foreign to the corpus (`gate_lexical_*`, fitted by `bench.calibrate`)."""
-        return self._logistic(config, config.gate_lexical_features, config.gate_lexical_weights,
-                              config.gate_lexical_bias)
+        return self._logistic(config, config.gate.lexical_features, config.gate.lexical_weights,
+                              config.gate.lexical_bias)
 
     def _logistic(self, config: QueryConfig, features: Sequence[str], weights: Sequence[float], bias: float) -> float:
-        values = self.features(config)
-        return float(1.0 / (1.0 + np.exp(-(bias + sum(w * values[f] for f, w in zip(features, weights))))))
+        return logistic(self.features(config), features, weights, bias)
 
     def to_dict(self) -> dict:
         r = lambda x: None if x is None else round(x, 4)  # noqa: E731

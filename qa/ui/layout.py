@@ -73,7 +73,7 @@ def build_app(qa_or_index_dir: QA | Locatable = DEFAULT_INDEX, *, corpus_dir: st
 
     def page(reply: Reply, script: str | None) -> str:
         convert = render.converter(dict(render.SCRIPTS).get(script))
-        return render.render_answer(reply.answer, reply.contexts, support=reply.support, convert=convert)
+        return render.render_answer(reply.answer, reply.contexts, convert=convert)
 
     def respond(question: str, k: float | None, mode: str, sources: list[str] | None,
                 script: str) -> Iterator[tuple[str, Reply | None]]:
@@ -121,7 +121,7 @@ def build_app(qa_or_index_dir: QA | Locatable = DEFAULT_INDEX, *, corpus_dir: st
                     "mode": None, "warning": None, "notice": None}
         except QAError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
-        return render.answer_dict(reply.answer, reply.support)
+        return render.answer_dict(reply.answer)
 
     def page_state():
         choices = service.sources()

@@ -16,15 +16,9 @@ from typing import Callable, Iterator, Sequence, Union
 
 from ..errors import ConfigError, CorpusError, QAError
 from ..library import FileRefused, LibraryChange, LibraryEntry, NothingAdded, Refusal, check_file, corpus_folder
+from ..messages import BUSY, NO_FILES, NO_FOLDER, NO_PICK, NOT_ALL, READ_ONLY, UPDATING  # noqa: F401 (the page's words)
 from .service import Service
 
-READ_ONLY = "这个资料库是只读的：不能在网页上上传或删除文档。"
-BUSY = "资料库正在更新，请等这次更新完成后再试。"
-NO_FILES = "请先选择要上传的文件（可以多选，也可以拖到上传框里）。"
-NO_PICK = "请先选择要删除的文档。"
-NOT_ALL = "不能删除全部文档：资料库里至少要留一篇。请先上传其他文档。"
-NO_FOLDER = "找不到这个索引的文档文件夹，网页上无法修改资料库（可以在命令行用 qa add --corpus 文件夹）。"
-UPDATING = "正在更新索引…"
 STAGES = {"reading": "读取文档", "indexing": "建立关键词索引", "embedding": "计算段落向量",
           "sentences": "计算句子向量", "writing": "写入索引"}
 

@@ -11,17 +11,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..pipeline.answer import Answer
+from .. import messages
 from ..library import LibraryEntry
+from ..pipeline import render as view
+from ..pipeline.answer import Answer
 from ..pipeline.retrieve import Hit
 
-PROMPT = "请在上方输入您的问题，按回车或点击「提问」。也可以点一个示例问题试试。"
-SUGGESTIONS = (
-    "换一种说法，或用更具体的词，例如「强制下款」「协商还款」「投诉催收」；",
-    "如果选了「来源筛选」，清空它再问一次；",
-    "点击上方的示例问题，看看这里能回答哪类问题。",
-)
-LEXICAL_NOTICE = "语义模型不可用，本次仅使用关键词检索，结果可能不够全面。"
+PROMPT = messages.PROMPT
+SUGGESTIONS = messages.SUGGESTIONS
+LEXICAL_NOTICE = messages.LEXICAL_ONLY
 MODES = (("混合检索（推荐）", "hybrid"), ("语义检索", "dense"), ("关键词检索", "lexical"))
 MODE_NAMES = {value: label.split("（")[0] for label, value in MODES}
 # display script: the label shown on the toggle → the OpenCC conversion (None: the documents' own script)
@@ -152,8 +150,8 @@ def _context_html(context: str | None, passage: str, terms: Sequence[str], conve
 def _location_parts(hit: Hit) -> list[str]:
     """Where the passage is (article, PDF page, canonical link), escaped; the link opens in a new tab and only
     http(s) links are made clickable (a page's canonical URL is untrusted input)."""
-    from ..pipeline.citations import safe_link
     from ..documents.statutes import citation
+    from ..pipeline.citations import safe_link
 
     parts = []
     if hit.article:
@@ -188,15 +186,10 @@ def render_card(n: int, hit: Hit, terms: Sequence[str], context: str | None = No
 
 
 def render_notices(answer: Answer) -> str:
-    notes = []
-    if answer.mode == "lexical" and answer.warning:  # the model could not be loaded here
-        notes.append(f"{LEXICAL_NOTICE}（{answer.warning}）")
-    elif answer.warning:
-        notes.append(answer.warning)
-    if answer.notice:
-        notes.append(answer.notice)
-    caution = f'<div class="qa-notice qa-caution">{esc(answer.caution)}</div>' if answer.caution else ""
-    return "".join(f'<div class="qa-notice">{esc(n)}</div>' for n in notes) + caution
+    """The notes before the answer, as the one view words them (qa.pipeline.render.notes): the lexical-only
+    notice once, in Chinese; the caution marked as such."""
+    return "".join(f'<div class="qa-notice{" qa-caution" if n == answer.caution else ""}">{esc(n)}</div>'
+                   for n in view.notes(answer))
 
 
 def render_support(message: str) -> str:
@@ -209,33 +202,26 @@ def render_prompt(message: str = PROMPT) -> str:
 
 
 def render_searching() -> str:
-    return '<div class="qa-status qa-searching">正在查找答案……</div>'
+    return f'<div class="qa-status qa-searching">{esc(messages.SEARCHING)}</div>'
 
 
 def render_waiting() -> str:
-    return '<div class="qa-status">资料库索引正在建立中，建好后会自动回答这个问题，请稍候……</div>'
+    return f'<div class="qa-status">{esc(messages.WAITING)}</div>'
 
 
 def render_error(message: str) -> str:
     return f'<div class="qa-error" role="alert">{esc(message)}</div>'
 
 
-def plain_text(answer: Answer) -> str:
-    """What 复制答案 copies: the answer with its [n] markers, then each cited source — original script."""
-    lines = [answer.question, "", *([answer.caution] if answer.caution else []), answer.text]  # the caveat travels too
-    cited = sorted({s.citation for s in answer.sentences}) or range(1, len(answer.passages) + 1)
-    if answer.passages:
-        lines += ["", "来源："]
-        for n in cited:
-            hit = answer.passages[n - 1]
-            lines.append(f"[{n}] {hit.title}（{hit.source}）")
-    return "\n".join(lines)
+plain_text = view.copy_text  # what 复制答案 copies
 
 
 def render_answer(answer: Answer, contexts: Sequence[str | None] = (), *, support: str | None = None,
                   convert: Convert = _same) -> str:
-    """The whole answer block: a support message if the question signals distress, notices, the answer line
-    (`Answer.text`'s sentences with [n] links, or its message), a copy button, then the numbered passage cards."""
+    """The whole answer block: the support message if the question signals distress (the verdict's own, unless
+    `support` is given), notices, the answer line (`Answer.text`'s sentences with [n] links, or its message), a copy
+    button, then the numbered passage cards."""
+    support = support if support is not None else answer.support
     head = f'<div class="qa-answer" data-question="{esc(answer.question)}">'
     top = (render_support(support) if support else "") + render_notices(answer)
     if not answer.found or not answer.passages:
@@ -243,7 +229,7 @@ def render_answer(answer: Answer, contexts: Sequence[str | None] = (), *, suppor
             return f"{head}{top}</div>"
         items = "".join(f"<li>{esc(s)}</li>" for s in SUGGESTIONS)
         return (f'{head}{top}<div class="qa-empty"><div class="qa-h">{esc(answer.text)}</div>'
-                f"可以试试：<ul>{items}</ul></div></div>")
+                f"{esc(messages.TRY)}<ul>{items}</ul></div></div>")
     terms = question_terms(answer.question)
     contexts = list(contexts) + [None] * len(answer.passages)
     if answer.sentences:
@@ -261,16 +247,17 @@ def render_answer(answer: Answer, contexts: Sequence[str | None] = (), *, suppor
     mode = MODE_NAMES.get(answer.mode, answer.mode)
     return (
         f"{head}{top}"
-        '<div class="qa-h qa-h-row">回答<button type="button" class="qa-copy">复制答案</button></div>'
+        f'<div class="qa-h qa-h-row">{esc(messages.ANSWER_HEADING)}<button type="button" class="qa-copy">'
+        f'{esc(messages.COPY)}</button></div>'
         f'<div class="qa-sentences">{line}</div>'
         f'<textarea class="qa-copy-text" readonly tabindex="-1" aria-hidden="true">{esc(plain_text(answer))}'
         "</textarea>"
-        f'<div class="qa-h">引用段落</div>{cards}'
-        f'<div class="qa-foot">检索方式：{esc(mode)}。回答由上面引用的原文句子组成，请以原文为准。</div></div>'
+        f'<div class="qa-h">{esc(messages.CITED_HEADING)}</div>{cards}'
+        f'<div class="qa-foot">{esc(messages.FOOT.format(mode=mode))}</div></div>'
     )
 
 
-def answer_dict(answer: Answer, support: str | None = None) -> dict:
+def answer_dict(answer: Answer, support: str | None = None) -> dict:  # support: the verdict's own unless given
     """What the `ask` API endpoint returns: `Answer.to_dict()` (answer text with [n] markers, sentences, cited
     passages) plus `n` on each passage, `sources`, `message` (the not-found text), `support` (the distress
     message or None), and `warning`/`notice`/`caution` always present."""
@@ -281,7 +268,7 @@ def answer_dict(answer: Answer, support: str | None = None) -> dict:
     out.setdefault("notice", None)
     out.setdefault("caution", None)
     out["message"] = None if answer.found else answer.not_found_message
-    out["support"] = support
+    out["support"] = support if support is not None else answer.support
     out["sources"] = list(dict.fromkeys(p["source"] for p in out["passages"]))
     return out
 

@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from ..pipeline.answer import Answer
 from ..api import QA
 from ..stores.build import BuildReport
+from .. import messages
 from ..config import DEFAULT, DEFAULT_CORPUS, QueryConfig
-from ..errors import EmptyQuestionError, IndexNotFoundError, QAError
+from ..errors import EmptyQuestionError, IndexNotFoundError, InvalidKError, QAError
+from ..pipeline.query import check_k as check_k_policy
+from ..pipeline.query import read_k
 from ..stores.location import IndexLocation, Locatable
 from .render import display_dir, esc, render_error
 
@@ -52,10 +55,14 @@ class _State:
 
 @dataclass(frozen=True)
 class Reply:
-    """One asked question: the answer, each cited passage's surrounding text, and the distress message if any."""
+    """One asked question: the verdict and each cited passage's surrounding text."""
     answer: Answer
     contexts: tuple[str | None, ...]
-    support: str | None = None
+
+    @property
+    def support(self) -> str | None:
+        """The distress message, if any: the verdict carries it."""
+        return self.answer.support
 
 
 class Service:
@@ -196,16 +203,12 @@ class Service:
 
 
 def check_k(k: object, config: QueryConfig) -> int:
-    """Top-k as an int within 1..config.k_max — the one limit of the page and the API — or InvalidInputError."""
-    if k is None or k == "":
-        return config.k_ask
+    """Top-k within 1..config.k_max, the page's and its API's limit, by the library's one k policy; refused in the
+    visitor's words (InvalidInputError)."""
     try:
-        value = float(k)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"检索段落数必须是 1 到 {config.k_max} 之间的整数（收到 {k!r}）。") from None
-    if value != int(value) or not 1 <= value <= config.k_max:
-        raise InvalidInputError(f"检索段落数必须是 1 到 {config.k_max} 之间的整数（收到 {k}）。")
-    return int(value)
+        return check_k_policy(None if k == "" else read_k(k), config.k_ask, config.k_max)
+    except InvalidKError as exc:
+        raise InvalidInputError(messages.K_OUT_OF_RANGE.format(limit=exc.limit, k=k)) from None
 
 
 def run_question(service: Service, question: object, k: object = None, mode: str | None = None,
@@ -225,4 +228,4 @@ def run_question(service: Service, question: object, k: object = None, mode: str
             contexts.append(qa.context(hit.chunk_id, chars=CONTEXT_CHARS))
         except (QAError, LookupError):  # the card still shows without its context
             contexts.append(None)
-    return Reply(answer, tuple(contexts), answer.support)
+    return Reply(answer, tuple(contexts))

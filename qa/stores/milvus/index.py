@@ -195,8 +195,11 @@ class MilvusIndex(Index):
         if not self.has_vectors:
             raise ConfigError("this index has no vectors (built with --model none)")
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        limit = min(depth, len(self.chunks))
+        if limit > ms.SEARCH_LIMIT:  # fewer candidates than asked would rank differently from the local store
+            raise ConfigError(f"Milvus returns at most {ms.SEARCH_LIMIT} passages per search; asked for {depth}")
         found = self._client.search(self._collection, data=queries.tolist(), anns_field="dense",
-                                    limit=min(depth, len(self.chunks), ms.SEARCH_LIMIT), filter=self._filter(mask),
+                                    limit=limit, filter=self._filter(mask),
                                     search_params={"metric_type": "IP"}, output_fields=["chunk_id"])
         return [[int(hit["chunk_id"]) for hit in hits] for hits in found]
 

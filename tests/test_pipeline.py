@@ -1,0 +1,183 @@
+"""The question pipeline (issue 22): one k policy, the gate's model read from its versioned file, one Verdict decided
+in one place, one view; the distress fix (issue 23, 5). Real-model and Milvus checks: tests/test_pipeline_slow.py."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from qa import QA
+from qa.config import DEFAULT, GATE_FILE, GateModel, QueryConfig, RetrievalConfig
+from qa.errors import ConfigError, InvalidKError
+
+from .conftest import ROOT
+
+
+# -- the gate's fitted model: one versioned file, read once ------------------------------------------------------
+def test_the_shipped_gate_model_is_todays_fit_exactly():
+    gate = DEFAULT.gate
+    assert gate.version == 1 and gate == GateModel.load(GATE_FILE)
+    assert gate.features == ("sentence_margin", "margin", "coverage", "foreign", "foreign_other", "unmapped_english",
+                             "sentence_outlier")
+    assert gate.weights == (30.6341, 47.2491, 1.9283, -2.6273, -1.1731, -2.2699, 1.633) and gate.bias == -8.3952
+    assert (gate.threshold, gate.outlier_neutral, gate.full_coverage) == (0.55, 3.09, 0.8)
+    assert gate.lexical_weights == (3.82, -4.0209, -1.756, -4.0858) and gate.lexical_bias == 0.6217
+    assert gate.lexical_threshold == 0.25
+    # the flat names README and bench use read the same model
+    assert (DEFAULT.gate_weights, DEFAULT.gate_min_probability, DEFAULT.gate_lexical_min_probability) == (
+        gate.weights, gate.threshold, gate.lexical_threshold)
+
+
+def test_a_gate_model_of_another_version_or_broken_is_a_config_error(tmp_path):
+    data = json.loads(GATE_FILE.read_text(encoding="utf-8"))
+    (tmp_path / "v2.json").write_text(json.dumps({**data, "version": 2}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="version"):
+        GateModel.load(tmp_path / "v2.json")
+    (tmp_path / "bad.json").write_text("{", encoding="utf-8")
+    with pytest.raises(ConfigError, match="gate model"):
+        GateModel.load(tmp_path / "bad.json")
+
+
+def test_the_calibrator_writes_the_file_the_gate_reads(tmp_path):
+    from bench.calibrate import write_model
+
+    g = DEFAULT.gate
+    fits = {"hybrid": (g.features, g.weights, g.bias, g.threshold), "outlier_neutral": g.outlier_neutral,
+            "lexical": (g.lexical_features, g.lexical_weights, g.lexical_bias, g.lexical_threshold)}
+    path = write_model(fits, ROOT / "index", None, tmp_path / "gate.json")
+    assert replace(GateModel.load(path), fitted_on="") == replace(g, fitted_on="")
+
+
+def test_the_calibrator_scores_thresholds_through_the_gate_itself(qa_hash, monkeypatch):
+    """bench.calibrate used to restate the gate (probability ≥ t, or full coverage); it must call it."""
+    from bench import calibrate
+    from qa.pipeline import gate
+
+    rows = [{"q": q, "kind": kind} for q, kind in (("强制下款怎么办", "answerable"), ("被催收了怎么投诉", "answerable"),
+                                                   ("股票分红怎么交税", "near"), ("离婚财产怎么分", "near"))]
+    rows = calibrate.with_features(qa_hash, rows, "hybrid")
+    _, _, answered = calibrate.fitted(rows, DEFAULT.gate.features, full=True)
+    calls = []
+    real = gate.admits
+    monkeypatch.setattr(gate, "admits", lambda *a, **kw: calls.append(a) or real(*a, **kw))
+    shown = answered(rows, 0.5)
+    assert len(calls) == len(rows) and shown.dtype == bool
+
+
+# -- config by concern ---------------------------------------------------------------------------------------------
+def test_config_sections_and_flat_names_are_one_setting():
+    config = QueryConfig(fusion="rrf", answer_min_probability=0.6, k_max=7)
+    assert config.retrieval.fusion == config.fusion == "rrf"
+    assert config.answer.answer_min_probability == 0.6 and config.web.k_max == 7
+    assert replace(config, fusion="linear").retrieval.fusion == "linear"  # with_config's path
+    assert QueryConfig(retrieval=RetrievalConfig(k_ask=3)).k_ask == 3
+    assert config.messages.not_found_message == "未找到相关内容" == DEFAULT.not_found_message
+    with pytest.raises(TypeError, match="no_such"):
+        QueryConfig(no_such=1)
+    with pytest.raises(ConfigError):
+        QueryConfig(mode="fuzzy")
+
+
+# -- one k policy --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("k", [0, -1, 101, 2.5, "many", "3", True])
+def test_one_k_policy_for_the_library(qa_hash, k):
+    with pytest.raises(InvalidKError, match="at most 100"):
+        qa_hash.search("催收", k=k)
+    with pytest.raises(ConfigError):
+        qa_hash.ask("催收", k=k)
+
+
+def test_k_up_to_the_limit_is_taken(qa_hash):
+    assert len(qa_hash.search("还款", k=100).hits) <= 100
+    assert len(qa_hash.ask("还款", k=1).passages) <= 1
+
+
+@pytest.mark.parametrize("command", ["search", "ask"])
+def test_cli_k_outside_the_policy_is_one_error_line(run, hash_index, command):
+    result = run(command, "催收", "-i", hash_index, "-k", "1000")
+    assert result.exit_code == 2 and result.stderr.strip() == "qa: error: k must be a positive integer, at most 100; got 1000"
+
+
+def test_the_page_limit_is_the_same_policy_with_its_own_words(qa_hash):
+    from qa.ui.service import InvalidInputError, check_k
+
+    assert check_k("3", qa_hash.config) == 3 and check_k(4.0, qa_hash.config) == 4
+    with pytest.raises(InvalidInputError, match="1 到 10"):
+        check_k(11, qa_hash.config)
+
+
+# -- one verdict, decided once -------------------------------------------------------------------------------------
+def test_verdict_outcome_reason_and_evidence(qa_hash):
+    answered = qa_hash.ask("被强制下款的钱需要还吗")
+    assert answered.outcome == "answered" and answered.found and answered.sentences and answered.reason
+    assert answered.evidence is not None and answered.to_dict()["outcome"] == "answered"
+    missing = qa_hash.ask("股票怎么买", mode="lexical")
+    assert missing.outcome == "not_found" and not missing.passages and missing.reason.startswith("the gate")
+    assert missing.text == DEFAULT.not_found_message
+
+
+def test_citing_an_article_never_decides_what_is_shown(qa_hash):
+    """articles_first reorders; the verdict says found (it used to flip SearchResult.found itself)."""
+    from qa.pipeline.citations import articles_first
+
+    hits, named = articles_first("民法典第680条", (), qa_hash.index, qa_hash._article_table(), 5, None)
+    assert named and hits and hits[0].article == "第六百八十条"
+    verdict = qa_hash.ask("民法典第680条")
+    assert verdict.found and verdict.passages[0].article == "第六百八十条" and "article" in verdict.reason
+
+
+def test_search_and_ask_share_the_decision(qa_hash):
+    for question in ("被强制下款的钱需要还吗", "股票怎么买", "民法典第680条"):
+        assert qa_hash.search(question, mode="lexical").found == qa_hash.ask(question, mode="lexical").found
+
+
+# -- one view ------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def qa_lexical(corpus_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("lex") / "index"
+    QA.build([corpus_dir], out, model="none")
+    return QA.load(out)
+
+
+def test_the_lexical_only_notice_is_said_once_in_chinese(qa_lexical):
+    from qa.messages import LEXICAL_ONLY
+    from qa.pipeline import render as view
+    from qa.ui.render import render_answer
+
+    verdict = qa_lexical.ask("强制下款怎么办")
+    assert verdict.mode == "lexical"
+    page = render_answer(verdict)
+    for shown in (page, str(verdict), verdict.to_markdown(), verdict._repr_html_()):
+        assert shown.count("语义模型不可用") == 1 and "lexical)" not in shown and "without an embedding" not in shown
+    assert view.notes(verdict)[0].startswith(LEXICAL_ONLY)
+
+
+def test_the_cli_prints_the_views_text(run, hash_index, qa_hash):
+    from qa.pipeline import render as view
+
+    result = run("ask", "被强制下款的钱需要还吗", "-i", hash_index)
+    assert result.exit_code == 0
+    assert result.stdout.rstrip("\n") == view.text(qa_hash.ask("被强制下款的钱需要还吗"))
+
+
+# -- issue 23, 5: distress gets the calm message and what the documents say about the debt ---------------------------
+def test_distress_gets_the_message_first_and_an_answer_about_the_debt(qa_hash):
+    question = "活不下去了，网贷逼死我了"
+    plain = qa_hash.with_config(distress_question="")  # the old behaviour: the message alone
+    assert plain.ask(question).support and not plain.ask(question).found
+    verdict = qa_hash.ask(question)
+    assert verdict.support == DEFAULT.distress_message and verdict.found and verdict.passages
+    assert verdict.question == question and "distress" in verdict.reason
+    text = str(verdict)
+    assert text.startswith(DEFAULT.distress_message) and verdict.passages[0].title in text
+
+
+def test_distress_on_the_page_puts_the_message_above_the_answer(qa_hash):
+    from qa.ui.render import render_answer
+    from qa.ui.service import Service, run_question
+
+    reply = run_question(Service(qa_hash), "活不下去了，网贷逼死我了")
+    page = render_answer(reply.answer, reply.contexts)
+    assert reply.support == DEFAULT.distress_message
+    assert 0 <= page.index("qa-support") < page.index("qa-card") and "未找到相关内容" not in page
