@@ -96,8 +96,9 @@ class QA:
 
     def _searched(self, result: SearchResult, query: Query) -> SearchResult:
         """Retrieval's ranking judged by the verdict (passages only): found or not, and the hits shown."""
-        verdict = decide(result, k=query.k, cite=self._citer(result.question, query), compose=None, config=self.config)
-        return replace(result, hits=verdict.passages, found=verdict.found)
+        verdict = decide(result, k=query.k, cite=self._citer(result.question, query), compose=None, config=self.config,
+                         absent=self._article_table().absent(result.question))
+        return replace(result, hits=verdict.passages, found=verdict.found, notice=verdict.notice)
 
     def _verdict(self, query: Query) -> Verdict:
         result, qvec = self._retriever.search(query.text, query.k, query.mode, query.sources)
@@ -117,7 +118,7 @@ class QA:
             )
 
         return decide(result, k=query.k, cite=self._citer(result.question, query), compose=composed,
-                      config=self.config)
+                      config=self.config, absent=self._article_table().absent(result.question))
 
     def _citer(self, question: str, query: Query):
         """Articles the question names first (「民法典第680条」)."""

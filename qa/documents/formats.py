@@ -100,8 +100,11 @@ def read_html(data: bytes) -> Extracted:
     title = _html_title(tree)
     import trafilatura
 
-    text = trafilatura.extract(markup, include_tables=True, include_comments=False, favor_recall=True,
-                               deduplicate=False) or ""
+    # On a small page trafilatura falls back to the whole body, navigation included: spam links in a <nav> then
+    # made the page a hit for words that stand only there. The page goes to it without its boilerplate.
+    _strip_boilerplate(tree)
+    text = trafilatura.extract(lxml_html.tostring(tree, encoding="unicode"), include_tables=True,
+                               include_comments=False, favor_recall=True, deduplicate=False) or ""
     if not text.strip():
         text = html_fallback(tree)
     if not text.strip():
@@ -146,11 +149,40 @@ def _html_title(tree) -> str | None:
     return re.split(r"\s*[_|｜]\s*|\s+[-–—]\s+", title)[0] or None
 
 
+_BOILERPLATE = ("//script|//style|//noscript|//template|//nav|//aside|//form|//menu"
+                "|//*[@role='navigation' or @role='banner' or @role='contentinfo' or @role='complementary'"
+                " or @role='search' or @role='menu' or @role='menubar']")
+# the page's header and footer; an article's own <header> (its headline) and <footer> stay
+_PAGE_FRAME = "//header[not(ancestor::article or ancestor::main)]|//footer[not(ancestor::article or ancestor::main)]"
+_LINK_BLOCKS = "//ul|//ol|//dl|//div|//section|//table|//p|//td"
+
+
+def _strip_boilerplate(tree) -> None:
+    """Remove navigation, page header and footer, sidebars, forms and link-dense blocks (lists of links: menus,
+    "related articles", tag clouds) from a parsed page, in place."""
+    for bad in tree.xpath(_BOILERPLATE + "|" + _PAGE_FRAME):
+        if bad.getparent() is not None:
+            bad.drop_tree()
+    for block in tree.xpath(_LINK_BLOCKS):
+        if block.getparent() is not None and _link_dense(block):
+            block.drop_tree()
+
+
+def _link_dense(block) -> bool:
+    """At least three links, and their text nearly all the block's text. A block holding the article (an <article>,
+    <main> or <h1>) is kept whatever its links."""
+    links = block.xpath(".//a")
+    if len(links) < 3 or block.xpath(".//article|.//main|.//h1"):
+        return False
+    text = "".join(block.text_content().split())
+    linked = sum(len("".join(a.text_content().split())) for a in links)
+    return bool(text) and linked >= 0.8 * len(text)
+
+
 def html_fallback(tree) -> str:
-    """A page's text minus scripts, navigation, header, footer and forms: `read_html` when trafilatura finds no
-    main content (and `bench.formats` measures it alone)."""
-    for bad in tree.xpath("//script|//style|//noscript|//nav|//header|//footer|//aside|//form|//template"):
-        bad.drop_tree()
+    """A page's text minus its boilerplate (`_strip_boilerplate`): `read_html` when trafilatura finds no main
+    content (and `bench.formats` measures it alone)."""
+    _strip_boilerplate(tree)
     body = tree.find("body")
     if body is None:
         return ""

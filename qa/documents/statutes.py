@@ -201,6 +201,26 @@ def article_refs(question: str) -> list[int]:
     return out
 
 
+# the law a question names before an article: 「《个人信息保护法》第八十条」, 「请问民法典第99999条」
+_LAW_BEFORE = re.compile(r"(?:《([^》]{1,30})》|([\u4e00-\u9fff]{1,20}?(?:法典|法|条例|规定|解释|办法)))\s*$")
+_ASKING = re.compile(r"^.*(?:请问|根据|依据|按照|依照|关于|想问|问下|问问|查询|查)")
+# 第N条 in running text, Simplified or Traditional (a document quoting 「《民法典》第148條」 holds that article)
+_MENTION = re.compile(rf"第\s*({NUMERAL})\s*[条條]")
+
+
+def named_articles(question: str) -> list[tuple[int, str]]:
+    """The articles a question names, as (number, how to cite it): 「民法典第99999条」 → [(99999, '《民法典》第99999条')]."""
+    out = []
+    for match in _QUESTION_REF.finditer(question):
+        number = parse_number(match.group(1))
+        if not number:
+            continue
+        law = _LAW_BEFORE.search(question, 0, match.start())
+        name = (law.group(1) or _ASKING.sub("", law.group(2))).strip() if law else ""
+        out.append((number, (f"《{short_law_name(name)}》" if name else "") + f"第{match.group(1)}条"))
+    return out
+
+
 def named_laws(question: str, titles: set[str]) -> set[str]:
     """The index's law titles whose short name (or full name) the question contains."""
     from ..text import fold
@@ -227,6 +247,7 @@ class ArticleTable:
                 self.by_number.setdefault(number, []).append(i)
                 self.laws.add(law_of(chunk.title))
         self.chunks = chunks
+        self.mentioned: set[int] | None = None
 
     def lookup(self, question: str, ranked: list[int], limit: int) -> list[int]:
         """Chunks of the articles the question names, best first: of the law it names if it names one;
@@ -243,3 +264,22 @@ class ArticleTable:
             position = {i: n for n, i in enumerate(ranked)}
             found.extend(sorted(ids, key=lambda i: position.get(i, len(ranked) + i)))
         return list(dict.fromkeys(found))[:limit]
+
+    def absent(self, question: str) -> list[str]:
+        """Citations of the articles the question names that no document holds — neither as an article passage
+        nor quoted in running text (「《民法典》第148條規定…」) — when it names no article they do hold: a question
+        about 「民法典第99999条」 must not be answered with another article as if it were that one."""
+        named = named_articles(question)
+        if not named:
+            return []
+        held = set(self.by_number) | self._mentioned()
+        if any(number in held for number, _ in named):
+            return []
+        return list(dict.fromkeys(cite for _, cite in named))
+
+    def _mentioned(self) -> set[int]:
+        """Article numbers quoted anywhere in the passages (read once, on the first question that needs it)."""
+        if self.mentioned is None:
+            self.mentioned = {n for chunk in self.chunks for m in _MENTION.finditer(chunk.text)
+                              if (n := parse_number(m.group(1)))}
+        return self.mentioned

@@ -15,7 +15,7 @@ import numpy as np
 from ..config import DEFAULT, QueryConfig
 from ..models.lexical import synonyms, tokenize
 from ..models.sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
-from ..text import fold, heading_level
+from ..text import fold, heading_level, is_damaged
 from .retrieve import Hit, SearchResult
 from .verdict import AnswerSentence, Composition, Verdict
 
@@ -48,6 +48,7 @@ _ANNOUNCES = re.compile(r"(?:如下|以下(?:几|[一二三四五六七八九十
 
 _LIST_QUESTION = re.compile(r"哪些|哪几|有什么(?:方法|办法|渠道|途径|部门|机构)|\bwhich\b|\bwhat are\b", re.I)
 _ENDS_SENTENCE = re.compile(r"[。！？；!?;…」”）):：]\s*$")
+_TABLE_ROW = re.compile(r"\S \| \S")  # cells as the DOCX and web page readers join them
 
 
 def _bigrams(text: str) -> set[str]:
@@ -85,12 +86,15 @@ def _sentences(hits: Sequence[Hit], idf: Callable[[str], float] | None = None, c
         in_introduction = sectioned is not None and not hit.heading and (hit.doc_id in sectioned or any(levels))
         for text, level in zip(units, levels):
             in_introduction = in_introduction and not level
-            # a short line with no sentence-ending mark is a subtitle or label, whatever its numbering
-            is_heading = bool(level) or (len(text) <= 24 and not _ENDS_SENTENCE.search(text))
+            # a short line with no sentence-ending mark is a subtitle or label, whatever its numbering; a table row
+            # (「消费者投诉热线 | 12315」) is a record, which answers as a sentence does
+            is_heading = bool(level) or (len(text) <= 24 and not _ENDS_SENTENCE.search(text)
+                                         and not _TABLE_ROW.search(text))
             is_question = text.endswith(("?", "？"))
             is_lead_in = (text.endswith((":", "：")) or bool(_ANNOUNCES.search(fold(text)))) and not is_heading
+            # text broken by a scraper is never quoted as the answer (the passage still shows it, as it is)
             selectable = len(text) >= MIN_SENTENCE_CHARS and not (
-                is_question or is_heading or is_lead_in or in_introduction) and not (
+                is_question or is_heading or is_lead_in or in_introduction or is_damaged(text)) and not (
                 is_filler(text, hit.title, idf, common_idf=common_idf))
             out.append(_Sentence(i, text, selectable, anchor if selectable else None))
             if is_question or is_heading or is_lead_in:
@@ -207,6 +211,9 @@ def _run_on(sentences: list[_Sentence], j: int, pool: Sequence[Hit]) -> tuple[st
     def leans_back(i: int) -> bool:
         return bool(_LEANS_BACK.search(fold(sentences[i].text)))
 
+    def sound(i: int) -> bool:
+        return not is_damaged(sentences[i].text)
+
     same = sentences[j].passage
     if leans_back(j) and (j == 0 or sentences[j - 1].passage != same):
         elsewhere = [i for i, s in enumerate(sentences) if i > 0 and s.text == sentences[j].text and
@@ -214,7 +221,8 @@ def _run_on(sentences: list[_Sentence], j: int, pool: Sequence[Hit]) -> tuple[st
         if elsewhere:
             j, same = elsewhere[0], sentences[elsewhere[0]].passage
     first = j
-    while first > 0 and j - first < 2 and sentences[first - 1].passage == same and leans_back(first):
+    while first > 0 and j - first < 2 and sentences[first - 1].passage == same and leans_back(first) and (
+            sound(first - 1)):
         first -= 1  # 「例如…。这些部门…」 chosen at its second sentence reaches back to the statement
     following = j + 1 < len(sentences) and sentences[j + 1].passage == same
     last = j + 1 if following and sentences[j + 1].selectable and leans_back(j + 1) else j

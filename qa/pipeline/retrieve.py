@@ -187,6 +187,7 @@ class Retriever:
         gate_depth = self.config.gate_coverage_depth
         coverage = self._coverage(terms, order[:max(k, gate_depth)])
         gate_coverage = max(coverage[:gate_depth], default=0.0)
+        gate_order = order[:_GATE_DEPTH]  # and its sentences over a fixed depth too (k = 1 read only the first)
         order = order[:k]
         dense_scores = self.index.cosines(qvec, order) if qvec is not None else [None] * len(order)
         hits = []
@@ -194,7 +195,7 @@ class Retriever:
             score = fused[i] if i in fused else float(cos)
             hits.append(Hit.of(self.index.chunks[i], rank, score, None if cos is None else float(cos),
                                float(lexical[i]), float(cov)))
-        evidence = self._evidence(query.text, gate_coverage, qvec, dense_ranked, order, mode, nearest)
+        evidence = self._evidence(query.text, gate_coverage, qvec, dense_ranked, gate_order, mode, nearest)
         # the ranking and its evidence, not yet judged: what is shown is qa.pipeline.verdict.decide's call
         return SearchResult(query.text, mode, tuple(hits), warning, query.notice, bool(hits), evidence), qvec
 

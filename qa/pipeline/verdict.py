@@ -6,7 +6,7 @@ sentences, in that order. The CLI, the page, the notebook and `bench` read verdi
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal, Sequence
 
 from ..config import DEFAULT, QueryConfig
 from .gate import admits
@@ -119,15 +119,22 @@ class Verdict:
 
 
 def decide(result: "SearchResult", *, k: int, cite: Callable[[tuple["Hit", ...]], tuple[tuple["Hit", ...], bool]],
-           compose: Callable[["SearchResult"], Composition] | None, config: QueryConfig = DEFAULT) -> Verdict:
+           compose: Callable[["SearchResult"], Composition] | None, config: QueryConfig = DEFAULT,
+           absent: Sequence[str] = ()) -> Verdict:
     """The one decision of what is shown, for `search` (`compose` None: passages only) and `ask`.
 
     `result` is retrieval's ranking and evidence, not yet judged. The gate admits it or not; `cite` brings the
     articles the question names to the top (shown even when the gate said nothing matched) and says whether there
     were any; the evidence must be strong enough to quote sentences (`answer_min_probability`); then the composer's
-    sentences, if any, answer, with the caution where the gate's model finds "not answered here" the likelier."""
+    sentences, if any, answer, with the caution where the gate's model finds "not answered here" the likelier.
+    `absent`: the articles the question names that no document holds (ArticleTable.absent, 「《民法典》第99999条」):
+    the verdict says so, and what it shows is only related — no sentence is quoted as if it were that article."""
     evidence = result.evidence
-    common = dict(question=result.question, mode=result.mode, warning=result.warning, notice=result.notice,
+    notice = result.notice
+    if absent:
+        said = config.absent_article_message.format(article="、".join(absent))
+        notice = f"{notice} {said}" if notice else said
+    common = dict(question=result.question, mode=result.mode, warning=result.warning, notice=notice,
                   not_found_message=config.not_found_message, related_only_message=config.related_only_message,
                   evidence=evidence)
     admitted = bool(result.hits) and (evidence is None or admits(evidence, config))
@@ -139,6 +146,9 @@ def decide(result: "SearchResult", *, k: int, cite: Callable[[tuple["Hit", ...]]
     shown = "the article the question names" if named else f"the gate: {explain(evidence, config)}"
     if compose is None:
         return Verdict(found=True, sentences=(), passages=tuple(hits), reason=shown, **common)
+    if absent and not named:
+        return Verdict(found=True, sentences=(), passages=passages, reason="the question names "
+                       f"{'、'.join(absent)}, which no document holds: passages only related", **common)
     if evidence is not None and not evidence.supports_answer(config):
         return Verdict(found=True, sentences=(), passages=passages, reason="evidence too weak to quote a sentence "
                        f"(P(answerable) < answer_min_probability {config.answer_min_probability})", **common)
