@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from qa.config import DEFAULT_CORPUS, DEFAULT_INDEX  # settings only: no third-party imports
+
 ROOT = Path(__file__).resolve().parent
 
 
@@ -17,9 +19,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="借贷纠纷问答：网页版（Gradio）")
     parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default $GRADIO_SERVER_PORT or 7860)")
-    parser.add_argument("--index", default=str(ROOT / "index"), help="index directory (default: index/ here)")
-    parser.add_argument("--corpus", default=str(ROOT / "corpus"),
-                        help="documents to build the index from when it is missing (default: corpus/ here)")
+    parser.add_argument("--index", default=str(ROOT / DEFAULT_INDEX),
+                        help=f"index directory or milvus:// URI (default: {DEFAULT_INDEX}/ here)")
+    parser.add_argument("--corpus", default=str(ROOT / DEFAULT_CORPUS),
+                        help=f"documents to build the index from when it is missing (default: {DEFAULT_CORPUS}/ here)")
     parser.add_argument("--workers", type=int, default=None,
                         help="questions answered at once (default: one per CPU core)")
     parser.add_argument("--auth", default=None,

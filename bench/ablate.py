@@ -15,6 +15,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from qa.config import DEFAULT_INDEX  # settings only: no third-party imports
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 VARIANTS = {
@@ -27,7 +29,7 @@ VARIANTS = {
 }
 
 
-def must_row(index: Path, name: str, change: dict) -> str:
+def must_row(index: str, name: str, change: dict) -> str:
     from qa import QA
     from qa.config import DEFAULT
     from qa.pipeline.evaluate import evaluate_must
@@ -52,7 +54,7 @@ def must_row(index: Path, name: str, change: dict) -> str:
             f"{round(o['off_topic_rejected'] * o['off_topic'])}/{o['off_topic']} |")
 
 
-def stard_row(index: Path, name: str, change: dict, mode: str) -> str:
+def stard_row(index: str, name: str, change: dict, mode: str) -> str:
     from qa import QA
     from qa.config import DEFAULT
     from qa.pipeline.evaluate import evaluate_beir
@@ -66,7 +68,7 @@ def stard_row(index: Path, name: str, change: dict, mode: str) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("suite", choices=["must", "stard"])
-    parser.add_argument("-i", "--index", type=Path, default=ROOT / "index")
+    parser.add_argument("-i", "--index", default=str(ROOT / DEFAULT_INDEX), help="index directory or milvus:// URI")
     parser.add_argument("--mode", default="hybrid")
     parser.add_argument("--change", default=None, help="one QueryConfig change as JSON instead of the built-in variants")
     args = parser.parse_args(argv)

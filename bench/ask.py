@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.config import DEFAULT_INDEX  # settings only: no third-party imports
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
@@ -31,7 +33,7 @@ def questions(limit: int | None) -> list[str]:
     return qs[:limit] if limit else qs
 
 
-def run(index: Path, qs: list[str], repeat: int = 1) -> dict:
+def run(index: str, qs: list[str], repeat: int = 1) -> dict:
     from dataclasses import replace
 
     from qa import QA
@@ -60,7 +62,7 @@ def run(index: Path, qs: list[str], repeat: int = 1) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-i", "--index", type=Path, default=ROOT / "index")
+    parser.add_argument("-i", "--index", default=str(ROOT / DEFAULT_INDEX), help="index directory or milvus:// URI")
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")

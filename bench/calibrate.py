@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.config import DEFAULT_INDEX  # settings only: no third-party imports
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 MIN_TUNE_ANSWERED = 0.95
@@ -145,7 +147,7 @@ def print_config(prefix: str, features: tuple[str, ...], all_features: tuple[str
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-i", "--index", type=Path, default=ROOT / "index")
+    parser.add_argument("-i", "--index", default=str(ROOT / DEFAULT_INDEX), help="index directory or milvus:// URI")
     parser.add_argument("--drop", action="append", default=[], help="leave this feature out (repeatable)")
     parser.add_argument("--stard", type=Path, default=None, help="a STARD index: report its rejected share")
     parser.add_argument("--lopo", action="store_true",
@@ -164,7 +166,7 @@ def main(argv=None) -> None:
     from qa.config import DEFAULT
 
     if args.no_dictionary:  # an ablation: every English feature is read without the bilingual dictionary
-        lexical._english_dictionary = lambda: {}
+        lexical.use_english_dictionary(False)
 
     if args.write and (args.drop or args.no_dictionary or args.lopo):
         parser.error("--write ships the full model: not with --drop, --no-dictionary or --lopo")

@@ -89,9 +89,9 @@ def main() -> None:
             rows["html_leaks"].append(sum(b in found.text for b in BOILERPLATE))
             from lxml import html as lxml_html
 
-            from qa.documents.formats import _html_fallback
+            from qa.documents.formats import html_fallback
 
-            fallback = _html_fallback(lxml_html.document_fromstring(page))
+            fallback = html_fallback(lxml_html.document_fromstring(page))
             rows["html_fallback"].append(recovered_share(body, fallback))
             rows["html_fallback_leaks"].append(sum(b in fallback for b in BOILERPLATE))
 

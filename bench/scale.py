@@ -4,12 +4,12 @@
     python -m bench.scale --sizes 2000 --queries 50 --out /tmp/smoke     # smoke run, seconds
 
 For every size n it generates n synthetic e5-like vectors (bench/synth.py), builds each
-vector index kind with ``qa.ann.build_vector_index`` (the code ``qa build`` runs) and measures
+vector index kind with ``qa.models.ann.build_vector_index`` (the code ``qa build`` runs) and measures
 build time, serialized index size, RSS growth, single-query latency (k=10, p50/p95/p99 over
 --queries fresh queries, after a warm-up) and recall@10 against exact search; ANN kinds also
 get a sweep of their search parameter. For BM25 it generates n Zipfian Chinese-like token
 documents, indexes them with bm25s and times single queries both through the library's
-reader (``qa.lexical.BM25Index`` + top-k) and through ``bm25s.BM25.retrieve``.
+reader (``qa.models.lexical.BM25Index`` + top-k) and through ``bm25s.BM25.retrieve``.
 
 Outputs under --out: bench_scale.json (all numbers), bench_scale.png (p95 latency vs.
 size, and recall vs. latency at the largest size), and bench_scale.md (the tables) unless
@@ -233,7 +233,7 @@ def bench_bm25(n: int, n_queries: int, k: int, tmp: Path) -> dict[str, Any]:
     out_dir = tmp / "bm25"
     retriever.save(str(out_dir), show_progress=False)
     indptr = retriever.scores["indptr"]
-    np.save(out_dir / "df.npy", np.diff(indptr).astype(np.int32))  # as qa.lexical.build_bm25 writes
+    np.save(out_dir / "df.npy", np.diff(indptr).astype(np.int32))  # as qa.models.lexical.build_bm25 writes
     size = dir_bytes(out_dir)
 
     res: dict[str, Any] = {"n": n, "tokens": n_tokens, "generate_s": gen_s, "build_s": build_s,
@@ -279,7 +279,7 @@ def environment() -> dict[str, Any]:
     cpu = platform.processor() or ""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            cpu = next((l.split(":", 1)[1].strip() for l in fh if l.startswith("model name")), cpu)
+            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
     except OSError:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "faiss": faiss.__version__, "bm25s": bm25s.__version__,
@@ -310,7 +310,7 @@ def markdown(result: dict[str, Any]) -> str:
            if env.get("loadavg_at_start") is not None else "") + ".",
         "",
         f"**Vector search** (d={result['dim']}, synthetic e5-like vectors; single-query latency in ms, k={k}; "
-        f"p50/p95/p99 with 1 OpenMP thread, as `qa.ann.search` runs single queries, then p95 with 2 threads "
+        f"p50/p95/p99 with 1 OpenMP thread, as `qa.models.ann.search` runs single queries, then p95 with 2 threads "
         f"(the machine default) at k={k} and k=100 (the retriever's candidate depth); recall@{k} against exact search; "
         f"build with 2 threads):",
         "",
@@ -318,7 +318,7 @@ def markdown(result: dict[str, Any]) -> str:
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in result["vectors"]:
-        for kind, r in row["kinds"].items():
+        for r in row["kinds"].values():
             t1 = r.get("threads1") or {}
             lines.append(
                 f"| {human_n(row['n'])} | {_params(r['info'])} | {r['build_s']:.1f} s | {human_bytes(r['index_bytes'])} | "

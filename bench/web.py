@@ -18,6 +18,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from qa.config import DEFAULT_INDEX  # settings only: no third-party imports
+
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ("被强制下款的钱需要还吗？", "催收人员可以联系我的家人和同事吗？", "协商还款需要准备哪些材料？",
              "可以向哪些部门投诉暴力催收？", "逾期会影响征信吗？")
@@ -72,7 +74,7 @@ def round_(url: str, callers: int, questions: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index", default=str(ROOT / "index"))
+    parser.add_argument("--index", default=str(ROOT / DEFAULT_INDEX), help="index directory or milvus:// URI")
     parser.add_argument("--callers", type=int, nargs="+", default=[20, 50])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--json", default=None, help="write the results here")

@@ -31,10 +31,12 @@ _LAZY = {
     "Hit": "qa.pipeline.retrieve",
     "SearchResult": "qa.pipeline.retrieve",
     "BuildReport": "qa.stores.build",
+    "IndexLocation": "qa.stores.location",
 }
 
 __all__ = [
-    "QA", "Index", "Answer", "AnswerSentence", "Hit", "SearchResult", "BuildReport", "BuildConfig", "QueryConfig",
+    "QA", "Index", "Answer", "AnswerSentence", "Hit", "SearchResult", "BuildReport", "IndexLocation", "BuildConfig",
+    "QueryConfig",
     "QAError", "ConfigError", "CorpusError", "EmbedderError", "EmptyQuestionError", "EvaluationError",
     "IndexCorruptError", "IndexMismatchError", "IndexNotFoundError", "OutputError", "__version__",
 ]

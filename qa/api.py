@@ -5,7 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from .config import DEFAULT, DEFAULT_BUILD, BuildConfig, QueryConfig
+from .config import DEFAULT, DEFAULT_BUILD, DEFAULT_CORPUS, DEFAULT_INDEX, BuildConfig, QueryConfig
 from .documents.statutes import ArticleTable
 from .errors import ConfigError, CorpusError
 from .models.embedding import Embedder
@@ -15,8 +15,10 @@ from .pipeline.distress import support_message
 from .pipeline.query import Query
 from .pipeline.retrieve import Retriever, SearchResult
 from .pipeline.verdict import Verdict, decide
-from .stores.build import BuildReport, Progress, build_index
+from .stores.build import BuildReport, Progress
+from .stores.factory import build_into, open_index
 from .stores.index import Index
+from .stores.location import Locatable
 
 if TYPE_CHECKING:
     from .library import LibraryChange, LibraryEntry
@@ -33,11 +35,10 @@ class QA:
         self._sectioned: frozenset[str] | None = None
 
     @classmethod
-    def load(cls, index_dir: str | Path = "index", *, config: QueryConfig = DEFAULT,
+    def load(cls, index_dir: Locatable = DEFAULT_INDEX, *, config: QueryConfig = DEFAULT,
              embedder: Embedder | None = None) -> "QA":
-        if not isinstance(index_dir, (str, Path)):  # None, bytes, a number: one typed error, not os.fspath's
-            raise ConfigError(f"index_dir must be a path (str or pathlib.Path), got {index_dir!r}")
-        return cls(Index.open(index_dir, embedder=embedder, query_cache=config.query_cache), config)
+        """The index at a directory or a Milvus URI (`milvus://HOST:PORT/NAME`, `milvus:///path/file.db`)."""
+        return cls(open_index(index_dir, embedder=embedder, query_cache=config.query_cache), config)
 
     def with_config(self, **changes) -> "QA":
         """The same loaded index asked with other query settings (e.g. fusion="rrf")."""
@@ -48,8 +49,8 @@ class QA:
 
     @staticmethod
     def build(
-        paths: Iterable[str | Path] = ("corpus",),
-        index_dir: str | Path = "index",
+        paths: Iterable[str | Path] = (DEFAULT_CORPUS,),
+        index_dir: Locatable = DEFAULT_INDEX,
         *,
         model: str | None = None,
         chunk_size: int | None = None,
@@ -65,7 +66,7 @@ class QA:
         paths = _listed(paths, "paths")
         if not paths:
             raise CorpusError("no paths to build from: give files or directories")
-        return build_index(paths, index_dir, build=build, progress=progress, embedder=embedder)
+        return build_into(index_dir, paths, build=build, progress=progress, embedder=embedder)
 
     # -- questions -------------------------------------------------------------------------------------------
     def search(self, question: str, k: int | None = None, mode: str | None = None,
@@ -152,20 +153,25 @@ class QA:
         `progress`: True for progress bars, or a callable (stage, done, total) — see `qa.build.ProgressFn`."""
         from .library import add_files
 
-        return add_files(self, _listed(paths, "paths", upload=True), corpus=corpus, progress=progress, replace_existing=replace_existing)
+        return self._reloaded(add_files(self, _listed(paths, "paths", upload=True), corpus=corpus,
+                                        progress=progress, replace_existing=replace_existing))
 
     def remove(self, docs: Iterable[str], *, corpus: str | Path | None = None, progress: Progress = False) -> "LibraryChange":
         """Take documents (by file name as listed in `sources`) out of the corpus folder and rebuild
         incrementally. Removed files are moved to the corpus's `.removed/` folder, never deleted."""
         from .library import remove_files
 
-        return remove_files(self, _listed(docs, "docs"), corpus=corpus, progress=progress)
+        return self._reloaded(remove_files(self, _listed(docs, "docs"), corpus=corpus, progress=progress))
 
     def library(self, *, corpus: str | Path | None = None) -> list["LibraryEntry"]:
         """The files of the index: title, type, documents, chunks, pages, link, when added."""
         from .library import library_entries
 
         return library_entries(self, corpus)
+
+    def _reloaded(self, change: "LibraryChange") -> "LibraryChange":
+        """The change with the QA that answers from the rebuilt index (this one when nothing was rebuilt)."""
+        return replace(change, qa=self if change.report is None else QA.load(self.directory, config=self.config))
 
     # -- the index -------------------------------------------------------------------------------------------
     @property

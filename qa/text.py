@@ -511,3 +511,12 @@ def _gbk_by_pinyin() -> dict[str, bytes]:
 
 def remove_ruby(text: str) -> str:
     return RUBY_RE.sub("", text)
+
+
+_MATCH_STRIP = re.compile(r"[\s*#>]+")
+
+
+def normalise_for_match(text: str) -> str:
+    """The dev set's rule for a `must` string: Traditional→Simplified, ruby pinyin removed, whitespace and *#>
+    removed (evaluation and the tuning pairs judge relevance alike)."""
+    return _MATCH_STRIP.sub("", to_simplified(remove_ruby(text)))

@@ -1,4 +1,4 @@
-"""qa.ann (choice/build of the FAISS index) and a smoke run of the scale benchmark."""
+"""qa.models.ann (choice/build of the FAISS index) and a smoke run of the scale benchmark."""
 from __future__ import annotations
 
 import json

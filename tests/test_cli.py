@@ -117,7 +117,7 @@ def test_multi_line_library_messages_print_as_one_line(run, hash_index, monkeypa
     def fail(*args, **kwargs):
         raise EmbedderError("cannot load model:\nfirst reason\nsecond reason")
 
-    monkeypatch.setattr(api, "build_index", fail)
+    monkeypatch.setattr(api, "build_into", fail)
     result = run("build", hash_index, "-o", hash_index.parent / "never")
     assert result.exit_code == 2 and result.output == "qa: error: cannot load model: first reason second reason\n"
 

@@ -72,7 +72,7 @@ def test_the_previous_index_survives_a_killed_rebuild(many_files, tmp_path):
 _SLOW_BUILD = """
 import sys, time
 from qa import QA
-from qa.embedding import HashEmbedder
+from qa.models.embedding import HashEmbedder
 
 class Slow(HashEmbedder):
     def embed_passages(self, texts):

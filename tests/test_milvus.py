@@ -256,11 +256,13 @@ def test_a_milvus_lite_server_gives_the_same_answers(corpus_dir, qa_hash, tmp_pa
 def test_the_web_service_answers_from_a_store(milvus_uri, qa_hash):
     from pathlib import Path
 
+    from qa.config import DEFAULT_CORPUS
     from qa.ui.service import Service
 
-    service = Service(Path(milvus_uri))  # app.py and `qa serve` hand the index over as a path
+    service = Service(Path(milvus_uri))  # a Path collapses the URI's slashes; IndexLocation restores them
     qa = service.get()
     assert qa.directory == milvus_uri and qa.is_current()
+    assert service.corpus_dir == Path(DEFAULT_CORPUS)  # not the URI's "parent" + /corpus
     assert _answer(qa.ask(QUESTIONS[0])) == _answer(qa_hash.ask(QUESTIONS[0]))
 
 

@@ -208,7 +208,7 @@ def test_other_os_errors_with_enospc_say_so(run, corpus, tmp_path, monkeypatch):
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x"))
 
-    monkeypatch.setattr(api, "build_index", full)
+    monkeypatch.setattr(api, "build_into", full)
     assert "no space left on device" in _refused(run("build", corpus, "-o", tmp_path / "i", "--model", "none"))
 
 

@@ -1,4 +1,4 @@
-"""The web page's library side (qa/ui/render.py, service.py, server.py, qa/distress.py): pure rendering on real
+"""The web page's library side (qa/ui/render.py, service.py, server.py, qa/pipeline/distress.py): pure rendering on real
 `Answer`/`Hit` values, and the service on a real index built with the fake `hash:64` embedder. No server, no
 browser: those are in tests/test_ui_web.py.
 """
@@ -37,7 +37,7 @@ def _answer(sentences=("正文",), **kw):
 
 
 def test_import_qa_and_api_does_not_import_gradio():
-    code = ("import sys, qa, qa.api, qa.cli, qa.distress; from qa import QA; "
+    code = ("import sys, qa, qa.api, qa.cli, qa.pipeline.distress; from qa import QA; "
             "assert 'gradio' not in sys.modules, 'qa imported gradio'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 

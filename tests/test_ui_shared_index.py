@@ -60,11 +60,11 @@ def test_listing_never_waits_for_a_change_this_page_is_making(site, monkeypatch)
     once (the page's status poll and panel must not hang for a rebuild); after the swap, the new one."""
     import threading
 
-    import qa.stores.build as builder
+    import qa.library as library  # its rebuild goes through the store factory's build_into
 
     one, _ = _two(site)
     built, release = threading.Event(), threading.Event()
-    real = builder.build_index
+    real = library.build_into
 
     def held(*args, **kwargs):
         report = real(*args, **kwargs)  # the index on disk is the new one from here on
@@ -72,7 +72,7 @@ def test_listing_never_waits_for_a_change_this_page_is_making(site, monkeypatch)
         release.wait(30)
         return report
 
-    monkeypatch.setattr(builder, "build_index", held)
+    monkeypatch.setattr(library, "build_into", held)
     worker = threading.Thread(target=one.add, args=([("合同.txt", UNIQUE.encode())],))
     worker.start()
     try:

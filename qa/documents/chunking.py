@@ -3,40 +3,18 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Iterable, Iterator
 
+from .chunk import Chunk
 from .corpus import Document
+from .statutes import chunk_statute, is_statute, record_article
 from ..text import Cleaned, clean
 
 # A sentence ends after one of these (full or half width), or at a line break. Half-width marks followed by a
 # Latin letter or digit are inside something else: a URL's query string, scraped mojibake (當?shù).
 _SENTENCE_END = re.compile(r"[。！？；!?;…]*(?:[。！？；…]|[!?;](?![A-Za-z0-9]))[”’」』）)]*|\n")
 _CLAUSE_END = re.compile(r"[，,、：:]")
-
-
-@dataclass(frozen=True)
-class Chunk:
-    chunk_id: int
-    doc_id: str
-    source: str
-    title: str
-    heading: tuple[str, ...]
-    start: int  # offsets into the original document text
-    end: int
-    text: str  # cleaned passage as shown (document's own script)
-    clean_start: int  # offsets into the cleaned document text, for surrounding context
-    clean_end: int
-    line: int | None = None  # the JSONL line of the document, if it came from one
-    page: int | None = None  # the PDF page (1-based) the passage starts on
-    article: str | None = None  # the statute article it is (第六百七十九条), see qa/statutes.py
-    url: str | None = None  # the web page's canonical link
-
-    @property
-    def context(self) -> str:
-        """What retrieval sees: title and heading path give a passage its topic."""
-        head = " / ".join(h for h in (self.title, *self.heading) if h)
-        return f"{head}\n{self.text}" if head else self.text
 
 
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -108,8 +86,6 @@ def chunk_document(
     if not cleaned.text.strip():
         return []
     if statutes:
-        from .statutes import chunk_statute, is_statute
-
         if is_statute(cleaned):
             return located(doc, chunk_statute(doc, cleaned, maximum=maximum, first_id=first_id))
     return located(doc, _chunk_prose(doc, cleaned, size=size, overlap=overlap, maximum=maximum, first_id=first_id,
@@ -127,8 +103,6 @@ def located(doc: Document, chunks: list[Chunk], *, statutes: bool = True) -> lis
     """Where each passage is, for citations: its PDF page, the web page's link, the article a record is."""
     article = None
     if statutes and doc.line is not None:
-        from .statutes import record_article
-
         article = record_article(doc.title)  # a JSONL record that is one article (STARD)
     if not (doc.page_starts or doc.url or article):
         return chunks

@@ -13,6 +13,9 @@ import re
 from dataclasses import dataclass, field
 
 from ..config import DEFAULT_READ_LIMITS, ReadLimits
+from .decoding import decode
+from .unreadable import REASON_CODES as REASON_CODES  # the readers' reasons, offered here with them
+from .unreadable import UnreadableError
 
 HTML_SUFFIXES = {".html", ".htm"}
 PDF_SUFFIXES = {".pdf"}
@@ -20,22 +23,6 @@ DOCX_SUFFIXES = {".docx"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 SUFFIXES = HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES | IMAGE_SUFFIXES
 OCR_HINT = 'needs the OCR extra: pip install -e ".[ocr]"'
-
-
-# Why a file could not be read, as codes a caller can word in its own language (the web page does, in Chinese)
-REASON_CODES = ("unsupported", "html_broken", "html_empty", "encrypted", "pdf_broken", "pdf_empty", "pdf_no_text",
-                "needs_ocr", "ocr_no_text", "docx_broken", "docx_empty", "image_broken", "too_large",
-                # plain text that cannot be decoded (qa.documents.corpus.decode)
-                "empty_file", "binary", "encoding")
-
-
-class UnreadableError(ValueError):
-    """The file cannot be turned into text; the message is the one-line reason shown to the user, `code` (one of
-    REASON_CODES) says which reason it is."""
-
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -105,8 +92,6 @@ def read_html(data: bytes) -> Extracted:
     """Main content by trafilatura; where it finds none, the page minus scripts, navigation, header and footer."""
     from lxml import html as lxml_html
 
-    from .corpus import decode
-
     try:
         markup = _XML_DECLARATION.sub("", _html_decode(data, decode), count=1)
         tree = lxml_html.document_fromstring(markup)
@@ -122,7 +107,7 @@ def read_html(data: bytes) -> Extracted:
     text = trafilatura.extract(lxml_html.tostring(tree, encoding="unicode"), include_tables=True,
                                include_comments=False, favor_recall=True, deduplicate=False) or ""
     if not text.strip():
-        text = _html_fallback(tree)
+        text = html_fallback(tree)
     if not text.strip():
         raise UnreadableError("no text in the page (only scripts, styles or markup)", "html_empty")
     if title and text.startswith(title + "\n"):
@@ -195,7 +180,9 @@ def _link_dense(block) -> bool:
     return bool(text) and linked >= 0.8 * len(text)
 
 
-def _html_fallback(tree) -> str:
+def html_fallback(tree) -> str:
+    """A page's text minus its boilerplate (`_strip_boilerplate`): `read_html` when trafilatura finds no main
+    content (and `bench.formats` measures it alone)."""
     _strip_boilerplate(tree)
     body = tree.find("body")
     if body is None:

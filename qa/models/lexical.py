@@ -6,6 +6,7 @@ add about half a second to every `qa ask` process, and scoring a few query terms
 from __future__ import annotations
 
 import hashlib
+import math
 from array import array
 from collections import Counter
 import re
@@ -196,10 +197,21 @@ def _base_forms(word: str) -> set[str]:
     return forms
 
 
+_USE_DICTIONARY = True
+
+
+def use_english_dictionary(enabled: bool) -> None:
+    """English question words reach the corpus through CC-CEDICT and the thesaurus (the default), or through the
+    thesaurus alone: `bench.calibrate --no-dictionary`'s ablation."""
+    global _USE_DICTIONARY
+    _USE_DICTIONARY = enabled
+    _english_synonyms.cache_clear()
+
+
 @lru_cache(maxsize=4096)
 def _english_synonyms(word: str) -> frozenset[str]:
     out: set[str] = set(thesaurus_synonyms(word))
-    for form in _base_forms(word):
+    for form in _base_forms(word) if _USE_DICTIONARY else ():
         out |= _english_dictionary().get(form, frozenset())
     return frozenset(out)
 
@@ -249,9 +261,10 @@ class BM25Builder:
 
     Per passage only its length and its distinct term ids with their counts are kept, and the (term id, count)
     pairs go to an anonymous scratch file as they come (`spill_dir`; gone when closed or the process dies), so
-    segmenting a corpus holds no token lists. `finish` computes bm25s's scores with bm25s's own idf and
-    term-frequency functions and places them straight into the CSC arrays bm25s saves (a counting sort by term,
-    passages in order), block by block. bm25s's `index` would hold every token list plus several full-size copies
+    segmenting a corpus holds no token lists. `finish` computes the lucene BM25 scores bm25s computes
+    (`lucene_idf`, `lucene_tfc`: the formulas written here, as bm25s's scoring helpers are not its public API) and
+    places them straight into the CSC arrays bm25s saves (a counting sort by term, passages in order), block by
+    block. bm25s's `index` would hold every token list plus several full-size copies
     of the posting arrays; the files written are byte-identical (tests/test_index.py compares them).
     """
 
@@ -292,7 +305,6 @@ class BM25Builder:
     def finish(self):
         """(bm25s.BM25 holding the index, document frequency per term id); the builder cannot be used again."""
         import bm25s
-        from bm25s import scoring
 
         self._flush()
         n_docs, n_vocab = len(self._lengths), len(self.vocab)
@@ -302,9 +314,7 @@ class BM25Builder:
         lengths = np.array(self._lengths, dtype=np.int64)
         avg_doc_len = lengths.mean() if n_docs else np.float64(np.nan)
         distinct, which = np.unique(df, return_inverse=True)
-        idf = scoring._build_idf_array(dict(enumerate(distinct.tolist())), n_docs=n_docs,
-                                       compute_idf_fn=scoring._select_idf_scorer("lucene"), dtype="float32")[which]
-        tfc = scoring._select_tfc_scorer("lucene")
+        idf = np.array([lucene_idf(d, n_docs) if d else 0.0 for d in distinct.tolist()], dtype=np.float32)[which]
         indptr = np.zeros(n_vocab + 1, dtype=np.int64)
         np.cumsum(df, out=indptr[1:])
         data = np.empty(int(indptr[-1]), dtype=np.float32)
@@ -322,7 +332,7 @@ class BM25Builder:
             cols = pairs[:, 0]
             rows = np.repeat(np.arange(first_doc, last_doc, dtype=np.int32), widths[first_doc:last_doc])
             tf = pairs[:, 1].astype(np.float32)
-            scores = idf[cols] * tfc(tf_array=tf, l_d=lengths[rows], l_avg=avg_doc_len, k1=self.k1, b=self.b)
+            scores = idf[cols] * lucene_tfc(tf, lengths[rows], avg_doc_len, self.k1, self.b)
             # counting sort by term: rows ascend within the block and blocks come in row order, so each term's
             # postings stay sorted by passage, as bm25s's CSC arrays are
             order = np.argsort(cols, kind="stable")
@@ -346,6 +356,17 @@ class BM25Builder:
         counts = np.zeros(len(vocab), dtype=np.int32)  # one per vocab entry, the placeholder's 0 included
         counts[:n_vocab] = df
         return retriever, counts
+
+
+def lucene_idf(df: int, n_docs: int) -> float:
+    """BM25's idf as Lucene and bm25s (method "lucene") compute it for a term in `df` of `n_docs` passages."""
+    return math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+
+
+def lucene_tfc(tf: np.ndarray, length: np.ndarray, avg_length: float, k1: float, b: float) -> np.ndarray:
+    """BM25's term-frequency component (Lucene's, bm25s's), in bm25s's order of operations so that the float32
+    scores saved are bm25s's to the last bit (tests/test_index.py compares the files)."""
+    return tf / (k1 * ((1 - b) + b * length / avg_length) + tf)
 
 
 def build_bm25(texts: Iterable[str], *, k1: float, b: float):

@@ -13,7 +13,6 @@ from typing import Callable, Collection, Sequence
 import numpy as np
 
 from ..config import DEFAULT, QueryConfig
-from ..documents.chunking import split_sentences
 from ..models.lexical import synonyms, tokenize
 from ..models.sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
 from ..text import fold, heading_level, is_damaged

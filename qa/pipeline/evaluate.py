@@ -3,23 +3,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from pathlib import Path
 from typing import Iterable
 
 from ..errors import EvaluationError
-from ..text import remove_ruby, to_simplified
+from ..text import normalise_for_match
 
-_STRIP = re.compile(r"[\s*#>]+")
-
-
-def normalise_for_match(text: str) -> str:
-    """The dev set's rule: Traditional→Simplified, ruby pinyin removed, whitespace and *#> removed."""
-    return _STRIP.sub("", to_simplified(remove_ruby(text)))
-
-
-def _holds(text: str, must: list[str]) -> bool:
+def holds(text: str, must: list[str]) -> bool:
     """The dev set's relevance rule: the normalised text contains one of the (normalised) `must` strings."""
     return any(m in normalise_for_match(text) for m in must)
 
@@ -96,12 +87,12 @@ def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
             negatives.append({"id": item.get("id"), "found": result.found, "split": item.get("split"),
                               "confident": bool(answer and answer.sentences and not answer.caution)})
             continue
-        rank = next((h.rank for h in result.hits if _holds(h.text, must)), None)
+        rank = next((h.rank for h in result.hits if holds(h.text, must)), None)
         answer = qa.ask(item["q"], mode=mode)
         sentences = [s.text for s in answer.sentences]
         rows.append({"id": item.get("id"), "split": item.get("split"), "rank": rank, "found": result.found,
-                     "answer": any(_holds(s, must) for s in sentences),
-                     "answer@1": bool(sentences) and _holds(sentences[0], must), "caution": bool(answer.caution)})
+                     "answer": any(holds(s, must) for s in sentences),
+                     "answer@1": bool(sentences) and holds(sentences[0], must), "caution": bool(answer.caution)})
     if not rows and not negatives:  # a report of zeros would read as a score
         raise EvaluationError(f"{path}: no questions in it (one JSON object per line: {{\"q\": …, \"must\": […]}})")
     n = len(rows) or 1

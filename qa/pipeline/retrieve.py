@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import messages
 from ..config import DEFAULT, QueryConfig
-from ..documents.chunking import Chunk
+from ..documents.chunk import Chunk
 from ..errors import EmptyQuestionError
 from ..models.lexical import (
     content_words,

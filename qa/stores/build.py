@@ -10,12 +10,12 @@ from typing import Callable, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
-from ..documents.chunking import Chunk, chunk_documents
+from ..documents.chunk import Chunk
+from ..documents.chunking import chunk_documents
 from ..config import DEFAULT_BUILD, BuildConfig
 from ..documents.corpus import Document, Skipped, SourceFile, discover, read_documents
 from ..models.embedding import LEXICAL_ONLY, Embedder, check_spec, load_embedder, normalise_spec
 from ..errors import CorpusError
-from .index import is_store_uri
 from ..models.lexical import BM25Builder, background_sentences, tokenizer_recipe
 from ..models.sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
 from .local import EmbeddingJournal, IndexWriter, check_output, chunk_key, now_iso, previous_vectors, write_failure
@@ -257,12 +257,9 @@ def build_index(
     embedder: Embedder | None = None,
     previous: Callable[[Embedder], dict[str, np.ndarray]] | None = None,
 ) -> BuildReport:
-    """`progress`: True for tqdm bars, or a `ProgressFn` called with each stage's progress; `previous(embedder)`
+    """Build into a local index directory (any location, a Milvus store too: `qa.stores.factory.build_into`).
+    `progress`: True for tqdm bars, or a `ProgressFn` called with each stage's progress; `previous(embedder)`
     gives vectors to reuse by key (default: those of the index at `index_dir`)."""
-    if is_store_uri(index_dir):
-        from .milvus.build import build_milvus  # pymilvus only when a Milvus store is named
-
-        return build_milvus(paths, str(index_dir), build=build, progress=progress, embedder=embedder)
     started = time.perf_counter()
     target = Path(index_dir)
     paths = [Path(p) for p in paths]
@@ -297,7 +294,7 @@ def build_index(
         _release_free_memory()  # what reading and chunking freed goes back before BM25's arrays are allocated
         _report(progress, "indexing")
         writer.write_bm25(*lexical.finish())
-        del lexical
+        lexical = None  # its arrays freed before the vectors are built
         _release_free_memory()
         embedded = reused = 0
         journal = None

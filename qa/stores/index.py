@@ -1,6 +1,6 @@
 """The one way into a built index: `Index.open(path)` → documents, chunks, sources, term statistics, the
 embedder that built it, and vector search. Retrieval, the API, the CLI, the web page and the benchmarks use this
-and nothing else; the files behind it belong to `qa.store`, so another storage engine can stand in its place.
+and nothing else; the files behind it belong to `qa.stores.local`, so another storage engine can stand in its place.
 
 Opening an index checks its manifest (the build recipe) against today's code. What would silently change results
 (another tokenizer dictionary or stop-word list, another text folding, another model prompt or dimension) is an
@@ -18,12 +18,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..documents.chunking import Chunk
+from ..documents.chunk import Chunk
 from ..config import BuildConfig
 from ..models.embedding import Embedder, load_embedder
-from ..errors import ConfigError, EmbedderError, IndexMismatchError, rebuild_hint
+from ..errors import ConfigError, EmbedderError, IndexMismatchError
 from ..models.lexical import BM25Index, tokenizer_recipe
 from .local import StoredDocument, StoredIndex, is_current, load
+from .location import rebuild_hint
 from ..text import fold_recipe
 
 log = logging.getLogger(__name__)
@@ -95,11 +96,7 @@ class Index:
 
     @classmethod
     def open(cls, directory: str | Path, *, embedder: Embedder | None = None, query_cache: int = 1024) -> "Index":
-        """A local index directory, or a Milvus collection (`milvus://HOST:PORT/NAME`, `milvus:///path/file.db`)."""
-        if is_store_uri(directory):
-            from .milvus.index import MilvusIndex  # pymilvus only when a Milvus store is named
-
-            return MilvusIndex.open(str(directory), embedder=embedder, query_cache=query_cache)
+        """A local index directory. Any location, a Milvus store too: `qa.stores.factory.open_index` (`QA.load`)."""
         return cls(load(directory), embedder, query_cache=query_cache)
 
     # -- what it holds ---------------------------------------------------------------------------------------
@@ -140,7 +137,7 @@ class Index:
 
     @property
     def sentences(self):
-        """Per-sentence vectors (qa.sentences.SentenceVectors, memory-mapped), or None for an index built without."""
+        """Per-sentence vectors (qa.models.sentences.SentenceVectors, memory-mapped), or None for an index built without."""
         return self._stored.sentences
 
     def sentence_owner(self) -> np.ndarray:
@@ -173,7 +170,7 @@ class Index:
         return self.sentence_owner()[top], sims[top]
 
     def sentence_vector(self, key: str) -> np.ndarray | None:
-        """The vector stored at build time for the sentence with this key (qa.sentences.sentence_key), if any."""
+        """The vector stored at build time for the sentence with this key (qa.models.sentences.sentence_key), if any."""
         if self.sentences is None:
             return None
         with self._lock:
@@ -311,11 +308,6 @@ class Index:
             "skipped": manifest.get("corpus", {}).get("skipped", []),
             "warnings": list(self.warnings),
         }
-
-
-def is_store_uri(target) -> bool:
-    """A Milvus store URI rather than a directory (a Path collapses `milvus://` into `milvus:/`)."""
-    return str(target).startswith("milvus:")
 
 
 def is_integer(value) -> bool:

@@ -25,10 +25,11 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .. import __version__
-from ..documents.chunking import Chunk
+from ..documents.chunk import Chunk
 from ..config import FORMAT_VERSION
-from ..errors import IndexCorruptError, IndexNotFoundError, OutputError, rebuild_hint
+from ..errors import IndexCorruptError, IndexNotFoundError, OutputError
 from ..models.lexical import BM25Index
+from .location import rebuild_hint
 
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
@@ -113,7 +114,7 @@ class StoredIndex:
     vectors: np.ndarray | None  # (chunks, dim) float32, memory-mapped
     background: np.ndarray | None  # off-topic reference sentences' vectors
     faiss: Any  # the FAISS index over `vectors`, or None
-    sentences: Any  # qa.sentences.SentenceVectors (memory-mapped), or None for an index built without them
+    sentences: Any  # qa.models.sentences.SentenceVectors (memory-mapped), or None for an index built without them
     stamp: str  # sha256 of manifest.json as read: tells whether the directory was rebuilt since
 
 
@@ -201,7 +202,7 @@ def check_output(target: str | Path, corpus: list[Path]) -> Path:
     return out
 
 
-class _OutputLock:
+class OutputLock:
     """An exclusive lock on one output (`.NAME.lock` beside it): a second build into it fails with who holds it.
 
     flock is released by the kernel when the holder dies, so a killed build never leaves a lock behind.
@@ -367,7 +368,7 @@ class IndexWriter:
             raise OutputError(f"refusing to replace {self.target}: {reason}; choose a new or empty directory, or a qa index")
         try:
             self.target.parent.mkdir(parents=True, exist_ok=True)
-            self._lock = _OutputLock(self.target)
+            self._lock = OutputLock(self.target)
         except (FileExistsError, NotADirectoryError):  # a file where a folder of the path goes: say which
             file = next((p for p in (self.target.parent, *self.target.parent.parents) if p.exists()), None)
             raise OutputError(f"cannot write the index at {self.target}: {file} is not a directory") from None
@@ -489,9 +490,9 @@ def verify_files(directory: Path, manifest: dict[str, Any], *, full: bool = Fals
     required = [CHUNKS, DOCUMENTS] + ([VECTORS, FAISS] if manifest.get("embedder") else [])
     if not any(name.startswith("bm25/") for name in files):
         required.append("bm25/")
-    for required in required:
-        if required not in files:
-            raise _corrupt(directory, f"{MANIFEST} does not list {required}", manifest)
+    for needed in required:
+        if needed not in files:
+            raise _corrupt(directory, f"{MANIFEST} does not list {needed}", manifest)
     checked = 0
     for name, expected in files.items():
         path = directory / name
@@ -562,8 +563,6 @@ def read_bm25(folder: Path, n_docs: int) -> BM25Index:
 
 
 def _read_faiss(directory: Path, manifest: dict[str, Any]):
-    import faiss
-
     from ..models.ann import prepare_for_search
 
     try:

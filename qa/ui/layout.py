@@ -11,7 +11,9 @@ from typing import Iterator
 import gradio as gr
 
 from ..api import QA
+from ..config import DEFAULT_INDEX
 from ..errors import EmptyQuestionError, QAError
+from ..stores.location import Locatable
 from . import render
 from .assets import CSS, EXAMPLES, FONT, FONT_MONO, JS, TITLE
 from .librarian import Librarian
@@ -57,10 +59,10 @@ def launch_kwargs(max_file_size: str | int | None = None, workers: int | None = 
     }
 
 
-def build_app(qa_or_index_dir: QA | str | os.PathLike = "index", *, corpus_dir: str | Path | None = None,
+def build_app(qa_or_index_dir: QA | Locatable = DEFAULT_INDEX, *, corpus_dir: str | Path | None = None,
               model: str | None = None, workers: int | None = None, read_only: bool | None = None) -> gr.Blocks:
-    """The page as a `gr.Blocks` (queue enabled). Pass a loaded `QA` or an index directory; a missing index
-    directory is built from `corpus_dir` (default: `corpus/` beside it) in the background, with model `model`
+    """The page as a `gr.Blocks` (queue enabled). Pass a loaded `QA` or an index location; a missing index is
+    built from `corpus_dir` (default: `qa.config.DEFAULT_CORPUS`) in the background, with model `model`
     (default: the library's). `workers`: questions answered at once (default: one per core). `read_only`
     (default: $QA_READ_ONLY): the 资料库 panel lists documents only; uploads and removals are refused.
     Launch it with `app.launch(**launch_kwargs())` or use `serve()`."""

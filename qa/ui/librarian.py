@@ -41,7 +41,7 @@ def _mb(size: int) -> str:
     return f"{size / 1024 / 1024:.0f} MB" if size >= 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
 
 
-# The readers' reasons (qa/formats.py, qa/corpus.py) are English for the CLI; the page says them in Chinese only,
+# The readers' reasons (qa/documents/unreadable.py) are English for the CLI; the page says them in Chinese only,
 # chosen by the reason's code (the English detail names parsers and exceptions a visitor cannot act on).
 _REASON_TEXT = {
     "encrypted": "文件有密码保护，无法读取",

@@ -4,7 +4,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..config import DEFAULT_INDEX
 from ..errors import ConfigError
+from ..stores.location import Locatable
 from .layout import build_app, launch_kwargs
 
 DEFAULT_HOST = "127.0.0.1"
@@ -32,11 +34,11 @@ def parse_auth(auth: str | None = None) -> tuple[str, str] | None:
     return user, password
 
 
-def serve(index_dir: str | Path = "index", host: str | None = None, port: int | None = None, *,
+def serve(index_dir: Locatable = DEFAULT_INDEX, host: str | None = None, port: int | None = None, *,
           corpus_dir: str | Path | None = None, model: str | None = None, workers: int | None = None,
           auth: str | None = None, read_only: bool | None = None, block: bool = True):
     """Start the page (blocks until Ctrl-C unless block=False). A missing index is built from `corpus_dir`
-    (default `corpus/` beside the index directory) while the page shows progress. `auth` ("user:pass", default
+    (default `qa.config.DEFAULT_CORPUS`) while the page shows progress. `auth` ("user:pass", default
     $QA_AUTH) asks visitors to log in; without it, listening beyond this machine prints a one-line warning.
     `read_only` (default $QA_READ_ONLY) hides the library's upload and remove controls and refuses both."""
     host, port = resolve_address(host, port)

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from ..pipeline.answer import Answer
 from ..api import QA
 from ..stores.build import BuildReport
-from ..config import DEFAULT, QueryConfig
 from .. import messages
+from ..config import DEFAULT, DEFAULT_CORPUS, QueryConfig
 from ..errors import EmptyQuestionError, IndexNotFoundError, InvalidKError, QAError
 from ..pipeline.query import check_k as check_k_policy
 from ..pipeline.query import read_k
+from ..stores.location import IndexLocation, Locatable
 from .render import display_dir, esc, render_error
 
 if TYPE_CHECKING:
@@ -68,12 +69,12 @@ class Service:
     """Holds the app's QA. With no index yet, builds it from `corpus_dir` in a thread and reports progress.
     `read_only`: every QA it serves has `library_read_only` set, so the library itself refuses changes."""
 
-    def __init__(self, qa_or_index_dir: QA | str | os.PathLike, corpus_dir: str | Path | None = None,
+    def __init__(self, qa_or_index_dir: QA | Locatable, corpus_dir: str | Path | None = None,
                  model: str | None = None, clock: Callable[[], float] = time.monotonic, read_only: bool = False):
         self.read_only = read_only
         self.state = _State()
         self.ready = threading.Event()
-        self.index_dir: Path | None = None
+        self.index_dir: IndexLocation | None = None
         self.corpus_dir: Path | None = None
         self.model = model
         self.clock = clock
@@ -81,8 +82,9 @@ class Service:
         if isinstance(qa_or_index_dir, QA):
             self._loaded(qa_or_index_dir)
             return
-        self.index_dir = Path(qa_or_index_dir)
-        self.corpus_dir = Path(corpus_dir) if corpus_dir is not None else self.index_dir.parent / "corpus"
+        self.index_dir = IndexLocation.parse(qa_or_index_dir)
+        # what a missing index is built from; the library's folder is the one the index records (Librarian)
+        self.corpus_dir = Path(corpus_dir if corpus_dir is not None else DEFAULT_CORPUS)
         try:
             self._loaded(QA.load(self.index_dir))
         except IndexNotFoundError:

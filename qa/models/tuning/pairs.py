@@ -22,7 +22,7 @@ from ...config import DEFAULT_BUILD, BuildConfig
 from ...documents.chunking import Chunk, chunk_documents, split_sentences
 from ...documents.corpus import discover, read_documents
 from ...errors import QAError
-from ...pipeline.evaluate import normalise_for_match
+from ...text import normalise_for_match
 
 MIN_SENTENCE, MAX_SENTENCE = 8, 160
 MAX_PASSAGES_PER_QUESTION = 3

@@ -24,7 +24,7 @@ from ...models.embedding import Embedder
 from ...errors import QAError
 from ..index import Index
 from ...models.lexical import index_tokens
-from ..local import StoredIndex, _OutputLock, chunk_row, load, replaceable
+from ..local import StoredIndex, OutputLock, chunk_row, load, replaceable
 
 
 def build_milvus(paths: Iterable[str | Path], uri: str, *, build: BuildConfig = DEFAULT_BUILD,
@@ -35,7 +35,7 @@ def build_milvus(paths: Iterable[str | Path], uri: str, *, build: BuildConfig = 
     client = target.connect(create=True)
     scratch = target.scratch()
     scratch.parent.mkdir(parents=True, exist_ok=True)
-    lock = _OutputLock(scratch.with_name(scratch.name + ".upload"))  # one build per store on this machine
+    lock = OutputLock(scratch.with_name(scratch.name + ".upload"))  # one build per store on this machine
     try:
         report = build_index(
             paths, scratch, build=replace(build, ann="flat"), progress=progress, embedder=embedder,

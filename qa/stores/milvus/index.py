@@ -18,10 +18,11 @@ import numpy as np
 from . import store as ms
 from ...config import FORMAT_VERSION
 from ...models.embedding import Embedder
-from ...errors import ConfigError, IndexCorruptError, rebuild_hint
+from ...errors import ConfigError, IndexCorruptError
 from ..index import Index
 from ...models.lexical import index_tokens, smoothed_idf
 from ..local import StoredDocument, StoredIndex, chunk_of_row
+from ..location import rebuild_hint
 
 _CACHE = 50_000  # vectors fetched from Milvus kept per index (~75 MB at 384 dimensions)
 
@@ -53,7 +54,7 @@ def _in_filter(field: str, values: Sequence) -> str:
 
 
 class MilvusTerms:
-    """BM25 scores from Milvus; term statistics (idf, which passages hold a term) as `qa.lexical.BM25Index`."""
+    """BM25 scores from Milvus; term statistics (idf, which passages hold a term) as `qa.models.lexical.BM25Index`."""
 
     def __init__(self, client, collection: str, df: dict[str, int], n_docs: int, scale: float, chunks) -> None:
         self._client, self._collection, self._scale, self._chunks = client, collection, scale, chunks

@@ -8,7 +8,7 @@ chunk) and `NAME__vN__m` (documents, term statistics, background vectors) — se
 `NAME__vN` last, then points the alias at it. Readers resolve the alias once at load and keep reading that
 version, so a rebuild never shows them half an index; the version before is kept for them, older ones dropped.
 
-BM25 is computed by Milvus on *our* tokens (jieba + dictionary + folding, `qa.lexical.index_tokens`), each
+BM25 is computed by Milvus on *our* tokens (jieba + dictionary + folding, `qa.models.lexical.index_tokens`), each
 written as a hex digest so that any Milvus analyzer (milvus-lite 3 offers only `standard` and `jieba`, and
 `standard` splits 「3.5」 or 「a-b」) keeps one token as one term. Milvus's BM25 is bm25s's lucene score times
 (k1 + 1): rankings are the same, and dividing gives bm25s's numbers.
@@ -50,7 +50,7 @@ _CLIENTS_LOCK = threading.Lock()
 class MilvusTarget:
     """Where a Milvus store lives: a server URI or an embedded file, and the collection (alias) name."""
 
-    uri: str  # milvus://…, for messages and rebuild commands (slashes a Path collapsed restored)
+    uri: str  # milvus://…, for messages and rebuild commands
     client_uri: str  # what MilvusClient takes
     name: str
     file: Path | None  # the embedded database file, or None for a server
@@ -96,10 +96,7 @@ def _connect_failure(target: MilvusTarget, exc: Exception) -> str:
 
 def parse_target(uri: str) -> MilvusTarget:
     """`milvus://HOST:PORT/NAME`, `milvus:///path/file.db[/NAME]`; anything else is a ConfigError naming both."""
-    text = str(uri)
-    if text.startswith("milvus:/") and not text.startswith("milvus://"):  # a Path collapsed the slashes
-        rest = text[len("milvus:/"):]
-        text = ("milvus://" if re.match(r"[^/]+:\d+/", rest) else "milvus:///") + rest
+    text = str(uri)  # as qa.stores.location.IndexLocation read it: a Path's collapsed slashes already restored
     usage = "use milvus://HOST:PORT/COLLECTION or milvus:///path/to/file.db"
     parts = urlsplit(text)
     if parts.scheme != "milvus" or parts.query or parts.fragment:
