@@ -265,7 +265,7 @@ class BM25Builder:
     (`lucene_idf`, `lucene_tfc`: the formulas written here, as bm25s's scoring helpers are not its public API) and
     places them straight into the CSC arrays bm25s saves (a counting sort by term, passages in order), block by
     block. bm25s's `index` would hold every token list plus several full-size copies
-    of the posting arrays; the files written are byte-identical (tests/test_index.py compares them).
+    of the posting arrays; the files written are byte-identical (tests/stores/test_index.py compares them).
     """
 
     _BLOCK = 1 << 18  # postings per spill and per scoring step (~2 MB each): bounds the temporary arrays
@@ -365,7 +365,7 @@ def lucene_idf(df: int, n_docs: int) -> float:
 
 def lucene_tfc(tf: np.ndarray, length: np.ndarray, avg_length: float, k1: float, b: float) -> np.ndarray:
     """BM25's term-frequency component (Lucene's, bm25s's), in bm25s's order of operations so that the float32
-    scores saved are bm25s's to the last bit (tests/test_index.py compares the files)."""
+    scores saved are bm25s's to the last bit (tests/stores/test_index.py compares the files)."""
     return tf / (k1 * ((1 - b) + b * length / avg_length) + tf)
 
 

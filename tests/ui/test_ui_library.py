@@ -11,7 +11,7 @@ from qa import QA
 from qa.ui.librarian import BUSY, NOT_ALL, READ_ONLY, Librarian, LibraryRefused, Outcome, watch
 from qa.ui.service import Service, read_only_from_env, run_question
 
-from .ui_fixtures import write_corpus
+from tests.ui_fixtures import write_corpus
 
 UNIQUE = "本合同约定的借款年利率为百分之二十三点九，逾期罚息按日万分之五计收。"
 QUESTION = "借款合同约定的年利率和逾期罚息是多少？"

@@ -13,7 +13,7 @@ faiss = pytest.importorskip("faiss")
 
 from qa.models import ann  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _normalised(x: np.ndarray) -> np.ndarray:
@@ -224,6 +224,7 @@ def test_exact_subset_search(clustered):
     np.testing.assert_allclose(scores, np.sort(base[100:400] @ queries[1])[::-1][:5], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_scale_benchmark_smoke(tmp_path):
     pytest.importorskip("bm25s")
     from bench import scale

@@ -1,6 +1,6 @@
 """The web page's library side (qa/ui/render.py, service.py, server.py, qa/pipeline/distress.py): pure rendering on real
 `Answer`/`Hit` values, and the service on a real index built with the fake `hash:64` embedder. No server, no
-browser: those are in tests/test_ui_web.py.
+browser: those are in tests/ui/test_ui_web.py.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from tests.ui_fixtures import XSS_QUESTION, qa_obj, ui_corpus  # noqa: F401 (fixtures)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _hit(**kw):

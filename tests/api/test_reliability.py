@@ -218,7 +218,7 @@ def test_broken_pipe_exits_quietly(hash_index, command):
     import subprocess
     import sys
 
-    from .conftest import ROOT
+    from tests.conftest import ROOT
 
     args = [sys.executable, "-m", "qa", *command, "-i" if command[0] == "search" else "", str(hash_index)]
     args = [a for a in args if a]
@@ -593,6 +593,7 @@ def test_corpus_and_output_paths_with_undecodable_bytes(tmp_path):
     assert qa.search("强制下款").hits and qa.info()["documents"] == 1
 
 
+@pytest.mark.slow
 def test_build_memory_does_not_grow_with_the_corpus(tmp_path, monkeypatch):
     """Build memory: a build holds no chunk list, token lists or full copies of the BM25 postings. Python's peak
     allocation while building 1 MB in 200 files stays under 12× the input (measured 9×; holding everything as
@@ -602,7 +603,7 @@ def test_build_memory_does_not_grow_with_the_corpus(tmp_path, monkeypatch):
 
     from qa.models.lexical import BM25Builder
 
-    from .conftest import ROOT
+    from tests.conftest import ROOT
 
     monkeypatch.setattr(BM25Builder, "_BLOCK", 4096)  # the scoring step's fixed ~15 MB would hide what is held
     lines = [line for f in sorted((ROOT / "corpus").glob("*.txt"))

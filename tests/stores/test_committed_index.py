@@ -5,7 +5,7 @@ from qa.config import DEFAULT_BUILD
 from qa.documents.corpus import discover
 from qa.models.lexical import tokenizer_recipe
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 def _manifest():

@@ -190,7 +190,7 @@ def test_an_example_is_shown_with_the_statement_it_spells_out(tmp_path):
 def test_calibration_and_probe_files_are_well_formed_and_their_must_strings_occur_in_the_corpus():
     from qa.pipeline.evaluate import normalise_for_match
 
-    from .conftest import ROOT
+    from tests.conftest import ROOT
 
     corpus = "".join(normalise_for_match(p.read_text(encoding="utf-8")) for p in (ROOT / "corpus").glob("*.txt"))
     rows = [json.loads(line) for line in (ROOT / "eval" / "calibration.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -418,7 +418,7 @@ def test_eval_counts_confident_answers_to_questions_without_an_answer(qa_hash, t
 def test_the_gate_does_not_depend_on_how_many_passages_are_shown(qa_hash):
     """The gate was fitted on evidence read over a fixed depth: `ask` (k = 5), `search` (k = 10) and the page's own
     k must turn the same questions away (an English question was answered by `search` and refused by `ask`)."""
-    from .conftest import ROOT
+    from tests.conftest import ROOT
 
     rows = [json.loads(line) for line in (ROOT / "eval" / "calibration.jsonl").read_text(encoding="utf-8").splitlines()]
     questions = [r["q"] for r in rows][:60]

@@ -12,7 +12,7 @@ from qa.cli import main
 from qa.errors import CorpusError
 from qa.library import safe_name
 
-from .docmakers import SEEDS, make_pdf, seed_paragraphs
+from tests.docmakers import SEEDS, make_pdf, seed_paragraphs
 
 UNIQUE = "本合同约定的借款年利率为百分之二十三点九，逾期罚息按日万分之五计收。"
 
@@ -101,7 +101,7 @@ def test_cli_add_and_remove(library):
 
 
 def test_cli_shows_article_and_page(tmp_path):
-    from .docmakers import statute_articles
+    from tests.docmakers import statute_articles
 
     make_pdf(tmp_path / "民法典节选.pdf", [["中华人民共和国民法典"] + statute_articles(first=667, count=12),
                                        statute_articles(first=679, count=12)])
@@ -117,7 +117,7 @@ def test_cli_shows_article_and_page(tmp_path):
 @pytest.mark.slow
 def test_real_model_add_a_pdf_then_remove_it(tmp_path, monkeypatch):
     """The upload path end to end with the bundled model: the committed index's vectors are reused."""
-    from .docmakers import ROOT
+    from tests.docmakers import ROOT
 
     monkeypatch.chdir(tmp_path)
     shutil.copytree(ROOT / "corpus", tmp_path / "corpus")

@@ -10,7 +10,7 @@ import pytest
 from qa import QA
 from qa.text import clean, is_damaged
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DAMAGED = [
     "騷擾:頻繁撥打 ,甚至在不適當臅r(shí)間打擾借款人及其家人。",  # a space where a word was cut, bytes one off
     "可以通過以下方式進行法律 :",

@@ -10,7 +10,7 @@ from qa.models import lexical as lexical_module
 from qa.config import BuildConfig
 from qa.stores.local import MANIFEST
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 def test_ask_prints_answer_then_cited_passages(run, hash_index):

@@ -8,7 +8,7 @@ import pytest
 from qa import QA
 from qa.text import clean
 
-from .docmakers import make_docx, make_html, make_pdf, seed_paragraphs
+from tests.docmakers import make_docx, make_html, make_pdf, seed_paragraphs
 
 pytest.importorskip("reportlab")
 pytest.importorskip("docx")

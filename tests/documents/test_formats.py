@@ -9,7 +9,7 @@ from qa import QA
 from qa.documents.corpus import discover, read_documents
 from qa.documents.formats import OCR_HINT, UnreadableError, join_lines, ocr_engine, read_docx, read_html, read_pdf
 
-from .docmakers import (cjk_font, make_docx, make_encrypted_pdf, make_html, make_pdf, make_png, recovered_share,
+from tests.docmakers import (cjk_font, make_docx, make_encrypted_pdf, make_html, make_pdf, make_png, recovered_share,
                         seed_paragraphs, statute_articles)
 
 pytest.importorskip("reportlab")

@@ -6,7 +6,7 @@ from qa.documents.chunking import chunk_document
 from qa.documents.corpus import Document
 from qa.documents.statutes import article_refs, citation, cn_number, parse_number
 
-from .docmakers import statute_articles
+from tests.docmakers import statute_articles
 
 LAW = """# 中华人民共和国民法典
 
@@ -62,7 +62,7 @@ def test_a_long_article_is_split_between_its_paragraphs():
 
 
 def test_plain_text_quoting_articles_is_not_a_statute():
-    from .docmakers import seed_paragraphs
+    from tests.docmakers import seed_paragraphs
 
     quoted = statute_articles(first=679, count=3)
     text = "\n".join(seed_paragraphs()[:10] + [q.split("\n")[0] for q in quoted] + seed_paragraphs()[10:20])

@@ -11,7 +11,7 @@ from qa import QA
 from qa.config import DEFAULT
 from qa.documents.statutes import named_articles
 
-from .docmakers import statute_articles
+from tests.docmakers import statute_articles
 
 ABSENT = "资料中没有《民法典》第99999条"
 
@@ -82,7 +82,7 @@ def test_an_absent_article_with_the_real_model(statute_dir, tmp_path):
 
 @pytest.mark.slow
 def test_the_committed_index_does_not_quote_article_148_as_99999():
-    qa = QA.load(Path(__file__).resolve().parents[1] / "index")
+    qa = QA.load(Path(__file__).resolve().parents[2] / "index")
     answer = qa.ask("民法典第99999条")
     assert answer.notice and ABSENT in answer.notice and not answer.sentences
     assert qa.ask("民法典第148条").notice is None

@@ -1,5 +1,5 @@
 """The question pipeline (issue 22): one k policy, the gate's model read from its versioned file, one Verdict decided
-in one place, one view; the distress fix (issue 23, 5). Real-model and Milvus checks: tests/test_pipeline_slow.py."""
+in one place, one view; the distress fix (issue 23, 5). Real-model and Milvus checks: tests/pipeline/test_pipeline_slow.py."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ from qa import QA
 from qa.config import DEFAULT, GATE_FILE, GateModel, QueryConfig, RetrievalConfig
 from qa.errors import ConfigError, InvalidKError
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 # -- the gate's fitted model: one versioned file, read once ------------------------------------------------------

@@ -162,13 +162,13 @@ def test_add_waits_for_a_running_remove_then_adds(library, capsys):
 
 
 def test_add_takes_back_its_copies_when_the_rebuild_fails(library, monkeypatch):
-    from qa.stores import build as build_module
+    from qa import library as library_module
     from qa.errors import OutputError
 
     def busy(*args, **kwargs):  # a `qa build` that took the lock after add looked
         raise OutputError("another qa build is writing index (pid 1 on host)")
 
-    monkeypatch.setattr(build_module, "build_index", busy)
+    monkeypatch.setattr(library_module, "build_into", busy)
     (library / "corpus" / "b.txt").write_bytes(b"old b")
     before = {n: (library / "corpus" / n).read_bytes() for n in _corpus_files(library)}
     new = library / "new.txt"
@@ -213,6 +213,7 @@ def test_keyword_lines_inside_prose_are_still_dropped_as_link_lists(tmp_path):
     assert "币安" not in QA.load(tmp_path / "idx").context(0)
 
 
+@pytest.mark.slow
 def test_one_long_line_of_sentences_is_indexed(tmp_path):
     sentence = "借款人可以与平台协商还款，上一篇文章讲过逾期利息的计算方法©。"
     report = _build(tmp_path, {"long.txt": sentence * 40_000})  # ~1.3 M characters, one line

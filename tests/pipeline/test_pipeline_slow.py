@@ -10,7 +10,7 @@ import pytest
 from qa import QA
 from qa.config import DEFAULT
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 

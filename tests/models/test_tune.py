@@ -22,7 +22,7 @@ from qa.models.tuning.pairs import (
 )
 from qa.pipeline.evaluate import normalise_for_match
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")

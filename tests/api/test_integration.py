@@ -9,7 +9,7 @@ import pytest
 
 from qa import QA
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 

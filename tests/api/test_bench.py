@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from .conftest import ROOT, SHARED
+from tests.conftest import ROOT, SHARED
 
 pytestmark = pytest.mark.slow
 

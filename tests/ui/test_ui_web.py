@@ -83,6 +83,7 @@ def test_twenty_concurrent_questions_all_answered(client):
     print(f"\n20/20 concurrent questions answered in {elapsed:.2f} s")
 
 
+@pytest.mark.slow
 def test_twenty_concurrent_clients(server):
     """Twenty separate clients (separate sessions), each with its own request, in parallel threads."""
     from gradio_client import Client

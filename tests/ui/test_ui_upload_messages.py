@@ -11,7 +11,7 @@ from qa import QA
 from qa.ui.librarian import Librarian, LibraryRefused
 from qa.ui.service import Service
 
-from .ui_fixtures import LOAN, write_corpus
+from tests.ui_fixtures import LOAN, write_corpus
 
 
 @pytest.fixture()

@@ -10,7 +10,7 @@ import pytest
 from qa import QA
 from qa.models.embedding import HashEmbedder
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 @pytest.fixture

@@ -19,8 +19,11 @@ from qa.stores.milvus import store as ms  # noqa: E402
 from qa.models.embedding import HashEmbedder  # noqa: E402
 from qa.errors import ConfigError, IndexMismatchError, IndexNotFoundError, StoreError  # noqa: E402
 
-from .conftest import ROOT  # noqa: E402
-from .test_durable_build import _SLOW_BUILD, FailingEmbedder, many_files  # noqa: E402,F401 (a fixture)
+from tests.conftest import ROOT  # noqa: E402
+from tests.stores.test_durable_build import _SLOW_BUILD, FailingEmbedder, many_files  # noqa: E402,F401 (a fixture)
+
+# every test here starts an embedded milvus-lite server: run with --runslow, as CI does
+pytestmark = pytest.mark.slow
 
 QUESTIONS = ["被强制下款的钱需要还吗", "暴力催收可以报警吗", "征信有逾期记录怎么办", "高利放贷违法吗", "股票怎么买",
              "个人信息被泄露"]
