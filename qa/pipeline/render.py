@@ -102,7 +102,7 @@ def html(verdict) -> str:
     for hit in verdict.passages:
         located = f" <span class='qa-where'>{esc(where(hit))}</span>" if where(hit) else ""
         if safe_link(hit.url):
-            located += f" <a href='{esc(hit.url)}' rel='noopener noreferrer'>链接</a>"
+            located += f" <a href='{esc(hit.url)}' rel='noopener noreferrer'>{messages.LINK}</a>"
         parts.append(
             f"<li><b>{esc(hit.title)}</b> <code>{esc(hit.source)}</code>{located} ({hit.score:.3f})"
             f"<blockquote style='white-space:pre-wrap'>{esc(hit.text)}</blockquote></li>"

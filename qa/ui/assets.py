@@ -4,13 +4,10 @@ No web font or script is fetched: the page must work offline and never wait on t
 """
 from __future__ import annotations
 
-TITLE = "借贷纠纷问答"
-EXAMPLES = (
-    "被强制下款的钱需要还吗？",
-    "催收人员可以联系我的家人和同事吗？",
-    "协商还款需要准备哪些材料？",
-    "可以向哪些部门投诉暴力催收？",
-)
+import json
+
+from ..messages import EXAMPLES, SCRIPT_TEXT, TITLE  # noqa: F401 (the page's words)
+
 HISTORY_SIZE = 5  # questions of this browser kept in localStorage (never sent anywhere)
 
 FONT = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei",
@@ -67,7 +64,7 @@ CSS = """
 .qa-history-clear { color: #6b7280; border-style: dashed; }
 #qa-script label, #qa-mode label { min-height: 44px; }
 #qa-advanced > .label-wrap, #qa-advanced button.label-wrap { min-height: 44px; align-items: center; }
-/* the 资料库 panel: a table that scrolls sideways on a phone rather than squeezing the file names */
+/* the library panel: a table that scrolls sideways on a phone rather than squeezing the file names */
 .qa-library-count { color: #4b5563; font-size: 14px; margin: 0 0 6px 0; }
 .qa-table-wrap { overflow-x: auto; }
 .qa-library-table { border-collapse: collapse; width: 100%; font-size: 14px; line-height: 1.5; }
@@ -90,7 +87,8 @@ footer .divider, footer .separator { display: none !important; }
 JS = """
 () => {
   document.documentElement.lang = 'zh-CN';
-  const KEY = 'qa-history', SIZE = %(size)d;
+  const KEY = 'qa-history', SIZE = %(size)d, T = %(text)s;
+  const fill = (s, v) => s.replace(/\\{(\\w+)\\}/g, (m, k) => (k in v ? v[k] : m));
   const load = () => { try { return JSON.parse(localStorage.getItem(KEY) || '[]'); } catch (e) { return []; } };
   const box = () => document.querySelector('#qa-question textarea, #qa-question input');
   const ask = (q) => {
@@ -103,13 +101,13 @@ JS = """
     const items = load();
     list.replaceChildren();
     if (!items.length) return;
-    const label = document.createElement('span'); label.textContent = '最近问过：'; list.append(label);
+    const label = document.createElement('span'); label.textContent = T.history; list.append(label);
     for (const q of items) {
       const b = document.createElement('button'); b.type = 'button'; b.className = 'qa-history-item';
       b.textContent = q; b.title = q; b.addEventListener('click', () => ask(q)); list.append(b);
     }
     const clear = document.createElement('button'); clear.type = 'button'; clear.className = 'qa-history-clear';
-    clear.textContent = '清除记录';
+    clear.textContent = T.clear;
     clear.addEventListener('click', () => { localStorage.removeItem(KEY); show(); });
     list.append(clear);
   };
@@ -122,7 +120,7 @@ JS = """
   const onChange = () => {
     const out = document.getElementById('qa-answer'); if (!out) return;
     const block = out.querySelector('.qa-answer, .qa-searching, .qa-error, .qa-status');
-    // Gradio updates the HTML in place (the same element may turn from 「正在查找」 into the answer), so a
+    // Gradio updates the HTML in place (the same element may turn from the searching notice into the answer), so a
     // handled block is marked with an attribute, which the next update of that element removes again
     if (!block || block.hasAttribute('data-qa-seen')) return;
     block.setAttribute('data-qa-seen', '');
@@ -155,8 +153,8 @@ JS = """
       const area = btn.closest('.qa-answer').querySelector('.qa-copy-text');
       area.select(); ok = document.execCommand('copy');
     }
-    btn.textContent = ok ? '已复制' : '复制失败，请手动选择文字';
-    setTimeout(() => { btn.textContent = '复制答案'; }, 2000);
+    btn.textContent = ok ? T.copied : T.copyFailed;
+    setTimeout(() => { btn.textContent = T.copy; }, 2000);
   });
   // The upload limit (Gradio's max_file_size, set from the library's library_max_bytes): a selection or drop with
   // a file over it is stopped here, before Gradio sees it, and said in Chinese (Gradio's own notice is English).
@@ -172,8 +170,8 @@ JS = """
     const mb = (n) => (n / 1048576).toFixed(n >= 1048576 ? 0 : 1) + ' MB';
     if (note) {
       const line = document.createElement('div'); line.className = 'qa-error'; line.setAttribute('role', 'alert');
-      line.textContent = big.map((f) => `${f.name}：文件大小 ${mb(f.size)}，超过上限 ${mb(limit)}`).join('；')
-        + '。这次选择的文件都没有上传，请去掉过大的文件后重新选择。';
+      line.textContent = big.map((f) => fill(T.tooBig, {name: f.name, size: mb(f.size), limit: mb(limit)})).join(T.sep)
+        + T.noneUploaded;
       note.append(line);
     }
     return true;
@@ -191,4 +189,4 @@ JS = """
     if (document.getElementById('qa-history-list')) { clearInterval(waitList); show(); }
   }, 200);
 }
-""" % {"size": HISTORY_SIZE}
+""" % {"size": HISTORY_SIZE, "text": json.dumps(SCRIPT_TEXT, ensure_ascii=False)}

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any, Awaitable, Callable
 
+from .. import messages
+
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -22,8 +24,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 UPLOAD = "/gradio_api/upload"
 JOIN = "/gradio_api/queue/join"
-READ_ONLY = "这个资料库是只读的：不能上传文件。"
-NO_SUCH_EVENT = "没有这个事件（fn_index 无效）。"
+READ_ONLY = messages.UPLOAD_READ_ONLY
+NO_SUCH_EVENT = messages.NO_SUCH_EVENT
 MAX_JOIN_BODY = 4 * 1024 * 1024  # a question and its options; more is not a request of this page
 
 
@@ -76,7 +78,7 @@ class Guard:
             size += len(chunks[-1])
             more = message.get("more_body", False)
             if size > MAX_JOIN_BODY:
-                return await _answer(send, 413, "请求太大。")
+                return await _answer(send, 413, messages.REQUEST_TOO_LARGE)
         body = b"".join(chunks)
         blocks = _blocks(scope)
         try:

@@ -10,6 +10,7 @@ from typing import Iterator
 
 import gradio as gr
 
+from .. import messages
 from ..api import QA
 from ..config import DEFAULT_INDEX
 from ..errors import EmptyQuestionError, QAError
@@ -131,28 +132,27 @@ def build_app(qa_or_index_dir: QA | Locatable = DEFAULT_INDEX, *, corpus_dir: st
     with gr.Blocks(title=TITLE, analytics_enabled=False, fill_width=False) as app:
         gr.HTML(
             f'<div style="padding:4px 2px"><h1 style="margin:0;font-size:26px">{render.esc(TITLE)}</h1>'
-            '<div style="color:#6b7280;margin-top:4px">输入问题，从资料库中找出答案和出处。'
-            "回答只由资料原文的句子组成，每句都标有来源编号。</div></div>",
+            f'<div style="color:#6b7280;margin-top:4px">{render.esc(messages.TAGLINE)}</div></div>',
         )
         status = gr.HTML(service.status_html(), elem_id="qa-status")
         with gr.Row(equal_height=True):
-            question = gr.Textbox(label="问题", placeholder="例如：被强制下款的钱需要还吗？（按回车提问）", lines=1,
+            question = gr.Textbox(label=messages.QUESTION_LABEL, placeholder=messages.QUESTION_PLACEHOLDER, lines=1,
                                   max_lines=4, scale=6, elem_id="qa-question", autofocus=True, submit_btn=False)
-            ask_btn = gr.Button("提问", variant="primary", scale=1, min_width=100, elem_id="qa-ask")
+            ask_btn = gr.Button(messages.ASK, variant="primary", scale=1, min_width=100, elem_id="qa-ask")
         gr.HTML('<div id="qa-history-list"></div>', elem_id="qa-history", padding=False)
-        gr.Markdown("**示例问题**（点一下就会提问）")
+        gr.Markdown(messages.EXAMPLES_HEADING)
         with gr.Row(elem_id="qa-examples"):
             example_btns = [gr.Button(q, variant="secondary", elem_classes=["qa-example"]) for q in EXAMPLES]
         with gr.Row():
             sources = gr.Dropdown(choices=service.sources(), value=[], multiselect=True,
-                                  label="来源筛选（不选则搜索全部文档）", elem_id="qa-sources", scale=3)
+                                  label=messages.SOURCES_LABEL, elem_id="qa-sources", scale=3)
             script = gr.Radio(choices=[label for label, _ in render.SCRIPTS], value=render.SCRIPTS[0][0],
-                              label="显示字体（引用仍为原文）", elem_id="qa-script", scale=2)
-        with gr.Accordion("高级", open=False, elem_id="qa-advanced"):
+                              label=messages.SCRIPT_LABEL, elem_id="qa-script", scale=2)
+        with gr.Accordion(messages.ADVANCED, open=False, elem_id="qa-advanced"):
             with gr.Row():
-                top_k = gr.Number(value=config.k_ask, precision=0, label=f"检索段落数（1–{config.k_max}）",
+                top_k = gr.Number(value=config.k_ask, precision=0, label=messages.TOP_K_LABEL.format(limit=config.k_max),
                                   elem_id="qa-topk")
-                mode = gr.Radio(choices=list(render.MODES), value=config.mode, label="检索方式", elem_id="qa-mode")
+                mode = gr.Radio(choices=list(render.MODES), value=config.mode, label=messages.MODE_LABEL, elem_id="qa-mode")
         answer = gr.HTML(render.render_prompt(), elem_id="qa-answer", min_height=80)
         library_panel(librarian, sources=sources, status=status, page_status=service.status_html)
         last = gr.State(None)

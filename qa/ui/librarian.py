@@ -16,11 +16,11 @@ from typing import Callable, Iterator, Sequence, Union
 
 from ..errors import ConfigError, CorpusError, QAError
 from ..library import FileRefused, LibraryChange, LibraryEntry, NothingAdded, Refusal, check_file, corpus_folder
+from .. import messages
 from ..messages import BUSY, NO_FILES, NO_FOLDER, NO_PICK, NOT_ALL, READ_ONLY, UPDATING  # noqa: F401 (the page's words)
 from .service import Service
 
-STAGES = {"reading": "读取文档", "indexing": "建立关键词索引", "embedding": "计算段落向量",
-          "sentences": "计算句子向量", "writing": "写入索引"}
+STAGES = messages.STAGES
 
 # an upload as the page delivers it (a file Gradio saved), or (original name, content) from other callers
 Upload = Union[str, Path, tuple[str, bytes]]
@@ -41,46 +41,18 @@ def _mb(size: int) -> str:
     return f"{size / 1024 / 1024:.0f} MB" if size >= 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
 
 
-# The readers' reasons (qa/documents/unreadable.py) are English for the CLI; the page says them in Chinese only,
-# chosen by the reason's code (the English detail names parsers and exceptions a visitor cannot act on).
-_REASON_TEXT = {
-    "encrypted": "文件有密码保护，无法读取",
-    "pdf_broken": "PDF 文件已损坏或无法解析",
-    "pdf_empty": "PDF 文件没有页面",
-    "pdf_no_text": "PDF 中没有可提取的文字",
-    "needs_ocr": "扫描件或图片中的文字需要安装 OCR 组件才能识别",
-    "ocr_no_text": "扫描件或图片中没有识别出文字",
-    "docx_broken": "Word 文件已损坏或无法解析",
-    "docx_empty": "Word 文件中没有文字",
-    "html_broken": "网页文件无法解析",
-    "html_empty": "网页中没有正文",
-    "image_broken": "图片无法读取",
-    "too_large": "文件解压后过大（可能是压缩炸弹），未读取",
-    "empty_file": "文件是空的",
-    "binary": "不是文本文件（可能是其他类型的文件改了扩展名）",
-    "encoding": "无法识别文件的文字编码，请另存为 UTF-8 文本",
-    "unsupported": "不支持这种类型的文件",
-    "type": "不支持这种类型的文件",
-    "size": "文件太大",
-    "not_regular": "不是普通文件",
-    "bad_record": "JSONL 记录格式不对",
-    "empty": "文件中没有可用的内容",
-    "unreadable": "文件无法读取",
-}
-
-
 def reader_reason_text(refusal: Refusal, names: dict[str, str] | None = None) -> str:
     """「name：中文原因」 for a file the library did not take. `names` maps what the library was given (the path of
     Gradio's temporary copy) to the name the visitor uploaded, so no server path is ever shown."""
     name = (names or {}).get(refusal.name) or Path(refusal.name).name or refusal.name
-    return f"{name}：{_REASON_TEXT.get(refusal.code, '无法读取')}"
+    return messages.REFUSED.format(name=name, reason=messages.REASONS.get(refusal.code, messages.REASON_UNKNOWN))
 
 
 def refusal_text(name: str, exc: FileRefused) -> str:
     """Why `name` was not taken, in Chinese (the library words it in English for the CLI)."""
     if exc.reason == "size":
-        return f"{name}：文件大小 {_mb(exc.size)}，超过上限 {_mb(exc.limit)}"
-    return f"{name}：不支持 {exc.suffix or '无扩展名'} 类型的文件"
+        return messages.TOO_BIG.format(name=name, size=_mb(exc.size), limit=_mb(exc.limit))
+    return messages.WRONG_TYPE.format(name=name, suffix=exc.suffix or messages.NO_SUFFIX)
 
 
 def summary_text(change: LibraryChange, refused: Sequence[str] = (), renamed: Sequence[str] = (),
@@ -88,25 +60,24 @@ def summary_text(change: LibraryChange, refused: Sequence[str] = (), renamed: Se
     """`LibraryChange.summary()` for the visitor, with the page's own refusals and renamings."""
     parts = []
     if change.added:
-        parts.append(f"已加入 {len(change.added)} 篇：{'、'.join(change.added)}。")
+        parts.append(messages.ADDED.format(n=len(change.added), names=messages.NAME_SEP.join(change.added)))
     if change.removed:
-        parts.append(f"已删除 {len(change.removed)} 篇：{'、'.join(change.removed)}（文件移到了文档文件夹的 "
-                     ".removed/ 中，可以找回）。")
+        parts.append(messages.REMOVED.format(n=len(change.removed), names=messages.NAME_SEP.join(change.removed)))
     parts.extend(f"{note}。" for note in renamed)
-    parts.extend(f"资料库里已存在同名文件 {name}，未覆盖；新上传的文件另存为 {stored}。"
-                 for name, stored in change.renamed)
+    parts.extend(messages.SAME_NAME.format(name=name, stored=stored) for name, stored in change.renamed)
     if change.unchanged:
-        parts.append(f"资料库里已存在同名且内容相同的文件：{'、'.join(change.unchanged)}，未覆盖，也没有重复加入。")
+        parts.append(messages.UNCHANGED.format(names=messages.NAME_SEP.join(change.unchanged)))
     refused = [*refused, *(reader_reason_text(r, names) for r in change.refused)]
     if refused:
-        parts.append(f"未加入：{'；'.join(refused)}。")
+        parts.append(messages.NOT_ADDED.format(reasons=messages.REASON_SEP.join(refused)))
     report = change.report
     if report is not None:
-        parts.append(f"索引已更新：共 {report.documents} 篇文档、{report.chunks} 个段落，新计算 {report.embedded} 个，"
-                     f"沿用 {report.reused} 个，用时 {report.seconds:.1f} 秒。")
+        parts.append(messages.INDEX_UPDATED.format(documents=report.documents, chunks=report.chunks,
+                                                   embedded=report.embedded, reused=report.reused,
+                                                   seconds=report.seconds))
     elif parts and not change.removed:
-        parts.insert(0, "资料库没有变化：")
-    return "".join(parts) or "资料库没有变化。"
+        parts.insert(0, messages.NO_CHANGE_BEFORE)
+    return "".join(parts) or messages.NO_CHANGE
 
 
 class Librarian:
@@ -151,8 +122,9 @@ class Librarian:
         elapsed = int(self.clock() - self._started) if self._started else 0
         step = STAGES.get(stage, "")
         if step and total:
-            step += f" {100 * done // total}%（{done}/{total}）"
-        return UPDATING + (f"{step}，" if step else "") + f"已用 {elapsed} 秒。提问仍由更新前的索引回答。"
+            step = messages.STAGE_PERCENT.format(stage=step, percent=100 * done // total, done=done, total=total)
+        return (UPDATING + (messages.PROGRESS_STEP.format(step=step) if step else "")
+                + messages.PROGRESS_TIME.format(elapsed=elapsed))
 
     def _report(self, stage: str, done: int, total: int) -> None:
         self._progress = (stage, done, total)  # one assignment: the status poll reads a whole triple
@@ -185,19 +157,20 @@ class Librarian:
                 refused.append(refusal_text(name, exc))
                 continue
             except OSError:  # the upload's temporary copy is gone (Gradio cleaned its cache)
-                refused.append(f"{name}：上传的文件已不在服务器上，请重新上传")
+                refused.append(messages.UPLOAD_GONE.format(name=name))
                 continue
             if safe != name:
-                renamed.append(f"{name} 的文件名含有路径或不安全的字符，已改名为 {safe}")
+                renamed.append(messages.RENAMED_UNSAFE.format(name=name, safe=safe))
             items.append((safe, upload[1]) if isinstance(upload, tuple) else upload)
             names[safe if isinstance(upload, tuple) else str(upload)] = name
         if not items:
-            raise LibraryRefused("未加入任何文件：" + "；".join(refused) + "。" if refused else NO_FILES)
+            raise LibraryRefused(messages.NOTHING_ADDED.format(reasons=messages.REASON_SEP.join(refused))
+                                  if refused else NO_FILES)
         try:
             change = self._change(lambda qa, folder: qa.add(items, corpus=folder, progress=self._report))
         except NothingAdded as exc:  # every file unreadable (the library names each with its reason)
-            raise LibraryRefused("未加入任何文件：" + "；".join(
-                [*(reader_reason_text(r, names) for r in exc.refused), *refused]) + "。") from None
+            raise LibraryRefused(messages.NOTHING_ADDED.format(reasons=messages.REASON_SEP.join(
+                [*(reader_reason_text(r, names) for r in exc.refused), *refused]))) from None
         return Outcome(summary_text(change, refused, renamed, names), change)
 
     def remove(self, sources: Sequence[str] | None) -> Outcome:
@@ -212,7 +185,7 @@ class Librarian:
         try:
             change = self._change(lambda qa, folder: qa.remove(chosen, corpus=folder, progress=self._report))
         except CorpusError as exc:
-            raise LibraryRefused(f"删除失败：{exc}") from None
+            raise LibraryRefused(messages.REMOVE_FAILED.format(error=exc)) from None
         return Outcome(summary_text(change), change)
 
 
@@ -229,11 +202,11 @@ def watch(work: Callable[[], Outcome], status: Callable[[], str], interval: floa
         except LibraryRefused as exc:
             box.append(exc)
         except QAError as exc:
-            box.append(LibraryRefused(f"资料库更新失败：{exc}"))
+            box.append(LibraryRefused(messages.UPDATE_FAILED.format(error=exc)))
 
     thread = threading.Thread(target=run, name="qa-library-change", daemon=True)
     thread.start()
     while thread.is_alive():
         yield status()
         thread.join(interval)
-    yield box[0] if box else LibraryRefused("资料库更新失败：未知错误，请查看服务器日志。")
+    yield box[0] if box else LibraryRefused(messages.UPDATE_FAILED_UNKNOWN)

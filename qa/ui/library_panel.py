@@ -11,18 +11,18 @@ from typing import Callable, Iterator
 
 import gradio as gr
 
+from .. import messages
 from . import render
 from .librarian import Librarian, LibraryRefused, Outcome, watch
 
-UPLOAD_LABEL = "上传文档（可以一次选多个，也可以把文件拖到这里）"
+UPLOAD_LABEL = messages.UPLOAD_LABEL
 
 
 def _types_hint(librarian: Librarian) -> str:
     config = librarian.service.config
-    types = "、".join(t.lstrip(".") for t in config.library_types)
-    return (f'<div class="qa-foot">可以上传的类型：{render.esc(types)}；每个文件不超过 '
-            f"{config.library_max_bytes // (1024 * 1024)} MB。删除的文档会移到文档文件夹的 .removed/ 中，不会丢失。"
-            "更新索引时仍可提问，新文档在更新完成后即可检索。</div>")
+    types = messages.NAME_SEP.join(t.lstrip(".") for t in config.library_types)
+    hint = messages.TYPES_HINT.format(types=render.esc(types), mb=config.library_max_bytes // (1024 * 1024))
+    return f'<div class="qa-foot">{hint}</div>'
 
 
 def library_panel(librarian: Librarian, *, sources: gr.Dropdown, status: gr.HTML,
@@ -30,11 +30,11 @@ def library_panel(librarian: Librarian, *, sources: gr.Dropdown, status: gr.HTML
     """Adds the panel to the Blocks being built. `sources` (the question's source filter) and `status` (the
     page's status line, `page_status()`) are refreshed after every change."""
     service = librarian.service
-    with gr.Accordion("资料库", open=False, elem_id="qa-library") as panel:
+    with gr.Accordion(messages.LIBRARY, open=False, elem_id="qa-library") as panel:
         note = gr.HTML("", elem_id="qa-library-status", padding=False)
         table = gr.HTML(render.render_library(librarian.entries()), elem_id="qa-library-list", padding=False)
         if librarian.read_only:
-            gr.HTML('<div class="qa-foot">这是只读资料库，只能查看文档列表。</div>', padding=False)
+            gr.HTML(f'<div class="qa-foot">{render.esc(messages.READ_ONLY_NOTE)}</div>', padding=False)
             panel.expand(lambda: render.render_library(librarian.entries()), None, table,
                          api_visibility="private", queue=False, show_progress="hidden")
             return
@@ -42,13 +42,13 @@ def library_panel(librarian: Librarian, *, sources: gr.Dropdown, status: gr.HTML
         gr.HTML('<div id="qa-upload-note"></div>', padding=False)  # the page's script: files over the limit
         gr.HTML(_types_hint(librarian), padding=False)
         with gr.Row(equal_height=True):
-            pick = gr.Dropdown(choices=service.sources(), value=[], multiselect=True, label="选择要删除的文档",
+            pick = gr.Dropdown(choices=service.sources(), value=[], multiselect=True, label=messages.PICK_LABEL,
                                elem_id="qa-library-pick", scale=3)
-            remove = gr.Button("删除所选文档", variant="stop", elem_id="qa-library-remove", scale=1, min_width=120)
+            remove = gr.Button(messages.REMOVE, variant="stop", elem_id="qa-library-remove", scale=1, min_width=120)
         with gr.Row(visible=False, elem_id="qa-library-confirm") as confirm:
             question = gr.HTML("", padding=False)
-            yes = gr.Button("确认删除", variant="stop", elem_id="qa-library-yes", min_width=100)
-            no = gr.Button("取消", elem_id="qa-library-no", min_width=80)
+            yes = gr.Button(messages.CONFIRM, variant="stop", elem_id="qa-library-yes", min_width=100)
+            no = gr.Button(messages.CANCEL, elem_id="qa-library-no", min_width=80)
 
     def refreshed(selected: list[str] | None) -> tuple:
         """The table, the source filter (keeping what is still there) and the pick list after a change."""
@@ -75,10 +75,10 @@ def library_panel(librarian: Librarian, *, sources: gr.Dropdown, status: gr.HTML
 
     def confirm_remove(chosen: list[str] | None):
         if not chosen:
-            return render.render_library_status("请先选择要删除的文档。", "error"), gr.Row(visible=False), ""
-        names = "、".join(chosen)
-        return ("", gr.Row(visible=True),
-                f'<div class="qa-notice">确定从资料库删除这 {len(chosen)} 篇文档吗？{render.esc(names)}</div>')
+            return render.render_library_status(messages.NO_PICK, "error"), gr.Row(visible=False), ""
+        names = messages.NAME_SEP.join(chosen)
+        ask = messages.CONFIRM_QUESTION.format(n=len(chosen), names=render.esc(names))
+        return "", gr.Row(visible=True), f'<div class="qa-notice">{ask}</div>'
 
     def remove_chosen(chosen: list[str] | None, selected: list[str] | None):
         for out in follow(lambda: librarian.remove(chosen), selected):

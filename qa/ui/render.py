@@ -20,10 +20,10 @@ from ..pipeline.retrieve import Hit
 PROMPT = messages.PROMPT
 SUGGESTIONS = messages.SUGGESTIONS
 LEXICAL_NOTICE = messages.LEXICAL_ONLY
-MODES = (("混合检索（推荐）", "hybrid"), ("语义检索", "dense"), ("关键词检索", "lexical"))
+MODES = messages.MODES
 MODE_NAMES = {value: label.split("（")[0] for label, value in MODES}
 # display script: the label shown on the toggle → the OpenCC conversion (None: the documents' own script)
-SCRIPTS = (("原文", None), ("简体", "t2s"), ("繁體", "s2t"))
+SCRIPTS = messages.SCRIPTS
 
 Convert = Callable[[str], str]
 
@@ -103,11 +103,11 @@ def highlight(text: str, terms: Sequence[str]) -> str:
 
 
 def _score_line(hit: Hit) -> str:
-    parts = [f"相关度 {hit.score:.3f}"]
+    parts = [messages.SCORE.format(score=hit.score)]
     if hit.dense_score is not None:
-        parts.append(f"语义 {hit.dense_score:.3f}")
+        parts.append(messages.DENSE_SCORE.format(score=hit.dense_score))
     if hit.lexical_score:
-        parts.append(f"关键词 {hit.lexical_score:.3f}")
+        parts.append(messages.LEXICAL_SCORE.format(score=hit.lexical_score))
     return " · ".join(parts)
 
 
@@ -142,7 +142,7 @@ def _context_html(context: str | None, passage: str, terms: Sequence[str], conve
             + highlight(convert(context[at + len(passage):]), terms)
         )
     return (
-        '<details class="qa-context"><summary>展开上下文</summary>'
+        f'<details class="qa-context"><summary>{esc(messages.CONTEXT)}</summary>'
         f'<div class="qa-context-text">{body}</div></details>'
     )
 
@@ -155,13 +155,14 @@ def _location_parts(hit: Hit) -> list[str]:
 
     parts = []
     if hit.article:
-        parts.append(f"条文 {esc(citation(hit.title, hit.article))}")
+        parts.append(messages.CARD_ARTICLE.format(article=esc(citation(hit.title, hit.article))))
     if hit.page is not None:
-        parts.append(f"第 {esc(hit.page)} 页")
+        parts.append(messages.CARD_PAGE.format(page=esc(hit.page)))
     if hit.url:
         link = safe_link(hit.url)
-        parts.append(f'链接 <a href="{esc(link)}" target="_blank" rel="noopener noreferrer">{esc(link)}</a>'
-                     if link else f"链接 {esc(hit.url)}")
+        parts.append(messages.CARD_LINK.format(
+            link=f'<a href="{esc(link)}" target="_blank" rel="noopener noreferrer">{esc(link)}</a>'
+            if link else esc(hit.url)))
     return parts
 
 
@@ -169,9 +170,9 @@ def render_card(n: int, hit: Hit, terms: Sequence[str], context: str | None = No
                 said: Sequence[str] = (), convert: Convert = _same) -> str:
     """One numbered passage card: title, file (never converted: it is the citation), heading, scores, text."""
     heading = " › ".join(hit.heading)
-    meta = [f"文件 <code>{esc(hit.source)}</code>"]
+    meta = [messages.CARD_FILE.format(source=f"<code>{esc(hit.source)}</code>")]
     if heading:
-        meta.append(f"章节 {esc(convert(heading))}")
+        meta.append(messages.CARD_HEADING.format(heading=esc(convert(heading))))
     meta.extend(_location_parts(hit))
     meta.append(esc(_score_line(hit)))
     return (
@@ -288,9 +289,9 @@ def display_dir(path: Path | str, base: Path | None = None) -> str:
 def _kind(entry: LibraryEntry) -> str:
     kind = entry.kind.upper()
     if entry.pages:
-        return f"{kind}（{entry.pages} 页）"
+        return messages.KIND_PAGES.format(kind=kind, pages=entry.pages)
     if entry.documents > 1:
-        return f"{kind}（{entry.documents} 条）"
+        return messages.KIND_RECORDS.format(kind=kind, documents=entry.documents)
     return kind
 
 
@@ -302,16 +303,18 @@ def _added(iso: str | None) -> str:
 def render_library(entries: Sequence[LibraryEntry]) -> str:
     """The 资料库 table: title, file (what removing takes), type, passages, when added — all escaped."""
     if not entries:
-        return '<div class="qa-prompt">资料库里还没有文档。</div>'
+        return f'<div class="qa-prompt">{esc(messages.LIBRARY_EMPTY)}</div>'
     rows = "".join(
         f"<tr><td>{esc(e.title)}</td><td><code>{esc(e.source)}</code></td><td>{esc(_kind(e))}</td>"
         f'<td class="qa-num-cell">{e.chunks}</td><td>{esc(_added(e.added))}</td></tr>'
         for e in entries
     )
     total = sum(e.chunks for e in entries)
-    return (f'<div class="qa-library-count">共 {len(entries)} 个文件，{total} 个段落。</div>'
-            '<div class="qa-table-wrap"><table class="qa-library-table"><thead><tr><th>标题</th><th>文件</th>'
-            f"<th>类型</th><th>段落</th><th>加入时间</th></tr></thead><tbody>{rows}</tbody></table></div>")
+    head = "".join(f"<th>{esc(c)}</th>" for c in messages.LIBRARY_COLUMNS)
+    count = messages.LIBRARY_COUNT.format(files=len(entries), chunks=total)
+    return (f'<div class="qa-library-count">{esc(count)}</div>'
+            '<div class="qa-table-wrap"><table class="qa-library-table"><thead><tr>'
+            f"{head}</tr></thead><tbody>{rows}</tbody></table></div>")
 
 
 def render_library_status(message: str, state: str = "busy") -> str:

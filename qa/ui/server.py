@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .. import messages
 from ..config import DEFAULT_INDEX
 from ..errors import ConfigError
 from ..stores.location import Locatable
@@ -12,8 +13,7 @@ from .layout import build_app, launch_kwargs
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-NO_LOGIN_WARNING = ("警告：网页在 {host} 上对其他电脑开放，且没有登录。请只在可信网络中使用，"
-                    "或用 --auth 用户名:密码（或环境变量 QA_AUTH）要求登录。")
+NO_LOGIN_WARNING = messages.NO_LOGIN_WARNING
 
 
 def resolve_address(host: str | None = None, port: int | str | None = None) -> tuple[str, int]:
@@ -47,10 +47,10 @@ def serve(index_dir: Locatable = DEFAULT_INDEX, host: str | None = None, port: i
     if host not in LOOPBACK and credentials is None:
         print(NO_LOGIN_WARNING.format(host=host), flush=True)
     app.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, auth=credentials,
-               auth_message="请输入用户名和密码。" if credentials else None,
+               auth_message=messages.LOGIN_PROMPT if credentials else None,
                **launch_kwargs(max_file_size=app.qa_service.config.library_max_bytes, workers=app.qa_workers))
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    print(f"问答网页已启动：http://{shown}:{port}/（同时回答 {app.qa_workers} 个问题；按 Ctrl+C 停止）", flush=True)
+    print(messages.SERVING.format(host=shown, port=port, workers=app.qa_workers), flush=True)
     if block:
         try:
             app.block_thread()

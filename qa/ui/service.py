@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 BUILD_WAIT_S = 1800  # how long a question waits for a first-start index build
 CONTEXT_CHARS = 400
 TRUTHY = ("1", "true", "yes", "on")
+WARM_UP_QUERY = "借款"  # a search, not a message: loads the model and vectors before the first visitor
 
 
 def read_only_from_env(flag: bool | None = None) -> bool:
@@ -90,7 +91,7 @@ class Service:
         except IndexNotFoundError:
             self._start_build()
         except QAError as exc:  # corrupt or incompatible index: shown on the page, never rebuilt over silently
-            self.state.error = f"索引无法加载：{exc}"
+            self.state.error = messages.INDEX_UNLOADABLE.format(error=exc)
             self.ready.set()
 
     @property
@@ -109,14 +110,14 @@ class Service:
     def _warm_up(qa: QA) -> None:
         """Load the embedding model and vectors in the background, so the first visitor does not wait for it."""
         try:
-            qa.search("借款", k=1)
+            qa.search(WARM_UP_QUERY, k=1)
         except QAError:  # the first real question reports any problem
             pass
 
     def _start_build(self) -> None:
         self.state.building = True
         self.state.started = self.clock()
-        print(f"索引 {self.index_dir} 不存在，正在从 {self.corpus_dir} 建立……", flush=True)
+        print(messages.CONSOLE_BUILDING.format(index=self.index_dir, corpus=self.corpus_dir), flush=True)
         threading.Thread(target=self._build, name="qa-index-build", daemon=True).start()
 
     def _build(self) -> None:
@@ -125,7 +126,7 @@ class Service:
             self.state.report = QA.build([self.corpus_dir], self.index_dir, progress=True, **kwargs)
             qa = QA.load(self.index_dir)
         except Exception as exc:  # noqa: BLE001 - any failure is shown on the page
-            self.state.error = f"无法从 {display_dir(self.corpus_dir)} 建立索引：{exc}"
+            self.state.error = messages.BUILD_FAILED.format(corpus=display_dir(self.corpus_dir), error=exc)
             qa = None
         self.state.finished = self.clock()
         self.state.building = False
@@ -148,26 +149,24 @@ class Service:
         s = self.state
         if s.building:
             elapsed = int(self.clock() - s.started)
-            return (
-                f'<div class="qa-status">正在从 <code>{esc(display_dir(self.corpus_dir))}</code> 建立索引'
-                f"（首次启动需要一点时间），已用 {elapsed} 秒……建好后即可提问，已提交的问题会自动回答。</div>"
-            )
+            corpus = f"<code>{esc(display_dir(self.corpus_dir))}</code>"
+            return f'<div class="qa-status">{messages.BUILDING.format(corpus=corpus, elapsed=elapsed)}</div>'
         if s.error:
             return render_error(s.error)
         if s.qa is None:
             return ""
         built = ""
         if s.report is not None:
-            built = (f"刚刚从 <code>{esc(display_dir(self.corpus_dir))}</code> 建立了索引"
-                     f"（用时 {s.finished - s.started:.0f} 秒）。")
-        return f'<div class="qa-status qa-ok">{built}资料库：{len(self.sources())} 篇文档。</div>'
+            built = messages.BUILT.format(corpus=f"<code>{esc(display_dir(self.corpus_dir))}</code>",
+                                          seconds=s.finished - s.started)
+        return f'<div class="qa-status qa-ok">{built}{messages.LIBRARY_SIZE.format(n=len(self.sources()))}</div>'
 
     def get(self) -> QA:
         """The QA, waiting for a build in progress; raises QAError with a readable message when unusable."""
         if not self.ready.is_set():
             self.ready.wait(BUILD_WAIT_S)
         if self.state.qa is None:
-            raise QAError(self.state.error or "索引仍在建立中，请稍后再试。")
+            raise QAError(self.state.error or messages.STILL_BUILDING)
         return self._current(self.state.qa)
 
     def _current(self, qa: QA, wait: bool = True) -> QA:
@@ -184,7 +183,7 @@ class Service:
                 try:
                     self._loaded(QA.load(self.index_dir or qa.directory, config=qa.config))
                 except QAError as exc:  # a half-written or broken rebuild: keep answering from the old index
-                    print(f"新索引无法加载，继续使用旧索引：{exc}", flush=True)
+                    print(messages.CONSOLE_RELOAD_FAILED.format(error=exc), flush=True)
                     return qa
         finally:
             self._reload_lock.release()

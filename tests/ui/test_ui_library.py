@@ -218,6 +218,6 @@ def test_reader_reasons_are_worded_in_chinese_only(refusal, chinese):
 
 def test_every_reader_reason_code_has_chinese_words():
     from qa.documents.formats import REASON_CODES
-    from qa.ui.librarian import _REASON_TEXT
+    from qa.messages import REASONS as _REASON_TEXT
 
     assert set(REASON_CODES) <= set(_REASON_TEXT)
