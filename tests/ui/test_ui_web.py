@@ -434,6 +434,21 @@ def test_people_in_distress_get_the_hotline_not_not_found(open_page, question, v
     assert support.is_visible() and 0 <= support.bounding_box()["y"] < viewport["height"]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_distress_gets_the_calm_message_first_then_what_the_documents_say(open_page, viewport):
+    """「活不下去了，网贷逼死我了」: the hotline message first, then cited passages about the debt, as for any
+    question (it used to get the message and nothing else)."""
+    pg = open_page(viewport=viewport)
+    ask_in_page(pg, "活不下去了，网贷逼死我了")
+    answer = pg.locator("#qa-answer")
+    answer.locator(".qa-card").first.wait_for(timeout=30_000)
+    support = answer.locator(".qa-support")
+    assert "12356" in support.inner_text()
+    assert support.bounding_box()["y"] < answer.locator(".qa-card").first.bounding_box()["y"]
+    assert "未找到相关内容" not in answer.inner_text()
+
+
 def test_workers_default_by_cores_and_concurrent_callers_overlap(qa_obj):
     import os
 
