@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.ui_fixtures import (  # noqa: F401 (fixtures)
-    BOX, DESKTOP, PHONE, XSS_QUESTION, answered, ask_in_page, browser, free_port, open_page, page, qa_obj, ui_corpus,
+    BOX, DESKTOP, PHONE, XSS_QUESTION, answered, ask_in_page, browser, free_port, open_page, page, qa_obj, running_page,
+    ui_corpus,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword is deprecated).*")
@@ -23,16 +24,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy ke
 
 @pytest.fixture(scope="module")
 def server(qa_obj):
-    from qa.ui import build_app, launch_kwargs
-
-    app = build_app(qa_obj, workers=2)
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-               **launch_kwargs(workers=2))
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.close()
+    with running_page(qa_obj, workers=2) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
