@@ -197,10 +197,7 @@ class _Turn:
         self.qa, self.seconds, self.say, self.fd = qa, seconds, say, None
 
     def __enter__(self) -> "_Turn":
-        import fcntl
-        import socket
-
-        from .stores.local import output_lock_holder, output_path
+        from .stores.local import output_lock_holder, output_path, try_lock_file
 
         if IndexLocation.parse(self.qa.directory).is_milvus:  # a Milvus store: its build takes its own lock
             return self
@@ -208,25 +205,12 @@ class _Turn:
         deadline, said = time.monotonic() + self.seconds, False
         path = target.parent / f".{target.name}.library.lock"
         while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                holder = None
-            except OSError:
-                holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
-                os.close(fd)
-                fd = None
+            fd, holder = try_lock_file(path)
             if fd is not None:
-                try:  # the holder we waited for may have removed the file between our open and flock
-                    same = os.path.samestat(os.fstat(fd), os.stat(path))
-                except FileNotFoundError:
-                    same = False
-                if same:
-                    holder = output_lock_holder(target)
-                    if holder is None:
-                        break
+                holder = output_lock_holder(target)  # our turn, once no build writes the index either
+                if holder is None:
+                    break
                 os.close(fd)
-                fd = None
             if holder is not None:
                 if time.monotonic() >= deadline:
                     raise CorpusError(f"another qa build, add or remove is changing {target} ({holder}) and did not "
@@ -235,18 +219,14 @@ class _Turn:
                     self.say(f"waiting for another qa build, add or remove of {target} ({holder}) …")
                     said = True
             time.sleep(0.1)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
         self.fd, self.path = fd, path
         return self
 
     def __exit__(self, *exc) -> None:
+        from .stores.local import unlock_file
+
         if self.fd is not None:
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
-            os.close(self.fd)
+            unlock_file(self.path, self.fd)
             self.fd = None
 
 

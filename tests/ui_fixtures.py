@@ -4,6 +4,7 @@ them into the test module)."""
 from __future__ import annotations
 
 import socket
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,31 @@ CHROMIUM_ARGS = [
 DESKTOP = {"width": 1100, "height": 1300}
 PHONE = {"width": 390, "height": 844}
 BOX = "#qa-question textarea, #qa-question input"
+
+
+def hash_site(root: Path) -> Path:
+    """`root/corpus` with the UI texts and `root/index` built from it with the fake hash:64 embedder."""
+    from qa import QA
+
+    (root / "corpus").mkdir()
+    write_corpus(root / "corpus")
+    QA.build([root / "corpus"], root / "index", model="hash:64")
+    return root
+
+
+@contextmanager
+def running_page(qa_obj, workers: int):
+    """The page served on 127.0.0.1 (a free port) as `qa serve` serves it; yields its address."""
+    from qa.ui import build_app, launch_kwargs
+
+    app = build_app(qa_obj, workers=workers)
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+               **launch_kwargs(workers=workers))
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
 
 
 def free_port() -> int:

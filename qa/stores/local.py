@@ -202,45 +202,60 @@ def check_output(target: str | Path, corpus: list[Path]) -> Path:
     return out
 
 
-class OutputLock:
-    """An exclusive lock on one output (`.NAME.lock` beside it): a second build into it fails with who holds it.
+def try_lock_file(path: Path) -> tuple[int | None, str | None]:
+    """One try at an exclusive flock on `path`: `(fd, None)` when taken (this process's line written into it), else
+    `(None, holder)` with the holder's line ("pid 1234 on host"), or `(None, None)` when the file was swapped under
+    us (its holder released it between our open and flock): try again. The kernel drops a flock when its holder
+    dies, so a killed process never leaves a lock behind."""
+    import fcntl
 
-    flock is released by the kernel when the holder dies, so a killed build never leaves a lock behind.
-    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
+        os.close(fd)
+        return None, holder
+    try:
+        same = os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError:
+        same = False
+    if not same:
+        os.close(fd)
+        return None, None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+    return fd, None
+
+
+def unlock_file(path: Path, fd: int) -> None:
+    """Release a lock taken by `try_lock_file`: the file goes first, so no one waits on a stale one."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    os.close(fd)
+
+
+class OutputLock:
+    """An exclusive lock on one output (`.NAME.lock` beside it): a second build into it fails with who holds it."""
 
     def __init__(self, target: Path) -> None:
-        import fcntl
-
         self.path = target.parent / f".{target.name}.lock"
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
-                os.close(fd)
+            fd, holder = try_lock_file(self.path)
+            if fd is not None:
+                break
+            if holder is not None:
                 raise OutputError(
                     f"another qa build is writing {target} ({holder}); wait for it to finish or choose another -o"
-                ) from None
-            try:  # the holder we waited for may have removed the file between our open and flock
-                if os.path.samestat(os.fstat(fd), os.stat(self.path)):
-                    break
-            except FileNotFoundError:
-                pass
-            os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
-        self.fd = fd
+                )
+        self.fd: int | None = fd
 
     def release(self) -> None:
-        if self.fd is None:
-            return
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
-        os.close(self.fd)
-        self.fd = None
+        if self.fd is not None:
+            unlock_file(self.path, self.fd)
+            self.fd = None
 
 
 def output_lock_holder(target: str | Path) -> str | None:

@@ -9,7 +9,7 @@ from qa import QA
 from qa.ui.librarian import Librarian
 from qa.ui.service import Service, run_question
 
-from tests.ui_fixtures import write_corpus
+from tests.ui_fixtures import hash_site
 
 UNIQUE = "本合同约定的借款年利率为百分之二十三点九，逾期罚息按日万分之五计收。"
 QUESTION = "借款合同约定的年利率和逾期罚息是多少？"
@@ -17,10 +17,7 @@ QUESTION = "借款合同约定的年利率和逾期罚息是多少？"
 
 @pytest.fixture()
 def site(tmp_path):
-    (tmp_path / "corpus").mkdir()
-    write_corpus(tmp_path / "corpus")
-    QA.build([tmp_path / "corpus"], tmp_path / "index", model="hash:64")
-    return tmp_path
+    return hash_site(tmp_path)
 
 
 def _two(site, first=None) -> tuple[Librarian, Librarian]:

@@ -7,19 +7,15 @@ import re
 
 import pytest
 
-from qa import QA
 from qa.ui.librarian import Librarian, LibraryRefused
 from qa.ui.service import Service
 
-from tests.ui_fixtures import LOAN, write_corpus
+from tests.ui_fixtures import LOAN, hash_site
 
 
 @pytest.fixture()
 def site(tmp_path):
-    (tmp_path / "corpus").mkdir()
-    write_corpus(tmp_path / "corpus")
-    QA.build([tmp_path / "corpus"], tmp_path / "index", model="hash:64")
-    return tmp_path
+    return hash_site(tmp_path)
 
 
 def _gradio_upload(root, name: str, data: bytes) -> str:

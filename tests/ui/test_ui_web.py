@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.ui_fixtures import (  # noqa: F401 (fixtures)
-    BOX, DESKTOP, PHONE, XSS_QUESTION, answered, ask_in_page, browser, free_port, open_page, page, qa_obj, ui_corpus,
+    BOX, DESKTOP, PHONE, XSS_QUESTION, answered, ask_in_page, browser, free_port, open_page, page, qa_obj, running_page,
+    ui_corpus,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword is deprecated).*")
@@ -23,16 +24,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy ke
 
 @pytest.fixture(scope="module")
 def server(qa_obj):
-    from qa.ui import build_app, launch_kwargs
-
-    app = build_app(qa_obj, workers=2)
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-               **launch_kwargs(workers=2))
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.close()
+    with running_page(qa_obj, workers=2) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
@@ -432,6 +425,21 @@ def test_people_in_distress_get_the_hotline_not_not_found(open_page, question, v
     assert "12356" in support.inner_text() and "110" in support.inner_text()
     assert "未找到相关内容" not in pg.locator("#qa-answer").inner_text()
     assert support.is_visible() and 0 <= support.bounding_box()["y"] < viewport["height"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_distress_gets_the_calm_message_first_then_what_the_documents_say(open_page, viewport):
+    """「活不下去了，网贷逼死我了」: the hotline message first, then cited passages about the debt, as for any
+    question (it used to get the message and nothing else)."""
+    pg = open_page(viewport=viewport)
+    ask_in_page(pg, "活不下去了，网贷逼死我了")
+    answer = pg.locator("#qa-answer")
+    answer.locator(".qa-card").first.wait_for(timeout=30_000)
+    support = answer.locator(".qa-support")
+    assert "12356" in support.inner_text()
+    assert support.bounding_box()["y"] < answer.locator(".qa-card").first.bounding_box()["y"]
+    assert "未找到相关内容" not in answer.inner_text()
 
 
 def test_workers_default_by_cores_and_concurrent_callers_overlap(qa_obj):

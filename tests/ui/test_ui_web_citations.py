@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.ui_fixtures import PHONE, answered, browser, free_port, open_page, qa_obj, ui_corpus  # noqa: F401
+from tests.ui_fixtures import PHONE, answered, browser, open_page, qa_obj, running_page, ui_corpus  # noqa: F401
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword is deprecated).*")]
@@ -20,16 +20,8 @@ QUESTION = "可以向哪些部门投诉暴力催收？"
 
 @pytest.fixture(scope="module")
 def server(qa_obj):
-    from qa.ui import build_app, launch_kwargs
-
-    app = build_app(qa_obj, workers=1)
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-               **launch_kwargs(workers=1))
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.close()
+    with running_page(qa_obj, workers=1) as address:
+        yield address
 
 
 def _in_view(pg, selector: str, viewport: dict) -> bool:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.docmakers import make_pdf, seed_paragraphs
 from tests.ui_fixtures import (  # noqa: F401 (fixtures)
-    LOAN, PHONE, ask_in_page, browser, free_port, open_page, write_corpus,
+    DESKTOP, LOAN, PHONE, ask_in_page, browser, free_port, open_page, write_corpus,
 )
 
 pytestmark = [pytest.mark.slow,
@@ -163,12 +163,13 @@ def test_bad_uploads_get_chinese_messages_and_nothing_is_lost(open_page, served,
     assert _files(site) == before
 
 
-def test_refusals_name_the_uploaded_file_in_chinese_and_a_taken_name_says_why(open_page, served):
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_refusals_name_the_uploaded_file_in_chinese_and_a_taken_name_says_why(open_page, served, viewport):
     """Issue 23: no server path (Gradio's temporary copy) and no English reader detail; an upload whose name and
     content are already there says the existing file is not overwritten, not just 「资料库没有变化」."""
     site, _ = served
     before = _files(site)
-    pg = open_page()
+    pg = open_page(viewport=viewport)
     _open_library(pg)
     pg.locator(UPLOAD).set_input_files([
         {"name": "empty.txt", "mimeType": "text/plain", "buffer": b""},
