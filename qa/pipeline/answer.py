@@ -175,6 +175,10 @@ def compose(
     best = float(score.max())
     if best <= 0 and floor is None and query_vector is None:
         return Composition((), "no sentence shares a term with the question")  # lexical mode
+    if _LIST_QUESTION.search(fold(result.question)):
+        listed = _sibling_sections(passages, config)
+        if listed:
+            return Composition(listed, "sections of one list answer the question")
     chosen = []
     top = int(np.argmax(score))
     lead = sentences[top].anchor
@@ -194,6 +198,28 @@ def compose(
         chosen = [c for c in chosen if c.text not in text]
         chosen.append(AnswerSentence(text, passage + 1))
     return Composition(tuple(chosen))
+
+
+def _sibling_sections(passages: Sequence[Hit], config: QueryConfig) -> tuple[AnswerSentence, ...]:
+    """「哪些…」 answered by a document's list of sections (「一、投诉维权 › 1、12378 / 2、12377 / 4、12348」): when two or
+    more of the shown passages are sections under one heading and one of them ranks among the passages answers come
+    from, each section's first sentence, in the document's order."""
+    groups: dict[tuple, list[int]] = {}
+    for i, hit in enumerate(passages):
+        if len(hit.heading) >= 2:
+            groups.setdefault((hit.doc_id, hit.heading[:-1]), []).append(i)
+    lists = [ix for ix in groups.values() if len({passages[i].heading[-1] for i in ix}) >= 2
+             and min(ix) < config.answer_passages]
+    if not lists:
+        return ()
+    members = sorted(min(lists, key=min), key=lambda i: passages[i].chunk_id)
+    out = []
+    for i in members[: config.max_answer_sentences]:
+        lead = next((u for u in passage_sentences(passages[i].text) if len(u) >= MIN_SENTENCE_CHARS and
+                     _ENDS_SENTENCE.search(u) and not is_damaged(u) and not u.endswith(("?", "？", ":", "："))), None)
+        if lead:
+            out.append(AnswerSentence(lead, i + 1))
+    return tuple(out) if len(out) >= 2 else ()
 
 
 # A sentence that opens by giving an example (「例如,能够向消费者协会、银监会等机构反映」) spells out the one before it;

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
+from ..config import in_part
 from ..errors import EvaluationError
 from ..text import normalise_for_match
 
@@ -73,6 +74,8 @@ def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
     they should find nothing.
 
     answer_hit: share of questions whose answer sentences contain a `must` string; answer_hit@1: the first one.
+    helped: answered by such a sentence, or shown as related with a passage that holds a `must` string (the
+    verdict's middle band); wrong_uncautioned: sentences quoted, none holding a `must` string, and no caution.
     """
     rows, latencies, negatives = [], [], []
     for item in _read_jsonl(path, ("q",)):
@@ -90,8 +93,11 @@ def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
         rank = next((h.rank for h in result.hits if holds(h.text, must)), None)
         answer = qa.ask(item["q"], mode=mode)
         sentences = [s.text for s in answer.sentences]
+        hit = any(holds(s, must) for s in sentences)
+        shown = answer.outcome == "related" and any(holds(h.text, must) for h in answer.passages)
         rows.append({"id": item.get("id"), "split": item.get("split"), "rank": rank, "found": result.found,
-                     "answer": any(holds(s, must) for s in sentences),
+                     "answer": hit, "helped": hit or shown, "related": answer.outcome == "related",
+                     "wrong": bool(sentences) and not hit and not answer.caution,
                      "answer@1": bool(sentences) and holds(sentences[0], must), "caution": bool(answer.caution)})
     if not rows and not negatives:  # a report of zeros would read as a score
         raise EvaluationError(f"{path}: no questions in it (one JSON object per line: {{\"q\": …, \"must\": […]}})")
@@ -109,6 +115,9 @@ def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
             "answer_hit@1": round(sum(1 for r in rows if r["answer@1"]) / n, 4),
             "answer_misses": [r["id"] for r in rows if not r["answer"]],
             "cautioned": round(sum(1 for r in rows if r["caution"]) / n, 4),  # answered, led by the caution
+            "related": round(sum(r["related"] for r in rows) / n, 4),
+            "helped": round(sum(r["helped"] for r in rows) / n, 4),
+            "wrong_uncautioned": round(sum(r["wrong"] for r in rows) / n, 4),
         })
     if negatives:
         report["off_topic"] = len(negatives)
@@ -126,7 +135,9 @@ def evaluate_must(qa, path: Path, *, mode: str = "hybrid", k: int = 10) -> dict:
             if pos:
                 part.update({"questions": len(pos), "found": round(sum(r["found"] for r in pos) / len(pos), 4),
                              "hit@5": round(sum(1 for r in pos if r["rank"] and r["rank"] <= 5) / len(pos), 4),
-                             "answer_hit": round(sum(r["answer"] for r in pos) / len(pos), 4)})
+                             "answer_hit": round(sum(r["answer"] for r in pos) / len(pos), 4),
+                             "helped": round(sum(r["helped"] for r in pos) / len(pos), 4),
+                             "wrong_uncautioned": round(sum(r["wrong"] for r in pos) / len(pos), 4)})
             if neg:
                 part.update({"off_topic": len(neg),
                              "off_topic_rejected": round(sum(not r["found"] for r in neg) / len(neg), 4),
@@ -169,11 +180,15 @@ def documents_of(result) -> list[str]:
     return list(dict.fromkeys(h.doc_id for h in result.hits))
 
 
-def beir_queries(queries_path: Path, qrels_path: Path, limit: int | None = None) -> list[tuple[str, dict[str, int]]]:
-    """(question, {relevant doc id: grade}) for every query that has positive judgements."""
+def beir_queries(queries_path: Path, qrels_path: Path, limit: int | None = None,
+                 part: str = "all") -> list[tuple[str, dict[str, int]]]:
+    """(question, {relevant doc id: grade}) for every query of PART (all, tune, held-out: `config.held_out`) that has
+    positive judgements."""
     qrels = read_qrels(qrels_path)
     out = []
     for query in _read_jsonl(queries_path, ("_id", "text")):
+        if not in_part(str(query["_id"]), part):
+            continue
         relevant = {d: g for d, g in qrels.get(str(query["_id"]), {}).items() if g > 0}
         if relevant:
             out.append((query["text"], relevant))
@@ -181,8 +196,8 @@ def beir_queries(queries_path: Path, qrels_path: Path, limit: int | None = None)
 
 
 def evaluate_beir(qa, queries_path: Path, qrels_path: Path, *, mode: str = "hybrid", depth: int = 100,
-                  limit: int | None = None) -> dict:
-    queries = beir_queries(queries_path, qrels_path, limit)
+                  limit: int | None = None, part: str = "all") -> dict:
+    queries = beir_queries(queries_path, qrels_path, limit, part)
     if not queries:
         raise EvaluationError(f"no question of {queries_path} has a positive judgement in {qrels_path}")
     sums = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
@@ -198,6 +213,7 @@ def evaluate_beir(qa, queries_path: Path, qrels_path: Path, *, mode: str = "hybr
     n = len(queries) or 1
     return {
         "queries": len(queries),
+        "part": part,
         "mode": mode,
         **{key: round(value / n, 4) for key, value in sums.items()},
         "rejected": round(rejected / n, 4),  # questions the relevance gate answered with 未找到相关内容

@@ -352,11 +352,12 @@ class Evidence:
     def supports_answer(self, config: QueryConfig = DEFAULT) -> bool:
         """Strong enough evidence to quote answer sentences, not only to show passages as possibly related.
 
-        Between `gate_min_probability` and `answer_min_probability` the passages are shown under
-        `related_only_message`: a cited sentence that does not answer is worse than none. Lexical mode and indexes
-        without sentence vectors keep their sentences (there is no probability to grade them by)."""
-        return not self._graded() or self.full_coverage(config) or (
-            self.probability(config) >= config.answer_min_probability)
+        Between the gate's threshold and its `answer_threshold` (or a deployment's higher `answer_min_probability`)
+        the passages are shown under `related_only_message`: a cited sentence that does not answer is worse than
+        none. Lexical mode and indexes without sentence vectors keep their sentences (there is no probability to
+        grade them by)."""
+        floor = max(config.answer_min_probability, config.gate.answer_threshold or 0.0)
+        return not self._graded() or self.full_coverage(config) or self.probability(config) >= floor
 
     def is_weak(self, config: QueryConfig = DEFAULT) -> bool:
         """Let through, but the gate's model finds "not answered here" the likelier (below `caution_below`): the

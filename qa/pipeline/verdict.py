@@ -125,7 +125,7 @@ def decide(result: "SearchResult", *, k: int, cite: Callable[[tuple["Hit", ...]]
 
     `result` is retrieval's ranking and evidence, not yet judged. The gate admits it or not; `cite` brings the
     articles the question names to the top (shown even when the gate said nothing matched) and says whether there
-    were any; the evidence must be strong enough to quote sentences (`answer_min_probability`); then the composer's
+    were any; the evidence must be strong enough to quote sentences (the gate's `answer_threshold`); then the composer's
     sentences, if any, answer, with the caution where the gate's model finds "not answered here" the likelier.
     `absent`: the articles the question names that no document holds (ArticleTable.absent, 「《民法典》第99999条」):
     the verdict says so, and what it shows is only related — no sentence is quoted as if it were that article."""
@@ -150,8 +150,9 @@ def decide(result: "SearchResult", *, k: int, cite: Callable[[tuple["Hit", ...]]
         return Verdict(found=True, sentences=(), passages=passages, reason="the question names "
                        f"{'、'.join(absent)}, which no document holds: passages only related", **common)
     if evidence is not None and not evidence.supports_answer(config):
-        return Verdict(found=True, sentences=(), passages=passages, reason="evidence too weak to quote a sentence "
-                       f"(P(answerable) < answer_min_probability {config.answer_min_probability})", **common)
+        floor = max(config.answer_min_probability, config.gate.answer_threshold or 0.0)
+        return Verdict(found=True, sentences=(), passages=passages, reason="evidence between the gate's thresholds: "
+                       f"related only (P(answerable) {evidence.probability(config):.3f} < {floor})", **common)
     composition = compose(replace(result, hits=tuple(hits), found=True))
     if not composition.sentences:
         return Verdict(found=True, sentences=(), passages=passages, reason=composition.reason, **common)

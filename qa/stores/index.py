@@ -41,7 +41,7 @@ _MAY_DIFFER = (
     ("tokenizer", "jieba", "the jieba version"),
     ("text", "opencc", "the OpenCC version"),
 )
-_EMBEDDER_MUST_MATCH = ("spec", "dim", "query_prompt", "passage_prompt", "normalise", "fold")
+_EMBEDDER_MUST_MATCH = ("spec", "dim", "query_prompt", "passage_prompt", "normalise", "fold", "model_sha256")
 _SENTENCE_SCAN_MAX = 300_000  # exact scan of all sentence vectors up to here (~384 · 300k MACs, a few ms)
 
 

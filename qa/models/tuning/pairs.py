@@ -6,7 +6,10 @@
 - questions: JSONL rows {"query", "passage"}, or {"q", "must"} in the dev-set format, paired with every chunk that
   holds one of the `must` strings (at most three); rows of another `split` than the one asked for, and rows marked
   unanswerable, are left out.
-- STARD: its queries with the articles its train qrels name.
+- STARD: its queries with the articles its train qrels name; by default only the tune part (`config.held_out` keeps
+  a fifth of the questions for evaluation). Each pair also gets a hard negative: one of the articles BM25 ranks
+  highest for the question that the qrels do not name (seeded pick among the top few, near-copies of a named
+  article skipped), so training sees the neighbouring statutes a question is not about, not only random ones.
 No torch here: pairs are plain data, hashed into the artifact's record.
 """
 from __future__ import annotations
@@ -18,7 +21,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...config import DEFAULT_BUILD, BuildConfig
+import numpy as np
+
+from ...config import DEFAULT_BUILD, BuildConfig, in_part
 from ...documents.chunking import Chunk, chunk_documents, split_sentences
 from ...documents.corpus import discover, read_documents
 from ...errors import QAError
@@ -33,6 +38,7 @@ class Pair:
     query: str
     passage: str
     source: str  # heading | sentence | questions | stard
+    negative: str = ""  # a passage that looks relevant and is not (STARD's hard negatives); "" when none
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,8 @@ class PairSet:
     def sha256(self) -> str:
         digest = hashlib.sha256()
         for p in self.pairs:
-            digest.update(json.dumps([p.query, p.passage, p.source], ensure_ascii=False).encode("utf-8"))
+            row = [p.query, p.passage, p.source] + ([p.negative] if p.negative else [])
+            digest.update(json.dumps(row, ensure_ascii=False).encode("utf-8"))
         return digest.hexdigest()
 
 
@@ -128,8 +135,39 @@ def question_pairs(path: str | Path, chunks: Sequence[Chunk], split: str | None 
                    "split": split, "left_out": left_out, "pairs": len(pairs)}
 
 
-def stard_pairs(directory: str | Path, qrels: str = "train") -> tuple[list[Pair], dict]:
-    """STARD (BEIR layout): queries.jsonl, corpus.jsonl, qrels/QRELS.tsv; passages as title + newline + text."""
+NEGATIVE_POOL = 5  # a hard negative is drawn from this many of BM25's best articles that the qrels do not name
+
+
+def _near_copy(a: str, b: str) -> bool:
+    grams_a, grams_b = {a[i:i + 2] for i in range(len(a) - 1)}, {b[i:i + 2] for i in range(len(b) - 1)}
+    return bool(grams_a and grams_b) and len(grams_a & grams_b) / len(grams_a | grams_b) >= 0.8
+
+
+def hard_negatives(queries: Sequence[str], relevant: Sequence[set[str]], docs: dict[str, str],
+                   seed: int) -> list[str]:
+    """For each query, an article of `docs` that BM25 ranks among the first few and `relevant` does not name."""
+    from ..lexical import build_bm25, index_tokens
+
+    ids = list(docs)
+    retriever, _ = build_bm25((docs[d] for d in ids), k1=DEFAULT_BUILD.bm25_k1, b=DEFAULT_BUILD.bm25_b)
+    rng = random.Random(f"negatives:{seed}")
+    out = []
+    for query, wanted in zip(queries, relevant):
+        scores = retriever.get_scores(index_tokens(query))
+        pool = []
+        for j in np.argsort(-scores, kind="stable"):
+            if len(pool) == NEGATIVE_POOL or scores[j] <= 0:
+                break
+            if ids[j] not in wanted and not any(_near_copy(docs[ids[j]], docs[w]) for w in wanted if w in docs):
+                pool.append(docs[ids[j]])
+        out.append(rng.choice(pool) if pool else "")
+    return out
+
+
+def stard_pairs(directory: str | Path, qrels: str = "train", part: str = "tune", negatives: bool = True,
+                seed: int = 0) -> tuple[list[Pair], dict]:
+    """STARD (BEIR layout): queries.jsonl, corpus.jsonl, qrels/QRELS.tsv; passages as title + newline + text. PART:
+    tune (the questions evaluation does not report), held-out or all. NEGATIVES: a BM25-mined hard negative each."""
     directory = Path(directory)
     files = {"queries": directory / "queries.jsonl", "corpus": directory / "corpus.jsonl",
              "qrels": directory / "qrels" / f"{qrels}.tsv"}
@@ -139,29 +177,32 @@ def stard_pairs(directory: str | Path, qrels: str = "train") -> tuple[list[Pair]
     wanted: dict[str, list[str]] = {}
     for line in files["qrels"].read_text(encoding="utf-8").splitlines()[1:]:
         parts = line.split("\t")
-        if len(parts) >= 3 and parts[2].strip() not in ("", "0"):
+        if len(parts) >= 3 and parts[2].strip() not in ("", "0") and in_part(parts[0], part):
             wanted.setdefault(parts[0], []).append(parts[1])
-    targets = {d for ds in wanted.values() for d in ds}
     docs = {}
     with files["corpus"].open(encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)
-            if str(row["_id"]) in targets:
-                docs[str(row["_id"])] = f"{row.get('title', '')}\n{row['text']}".strip()
-    pairs = []
+            docs[str(row["_id"])] = f"{row.get('title', '')}\n{row['text']}".strip()
+    asked = []
     with files["queries"].open(encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)
-            for doc in wanted.get(str(row["_id"]), []):
-                if doc in docs:
-                    pairs.append(Pair(row["text"], docs[doc], "stard"))
-    record = {"kind": "stard", "path": str(directory), "qrels": qrels, "queries": len(wanted), "pairs": len(pairs),
+            if any(doc in docs for doc in wanted.get(str(row["_id"]), [])):
+                asked.append((row["text"], set(wanted[str(row["_id"])])))
+    negative = hard_negatives([q for q, _ in asked], [r for _, r in asked], docs, seed) if negatives else (
+        [""] * len(asked))
+    pairs = [Pair(q, docs[doc], "stard", neg) for (q, relevant), neg in zip(asked, negative)
+             for doc in sorted(relevant) if doc in docs]
+    record = {"kind": "stard", "path": str(directory), "qrels": qrels, "part": part, "queries": len(wanted),
+              "pairs": len(pairs), "hard_negatives": sum(bool(p.negative) for p in pairs),
               "sha256": {k: _sha256(p) for k, p in files.items()}}
     return pairs, record
 
 
 def gather(corpus: Sequence[str | Path] = (), questions: str | Path | None = None, split: str | None = "tune",
-           stard: str | Path | None = None, seed: int = 0, build: BuildConfig = DEFAULT_BUILD) -> PairSet:
+           stard: str | Path | None = None, seed: int = 0, build: BuildConfig = DEFAULT_BUILD,
+           stard_part: str = "tune", negatives: bool = True) -> PairSet:
     pairs: list[Pair] = []
     sources: list[dict] = []
     chunks: list[Chunk] = []
@@ -177,7 +218,7 @@ def gather(corpus: Sequence[str | Path] = (), questions: str | Path | None = Non
         sources.append(record)
         pairs += found
     if stard:
-        found, record = stard_pairs(stard)
+        found, record = stard_pairs(stard, part=stard_part, negatives=negatives, seed=seed)
         sources.append(record)
         pairs += found
     if not pairs:
@@ -187,13 +228,26 @@ def gather(corpus: Sequence[str | Path] = (), questions: str | Path | None = Non
 
 def batches(n_pairs: Sequence[Pair], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
     """A seeded order cut into batches in which no query and no passage repeats (a repeat would be an in-batch
-    negative that is in fact a positive)."""
+    negative that is in fact a positive). Pairs with a hard negative are batched apart from pairs without, so every
+    batch has the same columns."""
+    rng = random.Random(f"{seed}:{epoch}")
     order = list(range(len(n_pairs)))
-    random.Random(f"{seed}:{epoch}").shuffle(order)
+    rng.shuffle(order)
+    out: list[list[int]] = []
+    for with_negative in (False, True):
+        out += _cut([i for i in order if bool(n_pairs[i].negative) == with_negative], n_pairs, batch_size)
+    if any(p.negative for p in n_pairs) and not all(p.negative for p in n_pairs):
+        rng.shuffle(out)  # the two kinds interleaved, not one after the other
+    return out
+
+
+def _cut(order: list[int], n_pairs: Sequence[Pair], batch_size: int) -> list[list[int]]:
     out: list[list[int]] = []
     open_: list[tuple[list[int], set[str]]] = []
     for i in order:
         keys = {"q" + n_pairs[i].query, "p" + n_pairs[i].passage}
+        if n_pairs[i].negative:
+            keys.add("p" + n_pairs[i].negative)
         for batch, seen in open_:
             if len(batch) < batch_size and not keys & seen:
                 batch.append(i)

