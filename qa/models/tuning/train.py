@@ -37,14 +37,14 @@ CHECKPOINT_FILE = "state.pt"
 @dataclass(frozen=True)
 class TuneSettings:
     batch_size: int = 32
-    learning_rate: float = 3e-5
-    epochs: int = 1
+    learning_rate: float = 5e-5
+    epochs: int = 2
     max_steps: int | None = None  # stop early (a tiny run, a smoke test); 0 exports the untuned rebuild
     max_length: int = 128  # tokens per text in training (serving windows whole texts)
     warmup: float = 0.1  # share of the steps the learning rate rises over
     scale: float = 20.0  # MultipleNegativesRankingLoss: cosine × scale into the softmax
     seed: int = 0
-    checkpoint_every: int = 50
+    checkpoint_every: int = 20
     weights: str = "d8"  # export format (qa/models/tuning/export.py)
 
 
@@ -210,9 +210,11 @@ def write_artifact(run: Trained, pairs: PairSet, directory: str | Path, settings
 
 
 def tune_corpus(corpus, directory: str | Path, *, questions=None, split: str | None = "tune", stard=None,
-                settings: TuneSettings = TuneSettings(), progress: bool = True) -> tuple[PairSet, TuneResult]:
+                settings: TuneSettings = TuneSettings(), progress: bool = True,
+                hard_negatives: bool = True) -> tuple[PairSet, TuneResult]:
     """`qa tune`: pairs from a corpus (and a questions file, STARD), then training and export."""
     from .pairs import gather
 
-    pairs = gather(corpus, questions=questions, split=split, stard=stard, seed=settings.seed)
+    pairs = gather(corpus, questions=questions, split=split, stard=stard, seed=settings.seed,
+                   negatives=hard_negatives)
     return pairs, tune(pairs, directory, settings, progress=progress)
