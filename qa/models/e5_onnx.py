@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EmbedderError
-from .e5_file import E5File
+from .e5_file import QK, E5File
 from .e5_tokenizer import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer
 
 MODEL_FILE = "model.onnx"
@@ -107,7 +107,7 @@ class E5Onnx:
                     name = key[:-2]
                     tensor, rows, cols = linears[name]
                     q, scale = stored[key], stored[f"{name}.scale"].astype(np.float32)
-                    weight = (q.reshape(rows, cols // 32, 32) * scale[..., None]).reshape(rows, cols)
+                    weight = (q.reshape(rows, cols // QK, QK) * scale[..., None]).reshape(rows, cols)
                     weight += self.weights.matrix(tensor, rows, cols)
                     names.append(name)
                     values.append(ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(weight.T)))
