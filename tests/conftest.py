@@ -22,6 +22,20 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """What the tool keeps in the user's cache (the folded encoder) goes to a folder of the test run's own."""
+    import os
+
+    before = os.environ.get("QA_CACHE_DIR")
+    os.environ["QA_CACHE_DIR"] = str(tmp_path_factory.mktemp("qa-cache"))
+    yield
+    if before is None:
+        os.environ.pop("QA_CACHE_DIR", None)
+    else:
+        os.environ["QA_CACHE_DIR"] = before
+
+
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory) -> Path:
     """The five seed articles plus a Markdown file with markup and a JSONL corpus."""

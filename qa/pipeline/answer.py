@@ -17,7 +17,7 @@ from ..models.lexical import synonyms, tokenize
 from ..models.sentences import MIN_SENTENCE_CHARS, passage_sentences, sentence_key
 from ..text import fold, heading_level, is_damaged
 from .retrieve import Hit, SearchResult
-from .verdict import AnswerSentence, Composition, Verdict
+from .verdict import AnswerSentence, Composition, SentenceMatch, Verdict
 
 _EMBED_SHORTLIST = 8
 _COSINE_WEIGHT = 0.3  # dev answer_hit 0.85 → 0.90 against 0.7 (docs/history/EVALUATION-stops-1-21.md)
@@ -120,15 +120,16 @@ def compose(
     embed: Callable[[list[str]], np.ndarray] | None = None,
     query_vector: np.ndarray | None = None,
     stored_vector: Callable[[str], np.ndarray | None] | None = None,
-    floor: float | None = None,
+    background: float | None = None,
     n_passages: int | None = None,
     sectioned: Collection[str] = frozenset(),
     config: QueryConfig = DEFAULT,
 ) -> Composition:
     """The answer sentences of `result`'s first k passages, or why there are none (whether they are shown is
     qa.pipeline.verdict.decide's call). `stored_vector(key)` gives a sentence's vector stored at build time (no
-    model call); `floor` is the cosine a sentence must beat to count as answering when it shares no term with the
-    question (background level plus margin)."""
+    model call); `background` is the question's cosine to text about nothing in particular (Retriever.background):
+    a sentence that shares no term with the question must beat it by `answer_min_sentence_margin` to answer."""
+    floor = None if background is None else background + config.answer_min_sentence_margin
     passages = result.hits[:k]
     pool = passages[: config.answer_passages]
     # words in at least half of the passages (with a floor of two) carry no topic
@@ -175,10 +176,18 @@ def compose(
     best = float(score.max())
     if best <= 0 and floor is None and query_vector is None:
         return Composition((), "no sentence shares a term with the question")  # lexical mode
+    def composed(chosen: Sequence[AnswerSentence], reason: str = "") -> Composition:
+        match = None  # nothing to judge by without a model and the background it is read against
+        if embed is not None and query_vector is not None and background is not None:
+            first = chosen[0].text
+            cosine = float(_sentence_cosines([first], query_vector, embed, stored_vector)[0])
+            match = SentenceMatch(_coverage(first, weights, total), cosine, cosine - background)
+        return Composition(tuple(chosen), reason, match)
+
     if _LIST_QUESTION.search(fold(result.question)):
         listed = _sibling_sections(passages, config)
         if listed:
-            return Composition(listed, "sections of one list answer the question")
+            return composed(listed, "sections of one list answer the question")
     chosen = []
     top = int(np.argmax(score))
     lead = sentences[top].anchor
@@ -187,7 +196,7 @@ def compose(
         for sentence in sentences:
             if sentence.anchor == lead and sentence.selectable and len(chosen) < config.max_answer_sentences:
                 chosen.append(AnswerSentence(sentence.text, sentence.passage + 1))
-        return Composition(tuple(chosen), "a list answers the question")
+        return composed(chosen, "a list answers the question")
     for j in np.argsort(-score, kind="stable"):
         if len(chosen) == config.max_answer_sentences or score[j] < 0.75 * best:
             break
@@ -197,7 +206,7 @@ def compose(
         # an example chosen earlier on its own is replaced by the statement run on to it
         chosen = [c for c in chosen if c.text not in text]
         chosen.append(AnswerSentence(text, passage + 1))
-    return Composition(tuple(chosen))
+    return composed(chosen)
 
 
 def _sibling_sections(passages: Sequence[Hit], config: QueryConfig) -> tuple[AnswerSentence, ...]:

@@ -18,6 +18,7 @@ from ..models.lexical import (
     english_content_words,
     expand,
     index_tokens,
+    route_words,
     synonyms,
     thesaurus_synonyms,
     tokenize,
@@ -227,12 +228,13 @@ class Retriever:
         cosines = np.array([dense_blend[i] for i in pool]) if pool else np.zeros(0)
         return linear_fuse(pool, cosines, len(dense), lexical, lexical_ranked, dense_weight=self.config.dense_weight)
 
-    def answer_floor(self, qvec: np.ndarray | None) -> float | None:
-        """Cosine a sentence must reach to answer without sharing a word: background level plus a margin."""
+    def background(self, qvec: np.ndarray | None) -> float | None:
+        """The question's cosine to text about nothing in particular (the mean of its top three background
+        sentences): what a sentence's cosine is read against. None without sentence vectors."""
         background = self.index.background_cosines(qvec) if qvec is not None else np.zeros(0)
         if not len(background) or self.index.sentences is None:
             return None
-        return float(np.sort(background)[-3:].mean()) + self.config.answer_min_sentence_margin
+        return float(np.sort(background)[-3:].mean())
 
     def _blend(self, qvec: np.ndarray, ids: list[int]) -> dict[int, float]:
         if not ids:
@@ -286,12 +288,19 @@ class Retriever:
         「谈成」) rarely changes the subject, but a verb can name one (「离婚」「理赔」), so it is weaker evidence of its
         own. Latin words are left out here (see `_unmapped_english`).
         """
+        bm25 = self.index.terms
+
+        def known(word: str) -> bool:
+            return word in bm25.vocab or any(v in bm25.vocab for v in synonyms(word))
+
+        plain = route_words(query)
+        if plain is not None and all(map(known, plain)):
+            return 0.0, 0.0  # nothing the tags could weigh is missing: the tagger need not load
         words = content_words(query)
         if not words:
             return 0.0, 0.0
-        bm25 = self.index.terms
         weights = np.array([bm25.idf(w) for w, _ in words])
-        missing = np.array([w not in bm25.vocab and not any(v in bm25.vocab for v in synonyms(w)) for w, _ in words])
+        missing = np.array([not known(w) for w, _ in words])
         topic = np.array([t for _, t in words])
         total = weights.sum()
         return float(weights[missing & topic].sum() / total), float(weights[missing & ~topic].sum() / total)

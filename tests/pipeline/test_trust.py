@@ -338,7 +338,7 @@ def test_the_calibration_fit_reaches_the_penalised_optimum():
 def _admitting(qa):
     """The gate let through everything and every admitted answer quoted: these tests are about what happens after
     the gate (caution, cautious threshold), on the hashing embedder's scores, not about the shipped fit."""
-    return qa.with_config(gate_min_probability=0.0, gate_answer_min_probability=0.0)
+    return qa.with_config(gate_min_probability=0.0, gate_answer_min_probability=0.0, gate_sentence_min_probability=None)
 
 
 def test_a_cautious_threshold_shows_weakly_supported_passages_without_quoting(qa_hash):
@@ -361,6 +361,7 @@ def test_the_gates_middle_band_shows_related_passages_without_quoting(qa_hash, t
     from qa.config import GateModel
 
     question = "催收人员打电话给我爸妈合法吗"
+    qa_hash = qa_hash.with_config(gate_sentence_min_probability=None)  # the sentence judge: its own tests
     p = qa_hash.search(question, k=DEFAULT.k_ask).evidence.probability()
     related = qa_hash.with_config(gate_min_probability=p - 1e-6, gate_answer_min_probability=p + 1e-6).ask(question)
     answered = qa_hash.with_config(gate_min_probability=p - 1e-6, gate_answer_min_probability=p - 1e-6).ask(question)
@@ -375,7 +376,7 @@ def test_the_gates_middle_band_shows_related_passages_without_quoting(qa_hash, t
 def test_full_coverage_is_quoted_whatever_the_cautious_threshold(qa_hash):
     question = "协商还款时对客服应该是什么态度"
     assert qa_hash.search(question).evidence.full_coverage()
-    assert qa_hash.with_config(answer_min_probability=1.0).ask(question).sentences
+    assert qa_hash.with_config(answer_min_probability=1.0, gate_sentence_min_probability=None).ask(question).sentences
 
 
 def test_answer_min_probability_is_checked():
@@ -416,7 +417,7 @@ def test_cli_prints_the_caution_with_the_answer(run, hash_index, monkeypatch):
 
     import qa.cli
 
-    admitting = replace(DEFAULT.gate, threshold=0.0, answer_threshold=0.0)
+    admitting = replace(DEFAULT.gate, threshold=0.0, answer_threshold=0.0, sentence_threshold=None)
     monkeypatch.setattr(qa.cli, "DEFAULT", replace(DEFAULT, caution_below=1.0, gate=admitting))
     result = run("ask", "催收人员打电话给我爸妈合法吗", "-i", hash_index)
     assert result.exit_code == 0, result.output
@@ -438,7 +439,8 @@ def test_eval_counts_confident_answers_to_questions_without_an_answer(qa_hash, t
     p_a, p_b = (qa_hash.search(q).evidence.probability() for q in ("催收人员打电话给我爸妈合法吗", "如何做红烧肉"))
     assert p_a > p_b
     # the gate lets "a" through, not "b", and quotes what it lets through without a caution
-    qa_hash = qa_hash.with_config(gate_min_probability=p_a - 1e-6, gate_answer_min_probability=0.0, caution_below=0.0)
+    qa_hash = qa_hash.with_config(gate_min_probability=p_a - 1e-6, gate_answer_min_probability=0.0, caution_below=0.0,
+                                  gate_sentence_min_probability=None)
     plain = evaluate_must(qa_hash, questions)
     # "a" is let through and quoted (a wrong answer in this file's terms), "b" is rejected
     assert plain["off_topic_answered_confidently"] == 0.5 == plain["splits"]["heldout"]["off_topic_answered_confidently"]
@@ -477,3 +479,100 @@ def test_the_threshold_curve_reports_each_set_at_each_threshold(capsys):
     assert "0.500 / 0.500" in lines["| 0.35"]
     assert "0.500 / 1.000" in lines["| 0.65"]
     assert "| 0.55 (chosen)" in lines and "| 0.50 (chosen)" not in lines
+
+
+# -- the sentence judge (#21): a sentence is quoted only where the model judges that it answers -------------------
+def test_the_sentence_judge_shows_the_passages_as_related_when_the_sentence_may_not_answer(qa_hash):
+    question = "催收人员打电话给我爸妈合法吗"
+    free = _admitting(qa_hash)
+    unjudged = free.ask(question)
+    assert unjudged.sentences and unjudged.match is not None
+    p = unjudged.match.probability(free.config)
+    held = free.with_config(gate_sentence_min_probability=min(1.0, p + 1e-6)).ask(question)
+    kept = free.with_config(gate_sentence_min_probability=max(0.0, p - 1e-6)).ask(question)
+    assert held.outcome == "related" and not held.sentences and held.text == DEFAULT.related_only_message
+    assert held.passages == unjudged.passages and "may not answer" in held.reason and f"{p:.3f}" in held.reason
+    assert kept.outcome == "answered" and kept.sentences == unjudged.sentences
+    assert held.match == kept.match == unjudged.match  # what the judge read stays on the verdict, quoted or not
+
+
+def test_the_sentence_judge_reads_coverage_and_the_margin_above_the_background(qa_hash):
+    from qa.pipeline.verdict import SentenceMatch
+
+    full = _admitting(qa_hash).ask("协商还款时对客服应该是什么态度")  # one sentence holds every term of it
+    assert full.match.coverage == pytest.approx(1.0)
+    assert full.match.features() == {"sentence_coverage": full.match.coverage, "sentence_cosine": full.match.cosine,
+                                     "sentence_margin": full.match.margin}
+    weights = dict(gate_sentence_features=("sentence_coverage", "sentence_margin"), gate_sentence_weights=(1.0, 10.0),
+                   gate_sentence_bias=-1.0)
+    config = _admitting(qa_hash).with_config(**weights).config
+    assert SentenceMatch(0.5, 0.9, 0.1).probability(config) == pytest.approx(1 / (1 + np.exp(-(0.5 + 1.0 - 1.0))))
+    assert SentenceMatch(0.5, 0.9, 0.1).answers(config)  # no threshold: every composed sentence is quoted
+
+
+def test_without_a_model_no_sentence_is_judged(qa_hash):
+    strict = qa_hash.with_config(gate_sentence_min_probability=1.0)
+    lexical = strict.ask("催收人员打电话给我爸妈合法吗", mode="lexical")
+    assert lexical.match is None and lexical.sentences  # BM25 alone has no cosine to judge a sentence by
+
+
+def test_a_gate_file_without_a_sentence_judge_quotes_every_composed_sentence(tmp_path):
+    from qa.config import GATE_FILE, GateModel
+
+    data = json.loads(GATE_FILE.read_text(encoding="utf-8"))
+    del data["sentence"], data["embedder"]
+    (tmp_path / "old.json").write_text(json.dumps(data), encoding="utf-8")
+    old = GateModel.load(tmp_path / "old.json")
+    assert old.sentence_threshold is None and old.embedder == "" and old.weights == DEFAULT.gate.weights
+
+
+def test_the_calibrator_chooses_the_lowest_sentence_threshold_within_the_bars():
+    from bench.calibrate import sentence_threshold
+
+    def row(kind, p, answers):
+        return {"kind": kind, "p": p, "answers": answers, "caution": False}
+
+    tune = [row("answerable", 0.9, True), row("answerable", 0.8, True), row("answerable", 0.7, False),
+            *[row("answerable", 0.2, True) for _ in range(37)], row("near", 0.65, False), row("near", 0.1, False)]
+    quoted = [r for r in tune if r["p"] > 0.15]
+    # below 0.7 the wrong answer (1 of 40 = 2.5 %) is quoted, allowed; below 0.65 two of two near-domain (100 %)
+    assert sentence_threshold(lambda r: r["p"], quoted, tune) == pytest.approx(0.675)
+
+
+# -- the tagger is loaded only when its tags can matter (a cold start's 0.3 s) -------------------------------------
+def test_route_words_hold_every_content_word_the_tagger_finds():
+    from qa.models.lexical import content_words, route_words
+    from tests.conftest import SHARED, ROOT
+
+    assert route_words("被强制下款的钱需要还吗？") == ["强制下款", "的钱", "还吗"]  # 「的」「钱」 may be joined by the HMM
+    assert route_words("A股能买吗") is None and route_words("第3条") is None  # the two tokenizers block ASCII apart
+    questions = [json.loads(line)["q"] for path in (ROOT / "eval" / "calibration.jsonl", SHARED / "eval" / "dev.jsonl",
+                                                    *sorted((ROOT / "eval").glob("probe*.jsonl")))
+                 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    checked = 0
+    for question in questions:
+        candidates = route_words(question)
+        if candidates is not None:
+            checked += 1
+            assert {word for word, _ in content_words(question)} <= set(candidates), question
+    assert checked > 300
+
+
+def test_the_foreign_word_shares_are_the_same_with_or_without_the_shortcut(qa_hash, monkeypatch):
+    import qa.pipeline.retrieve as retrieve
+    from tests.conftest import ROOT
+
+    questions = [json.loads(line)["q"] for line in (ROOT / "eval" / "calibration.jsonl").read_text(
+        encoding="utf-8").splitlines()] + ["被强制下款的钱需要还吗"]
+    retriever = qa_hash._retriever
+    vocab = retriever.index.terms.vocab
+
+    def known(word):
+        return word in vocab or any(v in vocab for v in retrieve.synonyms(word))
+
+    taken = [q for q in questions if (words := retrieve.route_words(q)) is not None and all(map(known, words))]
+    assert taken and "被强制下款的钱需要还吗" not in taken  # 「的钱」「还吗」 are not the corpus's: the tagger decides
+    fast = [retriever._foreign_shares(q) for q in questions]
+    monkeypatch.setattr(retrieve, "route_words", lambda text: None)
+    assert [retriever._foreign_shares(q) for q in questions] == fast
+    assert any(share != (0.0, 0.0) for share in fast)  # the shortcut did not simply answer every question

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from ...config import cache_dir
 from ...errors import ConfigError, IndexCorruptError, IndexNotFoundError, OutputError, StoreError
 
 MANIFEST_PROPERTY = "qa.manifest"
@@ -82,8 +84,8 @@ class MilvusTarget:
         """The local folder a build writes before uploading (its embedding journal and lock lie beside it)."""
         if self.file is not None:
             return self.file.parent / f"{self.file.name}.qa-build" / self.name
-        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        return cache / "qa" / "milvus" / re.sub(r"[^A-Za-z0-9_.-]", "_", self.client_uri.split("://", 1)[1]) / self.name
+        cache = cache_dir() or Path(tempfile.gettempdir()) / "qa"  # a build needs its scratch even with no cache
+        return cache / "milvus" / re.sub(r"[^A-Za-z0-9_.-]", "_", self.client_uri.split("://", 1)[1]) / self.name
 
 
 def _connect_failure(target: MilvusTarget, exc: Exception) -> str:
