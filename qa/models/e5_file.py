@@ -69,13 +69,8 @@ class E5File:
         pos += 4 * (self.n_pieces + 1)
         self.scores = np.frombuffer(self._buf, dtype="<f4", count=self.n_pieces, offset=pos).astype(np.float64)
         pos += 4 * self.n_pieces
-        blob = self._buf[pos:pos + bloblen]
+        self._pieces_at = (pos, bloblen, offs)
         pos += bloblen
-        # one decode of the whole blob, cut at character offsets (a byte that does not continue a UTF-8 sequence
-        # starts a character): 250k separate decodes cost 0.1 s at every start
-        starts = np.concatenate([[0], np.cumsum((blob & 0xC0) != 0x80)])[offs].tolist()
-        text = bytes(blob).decode("utf-8")
-        self.pieces = [text[a:b] for a, b in zip(starts[:-1], starts[1:])]
         n_norm, nm_bytes = struct.unpack_from("<iI", self._buf, pos)
         pos += 8
         self.normalisation = self._read_norm(bytes(self._buf[pos:pos + nm_bytes]), n_norm)
@@ -101,6 +96,17 @@ class E5File:
             p += 4 * nout
             table[chr(cp)] = "".join(map(chr, outs))
         return table
+
+    @cached_property
+    def pieces(self) -> list[str]:
+        """The tokenizer's pieces in id order. Read on first use: a start whose vocabulary is cached needs none."""
+        pos, bloblen, offs = self._pieces_at
+        blob = self._buf[pos:pos + bloblen]
+        # one decode of the whole blob, cut at character offsets (a byte that does not continue a UTF-8 sequence
+        # starts a character): 250k separate decodes cost 0.1 s
+        starts = np.concatenate([[0], np.cumsum((blob & 0xC0) != 0x80)])[offs].tolist()
+        text = bytes(blob).decode("utf-8")
+        return [text[a:b] for a, b in zip(starts[:-1], starts[1:])]
 
     @cached_property
     def sha256(self) -> str:

@@ -1,7 +1,8 @@
 """What a question gets: one `Verdict` — answered (sentences quoted from the passages), related (passages shown,
 no sentence answers), or not found — with its reason and the evidence behind it. `decide` is the one place that
-says which: the gate (`gate.admits`), the articles a question names, the evidence's strength and the composer's
-sentences, in that order. The CLI, the page, the notebook and `bench` read verdicts; none of them decides again.
+says which: the gate (`gate.admits`), the articles a question names, the evidence's strength, the composer's
+sentences and the sentence judge's reading of them (`SentenceMatch`), in that order. The CLI, the page, the notebook
+and `bench` read verdicts; none of them decides again.
 """
 from __future__ import annotations
 

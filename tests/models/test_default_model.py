@@ -110,3 +110,26 @@ def test_the_folded_model_is_kept_in_the_cache_and_opened_from_it(tmp_path, monk
     (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
     monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "a-file"))
     np.testing.assert_array_equal(E5Onnx(TUNED_DIR).encode(texts, True), want)
+
+
+def test_the_vocabulary_is_kept_by_bucket_and_read_only_where_a_text_needs_it(tmp_path, monkeypatch):
+    """Building the 250k-piece dictionary cost 0.2 s at every start: the buckets are kept in the user's cache, and a
+    start that finds them never decodes the pieces; the ids are those of a tokenizer made from the pieces."""
+    from qa.models.e5_file import E5File
+    from qa.models.e5_tokenizer import E5Tokenizer
+
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path))
+    texts = ["query: 被强制下款的钱需要还吗？", "passage: 催收人员不得骚扰借款人的家人。 What about English?", "  ＡＢＣ\t😀 "]
+    weights = E5File()
+    direct = E5Tokenizer(weights.pieces, weights.scores, weights.normalisation, bos=weights.bos, eos=weights.eos,
+                         pad=weights.pad, unk=weights.unk)
+    want = direct.encode(texts)
+    assert E5Tokenizer.from_weights(E5File()).encode(texts) == want
+    (kept,) = (tmp_path / "e5-vocabulary").iterdir()
+    fresh = E5File()
+    tokenizer = E5Tokenizer.from_weights(fresh)
+    assert "pieces" not in vars(fresh)  # read from the cache: the 250k pieces were never decoded
+    assert tokenizer.encode(texts) == want
+    assert len(tokenizer._ids) < len(weights.pieces) // 5  # only the buckets these texts needed
+    kept.write_bytes(b"\x00damaged")
+    assert E5Tokenizer.from_weights(E5File()).encode(texts) == want and kept.stat().st_size > 1e6
