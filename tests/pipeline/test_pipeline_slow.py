@@ -58,7 +58,7 @@ def test_distress_gets_the_calm_message_then_what_the_documents_say_about_the_de
 
     verdict = qa_real.ask("活不下去了，网贷逼死我了")
     assert verdict.support == DEFAULT.distress_message
-    assert verdict.outcome == "answered" and verdict.passages
+    assert verdict.outcome in ("answered", "related") and verdict.passages  # quoted or not: the sentence judge's call
     said = "".join(s.text for s in verdict.sentences) + "".join(p.text for p in verdict.passages)
     assert "协商" in said and ("投诉" in said or "催收" in said)
     assert str(verdict).startswith(DEFAULT.distress_message)
