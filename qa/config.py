@@ -34,6 +34,22 @@ def cache_dir() -> Path | None:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
 
 
+def cached(kind: str, *made_from: str | Path) -> Path | None:
+    """The cache entry for what was made from these strings and files (None: caching is off). A file counts by its
+    place, size and time: one replaced in place keeps its name, not those."""
+    root = cache_dir()
+    if root is None:
+        return None
+    identity = []
+    for part in made_from:
+        if isinstance(part, Path):
+            stat = part.stat()
+            identity += [str(part.resolve()), stat.st_size, stat.st_mtime_ns]
+        else:
+            identity.append(part)
+    return root / kind / hashlib.sha256(json.dumps(identity).encode("utf-8")).hexdigest()[:32]
+
+
 def held_out(query_id: str) -> bool:
     """Whether a benchmark question (STARD's, by its id) is in the fifth that training never sees and evaluation
     reports: a hash of the id decides, so the split needs no file and never changes."""

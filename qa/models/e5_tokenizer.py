@@ -13,8 +13,6 @@ path uses it.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import marshal
 import os
 import re
@@ -24,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import cache_dir
+from ..config import cached
 from .e5_file import E5File
 
 QUERY_PREFIX = "query: "
@@ -147,11 +145,7 @@ def vocabulary(pieces: Sequence[str], unk: int) -> tuple[dict[str, tuple[str, by
 
 def _cached_vocabulary(weights: E5File) -> tuple[dict, dict]:
     """vocabulary() of the weight file, from the user's cache when it holds it (else made and kept there)."""
-    root = cache_dir()
-    stat = weights.path.stat()
-    name = json.dumps([VOCABULARY_FORMAT, str(weights.path.resolve()), stat.st_size, stat.st_mtime_ns])
-    key = hashlib.sha256(name.encode("utf-8")).hexdigest()[:32]
-    path = None if root is None else root / "e5-vocabulary" / f"{key}.marshal"
+    path = cached("e5-vocabulary", str(VOCABULARY_FORMAT), weights.path)
     if path is not None:
         try:
             tables = marshal.loads(path.read_bytes())
