@@ -36,8 +36,9 @@ def prepare(stard: Path, out: Path) -> tuple[int, int]:
     """OUT/stard: STARD with the fold's judgements removed (what `qa tune --stard` trains on); OUT/fold.tsv: the
     fold's judgements (what `choose` ranks). Returns (fold questions, judgements kept)."""
     header, *rows = (stard / "qrels" / "train.tsv").read_text(encoding="utf-8").splitlines()
-    fold = [row for row in rows if in_fold(row.split("\t")[0])]
-    kept = [row for row in rows if not in_fold(row.split("\t")[0])]
+    fold, kept = [], []
+    for row in rows:
+        (fold if in_fold(row.split("\t")[0]) else kept).append(row)
     target = out / "stard"
     (target / "qrels").mkdir(parents=True, exist_ok=True)
     for name in ("corpus.jsonl", "queries.jsonl"):
@@ -49,14 +50,14 @@ def prepare(stard: Path, out: Path) -> tuple[int, int]:
     return len({row.split("\t")[0] for row in fold}), len(kept)
 
 
-def choose(index: str, qrels: Path, shares=SHARES) -> tuple[float, dict[float, dict]]:
+def choose(index: str, qrels: Path, stard: Path = STARD, shares=SHARES) -> tuple[float, dict[float, dict]]:
     """The share with the highest nDCG@10 on the fold (the gate open: ranking alone), and every share's scores."""
     from qa import QA
     from qa.pipeline.evaluate import evaluate_beir
 
     qa = QA.load(index)
     scores = {share: evaluate_beir(qa.with_config(gate_min_probability=0.0, fusion="linear", dense_weight=share),
-                                   STARD / "queries.jsonl", qrels, mode="hybrid") for share in shares}
+                                   stard / "queries.jsonl", qrels, mode="hybrid") for share in shares}
     return max(shares, key=lambda share: scores[share]["ndcg@10"]), scores
 
 
@@ -84,6 +85,7 @@ def main(argv=None) -> None:
     c = sub.add_parser("choose", help="rank the fold at each share; the best one, optionally written")
     c.add_argument("-i", "--index", required=True, help="STARD built with the model trained without the fold")
     c.add_argument("--qrels", type=Path, required=True, help="the fold's judgements (prepare's fold.tsv)")
+    c.add_argument("--stard", type=Path, default=STARD, help="the STARD directory prepare was given (its questions)")
     c.add_argument("--write", metavar="SPEC", help="record the share in SPEC's gate file (e5-tuned: qa/data/gate.json)")
     args = parser.parse_args(argv)
     if args.command == "prepare":
@@ -91,7 +93,7 @@ def main(argv=None) -> None:
         print(f"fold: {questions} questions → {args.out / 'fold.tsv'}; training judgements kept: {kept} → "
               f"{args.out / 'stard'}")
         return
-    best, scores = choose(args.index, args.qrels)
+    best, scores = choose(args.index, args.qrels, args.stard)
     print("| dense share | nDCG@10 | R@100 |\n|---|---:|---:|")
     for share, r in scores.items():
         print(f"| {share:.1f}{' (chosen)' if share == best else ''} | {r['ndcg@10']:.4f} | {r['recall@100']:.4f} |")
