@@ -192,6 +192,27 @@ def fitted(rows: list[dict], features: tuple[str, ...], full: bool):
     return weights, bias, answered
 
 
+def out_of_fold(rows: list[dict], features: tuple[str, ...], full: bool):
+    """`answered(rows, threshold)` for the rows the gate is fitted on, each row read by the gate fitted on all the
+    others (leave one out). A fitted model scores its own training rows higher than it will score new questions, so
+    a threshold chosen on those scores sits too high: new answerable questions fall below it. Chosen on out-of-fold
+    scores, it is chosen on scores like the ones it will meet."""
+    from qa.pipeline import gate
+
+    y = np.array([r["kind"] == "answerable" for r in rows], dtype=np.float64)
+    x = matrix(rows, features)
+    loo = {}
+    for i, row in enumerate(rows):
+        keep = np.arange(len(rows)) != i
+        loo[id(row)] = fit_gate(x[keep], y[keep])
+
+    def answered(subset: list[dict], threshold: float) -> np.ndarray:
+        return np.array([gate.admits(r["evidence"], gate_with(*loo[id(r)], threshold, features, lexical=not full),
+                                     r["features"]) for r in subset], dtype=bool)
+
+    return answered
+
+
 def print_config(prefix: str, features: tuple[str, ...], all_features: tuple[str, ...], weights, bias, best) -> None:
     full = dict(zip(features, weights))
     print(f"{prefix}features =", all_features)
@@ -240,7 +261,8 @@ def main(argv=None) -> None:
         allowed = (lambda t: 1 - answered(stard, t).mean() <= MAX_STARD_REJECTED) if stard and mode == "lexical" else (
             lambda t: True)
         # lexical mode quotes what it composes (no vectors to judge a sentence by): its threshold is the one edge
-        best = best_threshold(answered, tune, allowed) if mode == "lexical" else related_threshold(answered, tune)
+        oof = out_of_fold(tune, features, full=mode != "lexical")
+        best = best_threshold(oof, tune, allowed) if mode == "lexical" else related_threshold(oof, tune)
         print_config(prefix, features, all_features, weights, bias, best)
         full_weights = dict(zip(features, weights))
         fits[mode] = (all_features, tuple(round(float(full_weights.get(f, 0.0)), 4) for f in all_features),

@@ -375,3 +375,18 @@ def tune(corpus, output, questions, split, stard, hard_negatives, batch_size, lr
     click.echo(f"tuned on {len(pairs.pairs)} pairs ({counts}): {result.steps} steps{resumed} in "
                f"{result.seconds:.0f} s → {result.directory} ({result.model_bytes / 1e6:.1f} MB); "
                f"use it with --model onnx:{result.directory}")
+
+
+@main.command()
+@click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--output", required=True, help="Directory for the averaged model.")
+@_friendly
+def average(models, output):
+    """Average tuned MODELS (the same recipe run with different --seed) into one: it ranks better than either
+    (docs/TUNING.md). The result is used with --model onnx:OUTPUT."""
+    try:
+        from .models.tuning.average import average_models
+    except ImportError as exc:
+        _fail(f"averaging needs onnx ({exc}); pip install 'qa-loan-disputes[tune]'")
+    directory = average_models(models, output)
+    click.echo(f"averaged {len(models)} models → {directory}; use it with --model onnx:{directory}")

