@@ -9,7 +9,9 @@
 The gate is a logistic regression over `Evidence.features()` (standardised, L2 penalty C = 1, classes weighted
 to balance: scikit-learn's defaults, solved here by Newton's method so the project needs no scikit-learn). Its
 threshold is the highest probability at which ≥ 97.5 % of the tune-half answerable questions are still shown (the
-full-coverage rule, `gate_full_coverage`, applies as in the gate). Whether a shown question is quoted sentences or
+full-coverage rule, `gate_full_coverage`, applies as in the gate), each of them scored by the gate fitted on all the
+other tune-half questions (`out_of_fold`: scored by the fit it was part of, a question looks more answerable than a
+new one will, and the threshold lands too high). Whether a shown question is quoted sentences or
 only shown related passages is the sentence judge's call: the same kind of model over `SentenceMatch.features()`
 (the first composed sentence's share of the question's terms, and its cosine above the question's background), fitted on the
 tune-half questions that are composed a sentence (labelled by whether a quoted sentence holds a `must` string;
