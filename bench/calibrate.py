@@ -199,18 +199,10 @@ def out_of_fold(rows: list[dict], features: tuple[str, ...], full: bool):
     others (leave one out). A fitted model scores its own training rows higher than it will score new questions, so
     a threshold chosen on those scores sits too high: new answerable questions fall below it. Chosen on out-of-fold
     scores, it is chosen on scores like the ones it will meet."""
-    from qa.pipeline import gate
-
-    y = np.array([r["kind"] == "answerable" for r in rows], dtype=np.float64)
-    x = matrix(rows, features)
-    loo = {}
-    for i, row in enumerate(rows):
-        keep = np.arange(len(rows)) != i
-        loo[id(row)] = fit_gate(x[keep], y[keep])
+    without = {id(row): fitted([r for r in rows if r is not row], features, full)[2] for row in rows}
 
     def answered(subset: list[dict], threshold: float) -> np.ndarray:
-        return np.array([gate.admits(r["evidence"], gate_with(*loo[id(r)], threshold, features, lexical=not full),
-                                     r["features"]) for r in subset], dtype=bool)
+        return np.array([without[id(r)]([r], threshold)[0] for r in subset], dtype=bool)
 
     return answered
 

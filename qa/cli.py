@@ -382,7 +382,7 @@ def tune(corpus, output, questions, split, stard, hard_negatives, batch_size, lr
 @click.option("-o", "--output", required=True, help="Directory for the averaged model.")
 @_friendly
 def average(models, output):
-    """Average tuned MODELS (the same recipe run with different --seed) into one: it ranks better than either
+    """Average tuned MODELS (the same recipe run with different --seed) into one, steadier than any one run
     (docs/TUNING.md). The result is used with --model onnx:OUTPUT."""
     try:
         from .models.tuning.average import average_models

