@@ -349,7 +349,7 @@ class Evidence:
 
     def probability(self, config: QueryConfig = DEFAULT) -> float:
         """Model-mode gate: a logistic model of "the documents answer this" over `features()`, its weights fitted
-        on the tune half of eval/calibration.jsonl (`python -m bench.calibrate`)."""
+        on the tune halves of eval/calibration*.jsonl (`python -m bench.calibrate`)."""
         return self._logistic(config, config.gate.features, config.gate.weights, config.gate.bias)
 
     def full_coverage(self, config: QueryConfig = DEFAULT) -> bool:

@@ -41,8 +41,8 @@ class SentenceMatch:
         return {"sentence_coverage": self.coverage, "sentence_cosine": self.cosine, "sentence_margin": self.margin}
 
     def probability(self, config: QueryConfig = DEFAULT) -> float:
-        """P(the sentence answers the question): a logistic model fitted on the tune half of
-        eval/calibration.jsonl (`python -m bench.calibrate`), where a sentence answers when it holds a `must`."""
+        """P(the sentence answers the question): a logistic model fitted on the tune halves of
+        eval/calibration*.jsonl (`python -m bench.calibrate`), where a sentence answers when it holds a `must`."""
         gate = config.gate
         return logistic(self.features(), gate.sentence_features, gate.sentence_weights, gate.sentence_bias)
 

@@ -21,13 +21,13 @@ def test_the_shipped_gate_model_is_todays_fit_exactly():
     assert gate.version == 1 and gate == GateModel.load(GATE_FILE)
     assert gate.features == ("sentence_margin", "margin", "coverage", "foreign", "foreign_other", "unmapped_english",
                              "sentence_outlier")
-    assert gate.weights == (2.9183, 7.5922, 2.6888, -2.8634, -1.0045, -2.4999, 0.1435) and gate.bias == -2.4896
+    assert gate.weights == (2.8317, 7.6444, 2.3187, -3.5251, -0.6584, -2.2222, 0.8239) and gate.bias == -4.7474
     assert (gate.threshold, gate.answer_threshold, gate.outlier_neutral, gate.full_coverage) == (
-        0.35, None, 3.33, 0.8)
-    assert gate.lexical_weights == (3.8467, -3.9875, -1.7374, -4.0715) and gate.lexical_bias == 0.598
-    assert gate.lexical_threshold == 0.25
+        0.125, None, 3.26, 0.8)
+    assert gate.lexical_weights == (3.8431, -4.4296, -1.3516, -4.5961) and gate.lexical_bias == 0.4189
+    assert gate.lexical_threshold == 0.2
     assert gate.sentence_features == ("sentence_coverage", "sentence_margin")
-    assert (gate.sentence_weights, gate.sentence_bias, gate.sentence_threshold) == ((2.7324, 2.3002), -1.5075, 0.65)
+    assert (gate.sentence_weights, gate.sentence_bias, gate.sentence_threshold) == ((2.8944, 4.3344), -2.2364, 0.75)
     assert gate.embedder == "e5-tuned"
     # the flat names README and bench use read the same model
     assert (DEFAULT.gate_weights, DEFAULT.gate_min_probability, DEFAULT.gate_lexical_min_probability) == (
@@ -94,6 +94,29 @@ def test_the_calibrator_chooses_thresholds_on_scores_the_fit_did_not_see(qa_hash
             assert answered([row], t)[0] == gate.admits(row["evidence"], config, row["features"])
     whole = calibrate.fitted(rows, features, full=True)[2]
     assert any((answered(rows, t) != whole(rows, t)).any() for t in calibrate.THRESHOLDS)  # not the in-sample gate
+
+
+def test_the_sentence_judge_threshold_is_chosen_on_probabilities_the_fit_did_not_see():
+    """Each quoted row's P(answers) is the judge's fitted on all the other rows; the calibrator fits on the tune
+    halves of both calibration files and never on a held-out half or a probe."""
+    from bench import calibrate
+    from qa.pipeline.gate import logistic
+
+    features = ("sentence_coverage", "sentence_margin")
+    rows = [{"features": {"sentence_coverage": c, "sentence_margin": m}, "answers": a} for c, m, a in (
+        (0.9, 0.5, True), (0.8, 0.3, True), (0.7, 0.4, True), (0.2, 0.1, False), (0.3, 0.05, False),
+        (0.5, 0.2, False), (0.6, 0.35, True))]
+    probability = calibrate.judge_out_of_fold(rows, features)
+    x = calibrate.matrix(rows, features)
+    y = np.array([r["answers"] for r in rows], dtype=float)
+    whole = calibrate.judge_fit(rows, features)
+    for i, row in enumerate(rows):
+        keep = np.arange(len(rows)) != i
+        weights, bias = calibrate.fit_gate(x[keep], y[keep])
+        assert probability(row) == pytest.approx(logistic(row["features"], features, weights, bias))
+    assert any(abs(probability(r) - logistic(r["features"], features, *whole)) > 1e-3 for r in rows)
+    assert calibrate.CALIBRATION == ("calibration.jsonl", "calibration2.jsonl")
+    assert not set(calibrate.CALIBRATION) & set(calibrate.PROBES)
 
 
 # -- config by concern ---------------------------------------------------------------------------------------------
