@@ -47,7 +47,7 @@ MAX_TUNE_WRONG = 0.03  # answerable questions quoted a sentence that does not an
 MAX_STARD_REJECTED = 0.03
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.025), 3)
 PROBES = ("probe17.jsonl", "probe18.jsonl", "probe19.jsonl", "probe20.jsonl", "probe21.jsonl",
-          "probe22.jsonl", "probe23.jsonl")  # never fitted on
+          "probe22.jsonl", "probe23.jsonl", "probe24.jsonl")  # never fitted on
 # each split into a tune half (fitted on) and a held-out half (reported); calibration2's questions were never
 # training pairs of the model, so the gate also meets scores like those of questions the model has not seen
 CALIBRATION = ("calibration.jsonl", "calibration2.jsonl")

@@ -208,7 +208,8 @@ def test_calibration_and_probe_files_are_well_formed_and_their_must_strings_occu
     assert not {r["q"] for r in second} & {r["q"] for r in rows}
     rows = rows + second
     probe = [json.loads(line) for name in ("probe17.jsonl", "probe18.jsonl", "probe19.jsonl", "probe20.jsonl",
-                                                 "probe21.jsonl", "probe22.jsonl", "probe23.jsonl")
+                                                 "probe21.jsonl", "probe22.jsonl", "probe23.jsonl",
+                                                 "probe24.jsonl")
              for line in (ROOT / "eval" / name).read_text(encoding="utf-8").splitlines()]
     assert {r["kind"] for r in probe} == {"answerable", "unanswerable"}
     assert len({(r["split"], r["id"]) for r in probe}) == len(probe)  # each file its own split name and ids
