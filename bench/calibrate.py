@@ -209,12 +209,17 @@ def out_of_fold(rows: list[dict], features: tuple[str, ...], full: bool):
     others (leave one out). A fitted model scores its own training rows higher than it will score new questions, so
     a threshold chosen on those scores sits too high: new answerable questions fall below it. Chosen on out-of-fold
     scores, it is chosen on scores like the ones it will meet."""
-    without = {id(row): fitted([r for r in rows if r is not row], features, full)[2] for row in rows}
+    without = leave_one_out(rows, lambda others: fitted(others, features, full)[2])
 
     def answered(subset: list[dict], threshold: float) -> np.ndarray:
         return np.array([without[id(r)]([r], threshold)[0] for r in subset], dtype=bool)
 
     return answered
+
+
+def leave_one_out(rows: list[dict], fit):
+    """`fit(all rows but this one)` for each row, keyed by the row's id(): what each row is read by out of fold."""
+    return {id(row): fit([r for r in rows if r is not row]) for row in rows}
 
 
 def print_config(prefix: str, features: tuple[str, ...], all_features: tuple[str, ...], weights, bias, best) -> None:
@@ -338,10 +343,9 @@ def judge_out_of_fold(rows: list[dict], features: tuple[str, ...]):
     """P(answers) of each row by the judge fitted on all the other rows (leave one out; see `out_of_fold`)."""
     from qa.pipeline.gate import logistic
 
-    probability = {}
-    for row in rows:
-        weights, bias = judge_fit([r for r in rows if r is not row], features)
-        probability[id(row)] = logistic(row["features"], features, weights, float(bias))
+    judges = leave_one_out(rows, lambda others: judge_fit(others, features))
+    probability = {id(row): logistic(row["features"], features, judges[id(row)][0], float(judges[id(row)][1]))
+                   for row in rows}
     return lambda row: probability[id(row)]
 
 
