@@ -53,8 +53,9 @@ class SentenceVectors:
         if not counts.sum():
             return out
         gather = np.concatenate([self.rows[s:e] for s, e in zip(starts, ends)])
-        cos = np.asarray(self.vectors[np.sort(np.unique(gather))]) @ qvec
-        lookup = dict(zip(np.sort(np.unique(gather)).tolist(), cos.tolist()))
+        # a set, not np.unique: that one imports numpy.ma (~30 ms, a twentieth of a cold `qa ask`)
+        distinct = sorted(set(gather.tolist()))
+        lookup = dict(zip(distinct, (np.asarray(self.vectors[distinct]) @ qvec).tolist()))
         pos = 0
         for j, n in enumerate(counts):
             if n:
