@@ -205,8 +205,15 @@ def test_calibration_and_probe_files_are_well_formed_and_their_must_strings_occu
         assert len(part) >= 30 and [r["split"] for r in part] == ["tune" if n % 2 else "heldout"
                                                                    for n in range(1, len(part) + 1)]
         assert all(r["id"].startswith(prefix) for r in part)
+    third = [json.loads(line) for line in (ROOT / "eval" / "calibration3.jsonl").read_text(encoding="utf-8").splitlines()]
+    for kind, prefix in (("answerable", "H"), ("unanswerable", "K")):
+        part = [r for r in third if r["kind"] == kind]
+        assert len(part) >= 30 and [r["split"] for r in part] == ["tune" if n % 2 else "heldout"
+                                                                   for n in range(1, len(part) + 1)]
+        assert all(r["id"].startswith(prefix) for r in part)
     assert not {r["q"] for r in second} & {r["q"] for r in rows}
-    rows = rows + second
+    assert not {r["q"] for r in third} & {r["q"] for r in rows + second}
+    rows = rows + second + third
     probe = [json.loads(line) for name in ("probe17.jsonl", "probe18.jsonl", "probe19.jsonl", "probe20.jsonl",
                                                  "probe21.jsonl", "probe22.jsonl", "probe23.jsonl",
                                                  "probe24.jsonl")
