@@ -48,9 +48,9 @@ MAX_STARD_REJECTED = 0.03
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.025), 3)
 PROBES = ("probe17.jsonl", "probe18.jsonl", "probe19.jsonl", "probe20.jsonl", "probe21.jsonl",
           "probe22.jsonl", "probe23.jsonl", "probe24.jsonl")  # never fitted on
-# each split into a tune half (fitted on) and a held-out half (reported); calibration2's questions were never
-# training pairs of the model, so the gate also meets scores like those of questions the model has not seen
-CALIBRATION = ("calibration.jsonl", "calibration2.jsonl")
+# each split into a tune half (fitted on) and a held-out half (reported); calibration2's and calibration3's questions
+# were never training pairs of the model, so the gate also meets scores like those of questions the model has not seen
+CALIBRATION = ("calibration.jsonl", "calibration2.jsonl", "calibration3.jsonl")
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, c: float = 1.0, steps: int = 100) -> tuple[np.ndarray, float]:

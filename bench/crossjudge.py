@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 QUERY_TOKENS, SENTENCE_TOKENS = 48, 112
 NEGATIVES_PER_QUESTION = 8
+# the calibration files of the recorded measurement (stop 30, before calibration3.jsonl was written)
+MEASURED_ON = ("calibration.jsonl", "calibration2.jsonl")
 
 
 def question_rows(qa, path: Path, split: str | None = None) -> list[dict]:
@@ -170,9 +172,8 @@ def main(argv=None) -> None:
 
     judge_off = QA.load(args.index, config=QueryConfig(gate_sentence_min_probability=None))
     evals = ROOT / "eval"
-    tune = [r for name in ("calibration.jsonl", "calibration2.jsonl")
-            for r in question_rows(judge_off, evals / name, "tune")]
-    held = [r for name in ("calibration.jsonl", "calibration2.jsonl")
+    tune = [r for name in MEASURED_ON for r in question_rows(judge_off, evals / name, "tune")]
+    held = [r for name in MEASURED_ON
             for r in question_rows(judge_off, evals / name, "heldout")]
     held += [r for path in sorted(evals.glob("probe*.jsonl")) for r in question_rows(judge_off, path)]
     pairs = training_pairs(tune)
