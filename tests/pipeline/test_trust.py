@@ -198,22 +198,16 @@ def test_calibration_and_probe_files_are_well_formed_and_their_must_strings_occu
     for kind in ("answerable", "unanswerable"):
         part = [r for r in rows if r["kind"] == kind]
         assert len(part) >= 80 and {r["split"] for r in part} == {"tune", "heldout"}
-    second = [json.loads(line) for line in (ROOT / "eval" / "calibration2.jsonl").read_text(encoding="utf-8").splitlines()]
-    for kind, prefix in (("answerable", "C"), ("unanswerable", "D")):
-        part = [r for r in second if r["kind"] == kind]
-        # the calibration rule: the n-th question of a kind is tuned on when n is odd, held out when even
-        assert len(part) >= 30 and [r["split"] for r in part] == ["tune" if n % 2 else "heldout"
-                                                                   for n in range(1, len(part) + 1)]
-        assert all(r["id"].startswith(prefix) for r in part)
-    third = [json.loads(line) for line in (ROOT / "eval" / "calibration3.jsonl").read_text(encoding="utf-8").splitlines()]
-    for kind, prefix in (("answerable", "H"), ("unanswerable", "K")):
-        part = [r for r in third if r["kind"] == kind]
-        assert len(part) >= 30 and [r["split"] for r in part] == ["tune" if n % 2 else "heldout"
-                                                                   for n in range(1, len(part) + 1)]
-        assert all(r["id"].startswith(prefix) for r in part)
-    assert not {r["q"] for r in second} & {r["q"] for r in rows}
-    assert not {r["q"] for r in third} & {r["q"] for r in rows + second}
-    rows = rows + second + third
+    for name, prefixes in (("calibration2.jsonl", ("C", "D")), ("calibration3.jsonl", ("H", "K"))):
+        later = [json.loads(line) for line in (ROOT / "eval" / name).read_text(encoding="utf-8").splitlines()]
+        for kind, prefix in zip(("answerable", "unanswerable"), prefixes):
+            part = [r for r in later if r["kind"] == kind]
+            # the calibration rule: the n-th question of a kind is tuned on when n is odd, held out when even
+            assert len(part) >= 30 and [r["split"] for r in part] == ["tune" if n % 2 else "heldout"
+                                                                       for n in range(1, len(part) + 1)]
+            assert all(r["id"].startswith(prefix) for r in part)
+        assert not {r["q"] for r in later} & {r["q"] for r in rows}, name  # no question in two files
+        rows = rows + later
     probe = [json.loads(line) for name in ("probe17.jsonl", "probe18.jsonl", "probe19.jsonl", "probe20.jsonl",
                                                  "probe21.jsonl", "probe22.jsonl", "probe23.jsonl",
                                                  "probe24.jsonl")
