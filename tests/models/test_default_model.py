@@ -117,6 +117,22 @@ def test_the_folded_model_is_kept_in_the_cache_and_opened_from_it(tmp_path, monk
     np.testing.assert_array_equal(E5Onnx(TUNED_DIR).encode(texts, True), want)
 
 
+def test_a_session_packs_its_weights_once_it_serves_more_than_one_question():
+    """A one-question `qa ask` opens the session unpacked (0.07 s sooner); a process that goes on asking gets the
+    packed kernels after QUICK_TEXTS texts. Both give the same vectors (to float rounding)."""
+    from qa.models.e5_onnx import QUICK_TEXTS, E5Onnx
+
+    texts = ["被强制下款的钱需要还吗？", "催收人员不得骚扰借款人的家人。"]
+    model = E5Onnx(TUNED_DIR)
+    quick = model.encode(texts, True)
+    assert not model.packed
+    model.encode(["暴力催收怎么投诉"] * QUICK_TEXTS, True)
+    assert model.packed
+    packed = model.encode(texts, True)
+    np.testing.assert_allclose(packed, quick, atol=1e-6)
+    assert float(np.min(np.sum(packed * quick, axis=1))) > 0.99999
+
+
 def test_the_vocabulary_is_kept_by_bucket_and_read_only_where_a_text_needs_it(tmp_path, monkeypatch):
     """Building the 250k-piece dictionary cost 0.2 s at every start: the buckets are kept in the user's cache, and a
     start that finds them never decodes the pieces; the ids are those of a tokenizer made from the pieces."""
