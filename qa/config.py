@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import os
 import re
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from . import messages
 from .errors import ConfigError
@@ -48,6 +50,33 @@ def cached(kind: str, *made_from: str | Path) -> Path | None:
         else:
             identity.append(part)
     return root / kind / hashlib.sha256(json.dumps(identity).encode("utf-8")).hexdigest()[:32]
+
+
+Made = TypeVar("Made")
+
+
+def kept(kind: str, made_from: tuple[str | Path, ...], make: Callable[[], Made], valid: type) -> Made:
+    """What `make()` returns (plain values marshal can write), from the user's cache entry for `made_from` when it
+    holds a `valid` one, else made and kept there in one rename. A damaged entry is made again; a cache that cannot
+    be written only costs the next start its speed."""
+    path = cached(kind, *made_from)
+    if path is not None:
+        try:
+            value = marshal.loads(path.read_bytes())
+            if isinstance(value, valid):
+                return value
+        except (OSError, ValueError, EOFError, TypeError):
+            pass  # none yet, or damaged
+    value = make()
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            scratch = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            scratch.write_bytes(marshal.dumps(value))
+            os.replace(scratch, path)
+        except (OSError, ValueError):
+            pass
+    return value
 
 
 def held_out(query_id: str) -> bool:

