@@ -121,6 +121,8 @@ def route_words(text: str) -> list[str] | None:
     tokenizers put in their blocks differently.
     """
     folded = fold(text)
+    if not _HAN.search(folded):
+        return []  # content_words keeps Chinese words only: an English question has none to tag
     if _TAGGER_ASCII.search(folded):
         return None
     words: list[str] = []

@@ -586,6 +586,8 @@ def test_route_words_hold_every_content_word_the_tagger_finds():
 
     assert route_words("被强制下款的钱需要还吗？") == ["强制下款", "的钱", "还吗"]  # 「的」「钱」 may be joined by the HMM
     assert route_words("A股能买吗") is None and route_words("第3条") is None  # the two tokenizers block ASCII apart
+    english = "Can debt collectors call my family and coworkers?"
+    assert route_words(english) == [] == content_words(english)  # no Chinese word: nothing for the tagger
     questions = [json.loads(line)["q"] for path in (ROOT / "eval" / "calibration.jsonl", SHARED / "eval" / "dev.jsonl",
                                                     *sorted((ROOT / "eval").glob("probe*.jsonl")))
                  for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
