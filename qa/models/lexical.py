@@ -117,12 +117,13 @@ def route_words(text: str) -> list[str] | None:
     jieba.posseg cuts a Chinese run on the same dictionary route as the plain tokenizer, and re-cuts a stretch of
     single characters with its HMM, which may join any of them; loading its tag table costs 0.3 s, a fifth of a
     cold `qa ask`. So the route's words plus every substring of each such stretch hold all the tagger could find:
-    a caller whose every candidate is known needs no tags. Stop words are left out, as there. None when the text has an ASCII character the two
+    a caller whose every candidate is known needs no tags. Stop words are left out, as there. [] when the text has no
+    Chinese character (`content_words` keeps Chinese words only); None when it has an ASCII character the two
     tokenizers put in their blocks differently.
     """
     folded = fold(text)
     if not _HAN.search(folded):
-        return []  # content_words keeps Chinese words only: an English question has none to tag
+        return []
     if _TAGGER_ASCII.search(folded):
         return None
     words: list[str] = []
