@@ -580,14 +580,16 @@ def test_the_calibrator_chooses_the_lowest_sentence_threshold_within_the_bars():
 
 
 # -- the tagger is loaded only when its tags can matter (a cold start's 0.3 s) -------------------------------------
-def test_route_words_hold_every_content_word_the_tagger_finds():
+def test_route_words_hold_every_content_word_the_tagger_finds(monkeypatch):
+    from qa.models import lexical
     from qa.models.lexical import content_words, route_words
     from tests.conftest import SHARED, ROOT
 
     assert route_words("被强制下款的钱需要还吗？") == ["强制下款", "的钱", "还吗"]  # 「的」「钱」 may be joined by the HMM
     assert route_words("A股能买吗") is None and route_words("第3条") is None  # the two tokenizers block ASCII apart
-    english = "Can debt collectors call my family and coworkers?"
-    assert route_words(english) == [] == content_words(english)  # no Chinese word: nothing for the tagger
+    with monkeypatch.context() as patched:  # no Chinese word: nothing to tag, the tagger's table is not loaded
+        patched.setattr(lexical, "_pos_tokenizer", lambda: pytest.fail("tagger loaded"))
+        assert content_words("Can debt collectors call my family and coworkers?") == []
     questions = [json.loads(line)["q"] for path in (ROOT / "eval" / "calibration.jsonl", SHARED / "eval" / "dev.jsonl",
                                                     *sorted((ROOT / "eval").glob("probe*.jsonl")))
                  for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
